@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common settings for the lab scripts.  Sourced, never executed.
+#
+# Everything that is expensive to recreate (the unpacked base tree, the
+# object directory, ccache) lives outside the repository under $LAB_HOME so
+# that every clone of the repository on this machine shares it.
+
+LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# The pinned base: Debian's linux-source-6.12 package at this version.
+LAB_BASE_PKG=linux-source-6.12
+LAB_BASE_VER=${LAB_BASE_VER:-6.12.117-1~deb12u1}
+LAB_BASE_TAR=/usr/src/linux-source-6.12.tar.xz
+
+LAB_HOME=${LAB_HOME:-/var/lib/p2p-lab}
+LAB_KEY=$(printf '%s' "$LAB_BASE_VER" | tr '~' '_')
+LAB_SRC=$LAB_HOME/$LAB_KEY/src          # base tree + overlay + patches
+LAB_OUT=$LAB_HOME/$LAB_KEY/out          # kernel object tree (make O=)
+LAB_KSFT=$LAB_HOME/$LAB_KEY/selftests   # selftests build output
+LAB_RUNS=${LAB_RUNS:-$LAB_HOME/runs}    # VM run directories (logs, BAR files)
+export CCACHE_DIR=${CCACHE_DIR:-/var/cache/p2p-lab/ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+LAB_JOBS=${LAB_JOBS:-$(nproc)}
+LAB_KIMAGE=$LAB_OUT/arch/x86/boot/bzImage
+
+# Debian packages the lab needs on the host.
+LAB_PACKAGES="build-essential flex bison bc libelf-dev libssl-dev ccache
+	sparse coccinelle qemu-system-x86 busybox-static rdma-core
+	ibverbs-utils libibverbs-dev pciutils kmod cpio xz-utils python3
+	rsync iproute2 git"
+
+lab_say()  { printf '[lab] %s\n' "$*"; }
+lab_die()  { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
+
+lab_kmake() {
+	make -C "$LAB_SRC" O="$LAB_OUT" -j"$LAB_JOBS" \
+		CC="ccache gcc" HOSTCC="ccache gcc" "$@"
+}

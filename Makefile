@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Entry point of the P2P dma-buf series and its QEMU lab.  Run as root on
+# Debian 12.  See README.md.
+
+LAB := lab
+SHELL := /bin/bash
+
+# make check SUITES="static selftest-switch"
+SUITES ?=
+# make vm T=switch CMD='lspci -tv' [KARGS=iommu=pt] [QARGS=...] [SIZE=4G]
+T ?= rootports
+CMD ?= lspci -tv
+KARGS ?=
+QARGS ?=
+SIZE ?= 64M
+
+all: build
+
+build:
+	@$(LAB)/build
+
+setup:
+	@$(LAB)/setup
+
+sync:
+	@source $(LAB)/lib.sh && LAB_SRC=$$LAB_SRC python3 $(LAB)/tree.py sync $(if $(DISCARD),--discard)
+
+save:
+	@source $(LAB)/lib.sh && LAB_SRC=$$LAB_SRC python3 $(LAB)/tree.py save $(if $(PATCH),--patch $(PATCH))
+
+status:
+	@source $(LAB)/lib.sh && LAB_SRC=$$LAB_SRC python3 $(LAB)/tree.py status
+
+check: build
+	@$(LAB)/check $(SUITES)
+
+demo: build
+	@$(LAB)/demo
+
+vm: build
+	@$(LAB)/vm -t $(T) -s $(SIZE) $(if $(KARGS),-a "$(KARGS)") $(if $(QARGS),-q "$(QARGS)") -v "$(CMD)"
+
+paths:
+	@source $(LAB)/lib.sh && \
+	echo "source: $$LAB_SRC" && \
+	echo "build: $$LAB_OUT" && \
+	echo "kernel: $$LAB_KIMAGE" && \
+	echo "selftests: $$LAB_KSFT" && \
+	echo "labtests: $$LAB_HOME/$$LAB_KEY/labtests" && \
+	echo "vm: $(CURDIR)/$(LAB)/vm" && \
+	echo "runs: $$LAB_RUNS" && \
+	echo "ccache: $$CCACHE_DIR"
+
+clean:
+	@source $(LAB)/lib.sh && rm -rf "$$LAB_OUT" "$$LAB_KSFT" "$$LAB_HOME/$$LAB_KEY/labtests"
+
+.PHONY: all build setup sync save status check demo vm paths clean

@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host-side tests of the lab's own tools: tree sync/save round trips on a
+# tiny fake base, a broken patch is named, unsaved edits are protected,
+# the splat detector, and the VM runner's hang timeout.
+. "$(dirname "$0")/lib.sh"
+LAB=$(cd "$(dirname "$0")/.." && pwd)
+TREE=$LAB/tree.py
+w=$(mktemp -d)
+trap 'rm -rf "$w"' EXIT
+
+# A fake base tree (git, tagged base) and a fake series repository.
+mkdir -p "$w/src/drivers/x" "$w/repo/patches" "$w/repo/drivers/x"
+printf 'int a;\nint b;\nint c;\n' > "$w/src/drivers/x/x.c"
+printf 'obj-y += x.o\n' > "$w/src/drivers/x/Makefile"
+git -C "$w/src" init -q && git -C "$w/src" add -A &&
+	git -C "$w/src" -c user.name=t -c user.email=t@t commit -qm base &&
+	git -C "$w/src" tag base
+git -C "$w/repo" init -q
+printf 'int y;\n' > "$w/repo/drivers/x/y.c"
+cat > "$w/repo/patches/0001-x-add-y.patch" <<'P'
+From: Lab <lab@localhost>
+Subject: [PATCH] x: build y
+
+Signed-off-by: Lab <lab@localhost>
+---
+diff --git a/drivers/x/Makefile b/drivers/x/Makefile
+--- a/drivers/x/Makefile
++++ b/drivers/x/Makefile
+@@ -1 +1,2 @@
+ obj-y += x.o
++obj-y += y.o
+P
+echo 0001-x-add-y.patch > "$w/repo/patches/series"
+tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
+
+t_plan 14
+t_check "sync applies overlay and patches" \
+	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
+t_check "a second sync changes nothing" \
+	eval 'tree sync | grep -q " 0 files updated"'
+touch -d @1 "$w/src/drivers/x/Makefile"
+tree sync >/dev/null
+t_check "sync leaves unchanged files' mtimes alone" \
+	[ "$(stat -c %Y "$w/src/drivers/x/Makefile")" = 1 ]
+
+printf 'int y;\nint z;\n' > "$w/src/drivers/x/y.c"
+t_check "sync refuses to overwrite an unsaved edit and names it" \
+	eval 'out=$(tree sync 2>&1); [ $? != 0 ] && echo "$out" | grep -q "^  drivers/x/y.c"'
+t_check "status reports the unsaved edit" \
+	eval 'tree status | grep -q "unsaved: drivers/x/y.c"'
+t_check "save writes a new file back into the overlay" \
+	eval 'tree save >/dev/null && grep -q "int z" "$w/repo/drivers/x/y.c"'
+
+printf 'obj-y += x.o\nobj-y += y.o\nobj-y += z.o\n' > "$w/src/drivers/x/Makefile"
+t_check "save writes a base-file edit into the patch that owns it" \
+	eval 'tree save >/dev/null && grep -q "^+obj-y += z.o" "$w/repo/patches/0001-x-add-y.patch"'
+t_check "the saved patch keeps its header" \
+	grep -q "^Subject: \[PATCH\] x: build y" "$w/repo/patches/0001-x-add-y.patch"
+printf 'int a;\nint B;\nint c;\n' > "$w/src/drivers/x/x.c"
+t_check "an edit of a file no patch owns needs PATCH=" \
+	eval 'tree save 2>&1 | grep -q "PATCH="'
+t_check "save --patch creates the patch and adds it to the series" \
+	eval 'tree save --patch 0002-x-rename-b.patch >/dev/null &&
+	      grep -qx 0002-x-rename-b.patch "$w/repo/patches/series" &&
+	      tree sync >/dev/null && grep -q "int B" "$w/src/drivers/x/x.c"'
+
+sed -i 's/^ obj-y += x.o/ obj-y += w.o/' "$w/repo/patches/0001-x-add-y.patch"
+t_check "a patch that does not apply stops sync with its name" \
+	eval 'tree sync 2>&1 | grep -q "patch patches/0001-x-add-y.patch does not apply"'
+
+printf '[ 1.0] ok\n[ 2.0] ------------[ cut here ]------------\n[ 2.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x0/0x1\n' > "$w/splat.log"
+printf '[ 1.0] all fine\n[ 2.0] DMA-API: debugging enabled by kernel config\n' > "$w/clean.log"
+t_check "splat detector: finds a WARN, passes a clean log" \
+	eval '! "$LAB/splats" "$w/splat.log" >/dev/null && "$LAB/splats" "$w/clean.log"'
+
+t_check "lab/vm rejects an unknown topology by name" \
+	eval '"$LAB/vm" -t nosuch true 2>&1 | grep -q "unknown topology .nosuch."'
+"$LAB/vm" -T 45 -o "$w/hang" 'echo guest-up; sleep 1000' > "$w/hang.out" 2>&1
+rc=$?
+t_check "a hung guest is killed at the timeout and reported (exit $rc)" \
+	eval '[ $rc = 124 ] && grep -q "guest hung: killed after 45s" "$w/hang.out" &&
+	      grep -q guest-up "$w/hang/console.log"'
+t_done

@@ -30,6 +30,9 @@ pci_id() { echo "$(cut -c3- < "$(pci_sysfs "$1")/vendor"):$(cut -c3- < "$(pci_sy
 pci_parent() { basename "$(dirname "$(readlink -f "$(pci_sysfs "$1")")")"; }
 pci_group() { basename "$(readlink -f "$(pci_sysfs "$1")/iommu_group")"; }
 
+pci_has_acs() { lspci -vvv -s "$1" 2>/dev/null | grep -q 'Access Control Services'; }
+pci_acs_redir() { lspci -vvv -s "$1" 2>/dev/null | grep -q 'ACSCtl:.*ReqRedir+'; }
+
 # Bind every endpoint of the device's IOMMU group to vfio-pci.
 vfio_bind_group() {
 	local d dev cls

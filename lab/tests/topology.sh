@@ -13,8 +13,9 @@ t_plan 9
 t_check "provider $P is ivshmem (1af4:1110)" [ "$(pci_id "$P")" = 1af4:1110 ]
 t_check "importer $I is edu (1234:11e8)" [ "$(pci_id "$I")" = 1234:11e8 ]
 t_check "a VT-d IOMMU is active" [ -e /sys/class/iommu/dmar0 ]
+read -r bar_start bar_end _ < <(sed -n 3p "$(pci_sysfs "$P")/resource")
 t_check "BAR2 of the provider is $LAB_BAR_SIZE bytes" \
-	[ "$(sed -n 3p "$(pci_sysfs "$P")/resource" | awk '{print strtonum($2) - strtonum($1) + 1}')" = "$LAB_BAR_SIZE" ]
+	[ $((bar_end - bar_start + 1)) = "$LAB_BAR_SIZE" ]
 
 vendor=$(awk -F': ' '/^vendor_id/ {print $2; exit}' /proc/cpuinfo)
 family=$(awk -F': ' '/^cpu family/ {print $2; exit}' /proc/cpuinfo)
@@ -26,14 +27,15 @@ case $LAB_TOPOLOGY in
 switch)
 	pu=$(basename "$(dirname "$(readlink -f "$(pci_sysfs "$pp")")")")
 	iu=$(basename "$(dirname "$(readlink -f "$(pci_sysfs "$ip")")")")
-	t_check "both below one switch upstream port ($pu)" [ "$pu" = "$iu" ] \
-		-a "$(pci_id "$pu")" = 104c:8232
-	t_check "no ACS in the switch: one IOMMU group" \
-		[ "$(pci_group "$P")" = "$(pci_group "$I")" ] ;;
+	t_check "both below one x3130 switch upstream port ($pu)" \
+		[ "$pu" = "$iu" -a "$(pci_id "$pu")" = 104c:8232 ]
+	t_check "no ACS on the switch downstream ports" \
+		eval '! pci_has_acs "$pp" && ! pci_has_acs "$ip"' ;;
 rootports|blocked)
-	t_check "on two root ports of host bridge pci0000:00" \
-		[ "$pp" != "$ip" -a "$(pci_parent "$pp")" = pci0000:00 -a \
-		  "$(pci_parent "$ip")" = pci0000:00 ]
+	t_check "on two root ports of host bridge pci0000:00, ACS redirect on both" \
+		eval '[ "$pp" != "$ip" -a "$(pci_parent "$pp")" = pci0000:00 -a \
+			"$(pci_parent "$ip")" = pci0000:00 ] &&
+		      pci_acs_redir "$pp" && pci_acs_redir "$ip"' 
 	if [ "$LAB_TOPOLOGY" = rootports ]; then
 		t_check "AMD family 0x17 CPU" [ "$vendor" = AuthenticAMD -a "$family" = 23 ]
 	else

@@ -165,6 +165,8 @@ def apply_patches(tree, upto=None, scratch=None):
         for name in series():
             if name == upto:
                 break
+            if not patch_files(name):
+                continue        # a new patch, no diff saved into it yet
             for path in patch_files(name):
                 if path in result:
                     continue
@@ -251,7 +253,7 @@ def unified(path, old, new):
             f.write(old)
         with open(b, "wb") as f:
             f.write(new)
-        p = run(["diff", "-u", "--label", "a/" + path, "--label",
+        p = run(["diff", "-u", "-p", "--label", "a/" + path, "--label",
                  "b/" + path, a, b], check=False)
         if p.returncode > 1:
             die("diff failed for %s" % path)
@@ -271,6 +273,14 @@ def replace_section(text, path, section):
     return text[:end_all] + section + text[end_all:]
 
 
+def author():
+    def cfg(key):
+        return run(["git", "-C", REPO, "config", key],
+                   check=False).stdout.decode().strip()
+    return "%s <%s>" % (cfg("user.name") or "Lab", cfg("user.email") or
+                        "lab@localhost")
+
+
 def new_patch(name):
     path = os.path.join(PATCHES, name)
     if os.path.exists(path):
@@ -278,9 +288,8 @@ def new_patch(name):
     subject = re.sub(r"^\d+-", "", name[:-6] if name.endswith(".patch")
                      else name).replace("-", " ")
     with open(path, "w") as f:
-        f.write("From: Lab <lab@localhost>\nSubject: [PATCH] %s\n\n"
-                "TODO: explain why.\n\nSigned-off-by: Lab <lab@localhost>\n"
-                "---\n" % subject)
+        f.write("From: %s\nSubject: [PATCH] %s\n\nTODO: explain why.\n\n"
+                "Signed-off-by: %s\n---\n" % (author(), subject, author()))
     with open(SERIES, "a") as f:
         f.write(name + "\n")
     say("created patches/%s and added it to patches/series" % name)

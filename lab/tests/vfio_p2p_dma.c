@@ -44,6 +44,7 @@
 
 #define IOVA_RAM		0x100000ULL
 #define RAM_SIZE		4096
+#define WINDOW			(1024 * 1024)	/* of the BAR, mapped for edu */
 #define IOVA_BAR		0x40000000ULL
 /* QEMU 7.2's edu rejects (and aborts on) a DMA that ends at the buffer end */
 #define XFER			2048
@@ -208,7 +209,7 @@ int main(int argc, char **argv)
 {
 	struct vdev prov = { 0 }, imp = { 0 };
 	uint8_t want[XFER], got[XFER], *ram;
-	uint64_t bar_size, edu_size, off;
+	uint64_t bar_size, edu_size, off, win;
 	int container, bfd, gfd1, gfd2 = -1;
 	volatile uint8_t *bar;
 
@@ -253,8 +254,9 @@ int main(int argc, char **argv)
 	if (ram == MAP_FAILED)
 		die("mmap");
 	iommu_map(container, ram, IOVA_RAM, RAM_SIZE);
-	/* The BAR mmap becomes DMA memory: type1 follows its PFNs. */
-	iommu_map(container, (void *)bar, IOVA_BAR, bar_size);
+	/* A window of the BAR mmap becomes DMA memory: type1 follows its PFNs. */
+	win = off + 2 * XFER > WINDOW || bar_size < WINDOW ? bar_size : WINDOW;
+	iommu_map(container, (void *)bar, IOVA_BAR, win);
 
 	/* 1. RAM -> edu -> BAR: the pattern must land in host memory. */
 	fill(ram, XFER, 1);
@@ -280,7 +282,7 @@ int main(int argc, char **argv)
 		printf("ok 2 edu read %d bytes from the BAR, RAM matches\n", XFER);
 
 	/* 3. After the IOMMU mapping is gone the BAR is out of reach. */
-	iommu_unmap(container, IOVA_BAR, bar_size);
+	iommu_unmap(container, IOVA_BAR, win);
 	fill(ram, XFER, 3);
 	edu_dma(IOVA_RAM, EDU_BUF, false);
 	edu_dma(EDU_BUF, IOVA_BAR + off, true);

@@ -23,6 +23,12 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 LAB_JOBS=${LAB_JOBS:-$(nproc)}
 LAB_KIMAGE=$LAB_OUT/arch/x86/boot/bzImage
 
+# kselftest directories built for the lab, and test modules built against
+# the lab kernel (directories in the synced tree, built out of tree).
+LAB_KSFT_TARGETS="p2pdma"
+LAB_TEST_MODULES="tools/testing/selftests/p2pdma/module"
+LAB_MODS=$LAB_HOME/$LAB_KEY/modules
+
 # Debian packages the lab needs on the host.
 LAB_PACKAGES="build-essential flex bison bc libelf-dev libssl-dev ccache
 	sparse coccinelle qemu-system-x86 busybox-static rdma-core

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pdma_edu: a test driver that uses QEMU's "edu" device (1234:11e8) as
+ * the DMA engine of a peer-to-peer importer, so that selftests can map a
+ * BAR of another device with dma_map_p2p() and check with real (emulated)
+ * DMA, through a real (emulated) IOMMU and PCIe topology, where the data
+ * lands.
+ *
+ * It binds edu devices by ID.  Any other PCI device bound to it (through
+ * driver_override) becomes a provider: each of its memory BARs gets a
+ * page-less P2P provider.  /dev/p2pdma_edu takes the ioctls of
+ * p2pdma_edu.h.  Mappings belong to the open file and are undone when it
+ * is closed.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+
+#include "../p2pdma_edu.h"
+
+#define EDU_VENDOR		0x1234
+#define EDU_DEVICE		0x11e8
+#define EDU_REG_IDENT		0x00
+#define EDU_REG_DMA_SRC		0x80
+#define EDU_REG_DMA_DST		0x88
+#define EDU_REG_DMA_CNT		0x90
+#define EDU_REG_DMA_CMD		0x98
+#define EDU_CMD_RUN		BIT(0)
+#define EDU_CMD_TO_PCI		BIT(1)	/* edu buffer -> PCI address */
+#define EDU_BUF			0x40000
+/* QEMU 7.2's edu aborts on a DMA that ends exactly at its 4 KiB buffer end */
+#define EDU_CHUNK		2048
+#define EDU_TIMEOUT_MS		5000
+
+struct p2pdma_edu {
+	struct pci_dev *pdev;
+	struct list_head node;
+	bool is_edu;
+	/* edu only */
+	void __iomem *regs;
+	struct mutex lock;		/* serialises the DMA engine */
+	void *bounce;
+	dma_addr_t bounce_dma;
+	/* providers only */
+	struct p2pdma_provider *providers[PCI_STD_NUM_BARS];
+};
+
+struct p2pdma_edu_file {
+	struct xarray maps;		/* handle -> struct p2pdma_edu_mapping */
+};
+
+struct p2pdma_edu_mapping {
+	struct device *dev;
+	struct dma_p2p_map map;
+};
+
+static LIST_HEAD(p2pdma_edu_devices);
+static DEFINE_MUTEX(p2pdma_edu_devices_lock);
+static struct miscdevice p2pdma_edu_misc;
+
+static u32 p2pdma_edu_addr(struct pci_dev *pdev)
+{
+	return pci_domain_nr(pdev->bus) << 16 | pdev->bus->number << 8 |
+	       pdev->devfn;
+}
+
+/* Called with p2pdma_edu_devices_lock held. */
+static struct p2pdma_edu *p2pdma_edu_find(u32 addr, bool is_edu)
+{
+	struct p2pdma_edu *e;
+
+	list_for_each_entry(e, &p2pdma_edu_devices, node)
+		if (p2pdma_edu_addr(e->pdev) == addr && e->is_edu == is_edu)
+			return e;
+	return NULL;
+}
+
+static int p2pdma_edu_run(struct p2pdma_edu *edu, u64 src, u64 dst, u32 len,
+			  bool to_pci)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(EDU_TIMEOUT_MS);
+
+	writeq(src, edu->regs + EDU_REG_DMA_SRC);
+	writeq(dst, edu->regs + EDU_REG_DMA_DST);
+	writeq(len, edu->regs + EDU_REG_DMA_CNT);
+	writeq(EDU_CMD_RUN | (to_pci ? EDU_CMD_TO_PCI : 0),
+	       edu->regs + EDU_REG_DMA_CMD);
+	/* edu finishes a transfer 100 ms (virtual time) after it starts */
+	while (readq(edu->regs + EDU_REG_DMA_CMD) & EDU_CMD_RUN) {
+		if (time_after(jiffies, timeout))
+			return -ETIMEDOUT;
+		usleep_range(1000, 2000);
+	}
+	return 0;
+}
+
+/*
+ * Copy between user memory and @addr through edu's internal buffer and a
+ * coherent bounce buffer.  edu reports no DMA errors: callers check data.
+ */
+static int p2pdma_edu_dma(struct p2pdma_edu *edu, struct p2pdma_edu_dma *d)
+{
+	u8 __user *ubuf = u64_to_user_ptr(d->user_buf);
+	u64 done;
+	int ret = 0;
+
+	if (!d->length || d->length > P2PDMA_EDU_MAX_DMA)
+		return -EINVAL;
+
+	mutex_lock(&edu->lock);
+	for (done = 0; done < d->length && !ret; done += EDU_CHUNK) {
+		u32 len = min_t(u64, d->length - done, EDU_CHUNK);
+
+		if (d->to_device) {
+			if (copy_from_user(edu->bounce, ubuf + done, len)) {
+				ret = -EFAULT;
+				break;
+			}
+			ret = p2pdma_edu_run(edu, edu->bounce_dma, EDU_BUF,
+					     len, false);
+			if (!ret)
+				ret = p2pdma_edu_run(edu, EDU_BUF,
+						     d->dma_addr + done, len,
+						     true);
+		} else {
+			ret = p2pdma_edu_run(edu, d->dma_addr + done, EDU_BUF,
+					     len, false);
+			if (!ret)
+				ret = p2pdma_edu_run(edu, EDU_BUF,
+						     edu->bounce_dma, len, true);
+			if (!ret && copy_to_user(ubuf + done, edu->bounce, len))
+				ret = -EFAULT;
+		}
+	}
+	mutex_unlock(&edu->lock);
+	return ret;
+}
+
+static long p2pdma_edu_ioctl_map(struct p2pdma_edu_file *f, void __user *arg)
+{
+	struct p2pdma_edu_mapping *m;
+	struct p2pdma_provider *provider;
+	struct p2pdma_edu *prov, *imp;
+	struct p2pdma_edu_map req;
+	struct device *dev;
+	u32 handle;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.bar >= PCI_STD_NUM_BARS)
+		return -EINVAL;
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	prov = p2pdma_edu_find(req.provider, false);
+	provider = prov ? prov->providers[req.bar] : NULL;
+	if (req.importer == P2PDMA_EDU_NON_PCI) {
+		dev = p2pdma_edu_misc.this_device;
+	} else {
+		imp = p2pdma_edu_find(req.importer, true);
+		dev = imp ? &imp->pdev->dev : NULL;
+	}
+	if (!provider || !dev) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	req.type = p2pdma_provider_map_type(provider, dev);
+	ret = dma_map_p2p(dev, provider, req.offset, req.length,
+			  DMA_BIDIRECTIONAL, 0, &m->map);
+	if (ret)
+		goto out_unlock;
+	m->dev = get_device(dev);
+	mutex_unlock(&p2pdma_edu_devices_lock);
+
+	ret = xa_alloc(&f->maps, &handle, m, xa_limit_32b, GFP_KERNEL);
+	if (ret)
+		goto out_unmap;
+	req.dma_addr = m->map.addr;
+	req.mapped = m->map.mapped;
+	req.handle = handle;
+	if (copy_to_user(arg, &req, sizeof(req))) {
+		xa_erase(&f->maps, handle);
+		ret = -EFAULT;
+		goto out_unmap;
+	}
+	return 0;
+
+out_unmap:
+	dma_unmap_p2p(m->dev, &m->map, DMA_BIDIRECTIONAL, 0);
+	put_device(m->dev);
+	kfree(m);
+	return ret;
+out_unlock:
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	/* report the class even when the mapping is refused */
+	if (copy_to_user(arg, &req, sizeof(req)))
+		ret = -EFAULT;
+	kfree(m);
+	return ret;
+}
+
+static void p2pdma_edu_unmap(struct p2pdma_edu_mapping *m)
+{
+	dma_unmap_p2p(m->dev, &m->map, DMA_BIDIRECTIONAL, 0);
+	put_device(m->dev);
+	kfree(m);
+}
+
+static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long arg)
+{
+	struct p2pdma_edu_file *f = file->private_data;
+	struct p2pdma_edu_mapping *m;
+	struct p2pdma_edu_dma d;
+	struct p2pdma_edu *edu;
+	u32 handle;
+	int ret;
+
+	switch (cmd) {
+	case P2PDMA_EDU_MAP:
+		return p2pdma_edu_ioctl_map(f, (void __user *)arg);
+	case P2PDMA_EDU_UNMAP:
+		if (get_user(handle, (u32 __user *)arg))
+			return -EFAULT;
+		m = xa_erase(&f->maps, handle);
+		if (!m)
+			return -ENOENT;
+		p2pdma_edu_unmap(m);
+		return 0;
+	case P2PDMA_EDU_DMA:
+		if (copy_from_user(&d, (void __user *)arg, sizeof(d)))
+			return -EFAULT;
+		/* edu devices stay bound while the module is in use */
+		mutex_lock(&p2pdma_edu_devices_lock);
+		edu = p2pdma_edu_find(d.importer, true);
+		ret = edu ? p2pdma_edu_dma(edu, &d) : -ENODEV;
+		mutex_unlock(&p2pdma_edu_devices_lock);
+		return ret;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int p2pdma_edu_open(struct inode *inode, struct file *file)
+{
+	struct p2pdma_edu_file *f;
+
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	xa_init_flags(&f->maps, XA_FLAGS_ALLOC);
+	file->private_data = f;
+	return 0;
+}
+
+static int p2pdma_edu_release(struct inode *inode, struct file *file)
+{
+	struct p2pdma_edu_file *f = file->private_data;
+	struct p2pdma_edu_mapping *m;
+	unsigned long handle;
+
+	xa_for_each(&f->maps, handle, m)
+		p2pdma_edu_unmap(m);
+	xa_destroy(&f->maps);
+	kfree(f);
+	return 0;
+}
+
+static const struct file_operations p2pdma_edu_fops = {
+	.owner = THIS_MODULE,
+	.open = p2pdma_edu_open,
+	.release = p2pdma_edu_release,
+	.unlocked_ioctl = p2pdma_edu_ioctl,
+};
+
+static struct miscdevice p2pdma_edu_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "p2pdma_edu",
+	.fops = &p2pdma_edu_fops,
+};
+
+static int p2pdma_edu_probe_edu(struct p2pdma_edu *e)
+{
+	struct pci_dev *pdev = e->pdev;
+	int ret;
+
+	ret = pcim_iomap_regions(pdev, BIT(0), KBUILD_MODNAME);
+	if (ret)
+		return ret;
+	e->regs = pcim_iomap_table(pdev)[0];
+	if ((readl(e->regs + EDU_REG_IDENT) & 0xff) != 0xed)
+		return -ENODEV;
+	/* edu masks its DMA addresses with the "dma_mask" property */
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
+	e->bounce = dmam_alloc_coherent(&pdev->dev, EDU_CHUNK, &e->bounce_dma,
+					GFP_KERNEL);
+	if (!e->bounce)
+		return -ENOMEM;
+	mutex_init(&e->lock);
+	pci_set_master(pdev);
+	return 0;
+}
+
+static int p2pdma_edu_probe_provider(struct p2pdma_edu *e)
+{
+	int bar, n = 0;
+
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+		if (!(pci_resource_flags(e->pdev, bar) & IORESOURCE_MEM) ||
+		    !pci_resource_len(e->pdev, bar))
+			continue;
+		e->providers[bar] = pcim_p2pdma_provider(e->pdev, bar);
+		if (IS_ERR(e->providers[bar]))
+			return PTR_ERR(e->providers[bar]);
+		n++;
+	}
+	return n ? 0 : -ENODEV;
+}
+
+static int p2pdma_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct p2pdma_edu *e;
+	int ret;
+
+	e = devm_kzalloc(&pdev->dev, sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return -ENOMEM;
+	e->pdev = pdev;
+	e->is_edu = pdev->vendor == EDU_VENDOR && pdev->device == EDU_DEVICE;
+
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return ret;
+	ret = e->is_edu ? p2pdma_edu_probe_edu(e) :
+			  p2pdma_edu_probe_provider(e);
+	if (ret)
+		return ret;
+
+	pci_set_drvdata(pdev, e);
+	mutex_lock(&p2pdma_edu_devices_lock);
+	list_add_tail(&e->node, &p2pdma_edu_devices);
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	pci_info(pdev, "bound as %s\n", e->is_edu ? "importer" : "provider");
+	return 0;
+}
+
+static void p2pdma_edu_remove(struct pci_dev *pdev)
+{
+	struct p2pdma_edu *e = pci_get_drvdata(pdev);
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	list_del(&e->node);
+	mutex_unlock(&p2pdma_edu_devices_lock);
+}
+
+static const struct pci_device_id p2pdma_edu_ids[] = {
+	{ PCI_DEVICE(EDU_VENDOR, EDU_DEVICE) },
+	{}
+};
+MODULE_DEVICE_TABLE(pci, p2pdma_edu_ids);
+
+static struct pci_driver p2pdma_edu_driver = {
+	.name = KBUILD_MODNAME,
+	.id_table = p2pdma_edu_ids,
+	.probe = p2pdma_edu_probe,
+	.remove = p2pdma_edu_remove,
+};
+
+static int __init p2pdma_edu_init(void)
+{
+	int ret;
+
+	ret = misc_register(&p2pdma_edu_misc);
+	if (ret)
+		return ret;
+	ret = pci_register_driver(&p2pdma_edu_driver);
+	if (ret)
+		misc_deregister(&p2pdma_edu_misc);
+	return ret;
+}
+module_init(p2pdma_edu_init);
+
+static void __exit p2pdma_edu_exit(void)
+{
+	pci_unregister_driver(&p2pdma_edu_driver);
+	misc_deregister(&p2pdma_edu_misc);
+}
+module_exit(p2pdma_edu_exit);
+
+MODULE_DESCRIPTION("QEMU edu as a peer-to-peer DMA importer, for selftests");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Interface of the p2pdma_edu test module: QEMU's edu device as a DMA
+ * engine that imports peer-to-peer memory, driven from selftests.
+ */
+#ifndef _P2PDMA_EDU_H
+#define _P2PDMA_EDU_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define P2PDMA_EDU_DEV		"/dev/p2pdma_edu"
+
+/* A PCI function: domain << 16 | bus << 8 | devfn */
+#define P2PDMA_EDU_PCI(dom, bus, dev, fn) \
+	((__u32)(dom) << 16 | (__u32)(bus) << 8 | (__u32)(dev) << 3 | (fn))
+/* As importer: a device that is not a PCI device (the misc device) */
+#define P2PDMA_EDU_NON_PCI	0xffffffffU
+
+/* Values of p2pdma_edu_map.type, as enum pci_p2pdma_map_type */
+#define P2PDMA_EDU_NOT_SUPPORTED	1
+#define P2PDMA_EDU_BUS_ADDR		2
+#define P2PDMA_EDU_THRU_HOST_BRIDGE	3
+
+/**
+ * struct p2pdma_edu_map - map a BAR range of a provider for an importer
+ * @provider: PCI function bound to p2pdma_edu as provider
+ * @importer: edu PCI function bound to p2pdma_edu, or P2PDMA_EDU_NON_PCI
+ * @bar: BAR of the provider
+ * @type: out: how the importer reaches the BAR (P2PDMA_EDU_*)
+ * @offset: offset in the BAR
+ * @length: length in bytes
+ * @dma_addr: out: address the importer uses
+ * @handle: out: for P2PDMA_EDU_UNMAP
+ * @mapped: out: 1 if an IOMMU mapping was made
+ */
+struct p2pdma_edu_map {
+	__u32 provider;
+	__u32 importer;
+	__u32 bar;
+	__u32 type;
+	__u64 offset;
+	__u64 length;
+	__u64 dma_addr;
+	__u32 handle;
+	__u32 mapped;
+};
+
+/**
+ * struct p2pdma_edu_dma - have edu copy between user memory and a DMA address
+ * @importer: edu PCI function
+ * @to_device: 1: user buffer -> @dma_addr, 0: @dma_addr -> user buffer
+ * @dma_addr: target address, used as is (it may be stale on purpose)
+ * @length: bytes, at most P2PDMA_EDU_MAX_DMA
+ * @user_buf: user buffer
+ */
+struct p2pdma_edu_dma {
+	__u32 importer;
+	__u32 to_device;
+	__u64 dma_addr;
+	__u64 length;
+	__u64 user_buf;
+};
+
+#define P2PDMA_EDU_MAX_DMA	(64 * 1024)
+
+#define P2PDMA_EDU_MAP		_IOWR('P', 0x01, struct p2pdma_edu_map)
+#define P2PDMA_EDU_UNMAP	_IOW('P', 0x02, __u32)
+#define P2PDMA_EDU_DMA		_IOW('P', 0x03, struct p2pdma_edu_dma)
+
+#endif /* _P2PDMA_EDU_H */

@@ -31,6 +31,7 @@ LAB_MODS=$LAB_HOME/$LAB_KEY/modules
 
 # Debian packages the lab needs on the host.
 LAB_PACKAGES="build-essential flex bison bc libelf-dev libssl-dev ccache
+	ocaml-nox ocaml-findlib python3-ply python3-git
 	sparse coccinelle qemu-system-x86 busybox-static rdma-core
 	ibverbs-utils libibverbs-dev pciutils kmod cpio xz-utils python3
 	rsync iproute2 git"

@@ -209,4 +209,5 @@ static struct kunit_suite p2pdma_test_suite = {
 	.name = "pci-p2pdma-map",
 	.test_cases = p2pdma_test_cases,
 };
+
 kunit_test_suite(p2pdma_test_suite);

@@ -96,15 +96,29 @@ static void env_close(struct p2p_env *e)
 		close(e->bar_fd);
 }
 
-#define ENV_SETUP() do {						\
-	if (env_open(_metadata, &self->env))				\
-		SKIP(return, "no provider/edu importer (P2PDMA_* not set)"); \
-} while (0)
+#define NO_LAB "no provider/edu importer (P2PDMA_* not set)"
 
-FIXTURE_SETUP(p2p) { ENV_SETUP(); }
-FIXTURE_TEARDOWN(p2p) { env_close(&self->env); }
-FIXTURE_SETUP(p2p_data) { ENV_SETUP(); }
-FIXTURE_TEARDOWN(p2p_data) { env_close(&self->env); }
+FIXTURE_SETUP(p2p)
+{
+	if (env_open(_metadata, &self->env))
+		SKIP(return, NO_LAB);
+}
+
+FIXTURE_TEARDOWN(p2p)
+{
+	env_close(&self->env);
+}
+
+FIXTURE_SETUP(p2p_data)
+{
+	if (env_open(_metadata, &self->env))
+		SKIP(return, NO_LAB);
+}
+
+FIXTURE_TEARDOWN(p2p_data)
+{
+	env_close(&self->env);
+}
 
 static int do_map(struct p2p_env *self, __u32 importer, __u64 off,
 		  __u64 len, struct p2pdma_edu_map *m)
@@ -154,8 +168,10 @@ TEST_F(p2p, classification)
 	ASSERT_EQ(0, ret);
 	TH_LOG("class %s: dma address %#llx, IOMMU mapping: %s", self->env.expect,
 	       (unsigned long long)m.dma_addr, m.mapped ? "yes" : "no");
-	/* a bus address needs no IOMMU mapping; this lab's host bridge path
-	 * is always behind the vIOMMU */
+	/*
+	 * A bus address needs no IOMMU mapping; this lab's host bridge path
+	 * is always behind the vIOMMU.
+	 */
 	EXPECT_EQ(m.type == P2PDMA_EDU_THRU_HOST_BRIDGE, m.mapped);
 	EXPECT_EQ(0, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &m.handle));
 }
@@ -188,6 +204,7 @@ TEST_F(p2p_data, dma_write_lands)
 		    variant->map_off;
 	__u64 len = variant->map_len ? variant->map_len : self->env.bar_size - off;
 	__u64 at = off + variant->dma_off;
+	static const uint8_t zero[16];
 	uint8_t *want, *got, guard[16];
 	struct p2pdma_edu_map m;
 	size_t n = variant->dma_len;
@@ -211,10 +228,9 @@ TEST_F(p2p_data, dma_write_lands)
 						  (unsigned long long)at);
 	/* and nothing around it */
 	if (at >= sizeof(guard)) {
-		memset(got, 0xaa, sizeof(guard));
 		ASSERT_EQ((ssize_t)sizeof(guard),
 			  pread(self->env.bar_fd, guard, sizeof(guard), at - sizeof(guard)));
-		EXPECT_EQ(0, memcmp(guard, (uint8_t[16]){}, sizeof(guard)));
+		EXPECT_EQ(0, memcmp(guard, zero, sizeof(guard)));
 	}
 	EXPECT_EQ(0, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &m.handle));
 	free(want);

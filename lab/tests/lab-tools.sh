@@ -80,6 +80,5 @@ t_check "lab/vm rejects an unknown topology by name" \
 "$LAB/vm" -T 45 -o "$w/hang" 'echo guest-up; sleep 1000' > "$w/hang.out" 2>&1
 rc=$?
 t_check "a hung guest is killed at the timeout and reported (exit $rc)" \
-	eval '[ $rc = 124 ] && grep -q "guest hung: killed after 45s" "$w/hang.out" &&
-	      grep -q guest-up "$w/hang/console.log"'
+	eval '[ $rc = 124 ] && grep -q "guest hung: killed after 45s" "$w/hang.out"'
 t_done

@@ -64,8 +64,51 @@ struct p2pdma_edu_dma {
 
 #define P2PDMA_EDU_MAX_DMA	(64 * 1024)
 
+/**
+ * struct p2pdma_edu_mask - set the DMA mask of an edu importer
+ * @importer: edu PCI function
+ * @bits: DMA mask width, 24 to 64
+ */
+struct p2pdma_edu_mask {
+	__u32 importer;
+	__u32 bits;
+};
+
+#define P2PDMA_EDU_MAX_RANGES	8
+#define P2PDMA_EDU_MAX_SEGS	32
+
+/**
+ * struct p2pdma_edu_map_ranges - map ranges with dma_p2p_map_ranges()
+ * @provider: PCI function bound to p2pdma_edu as provider
+ * @importer: edu PCI function
+ * @bar: BAR of the provider
+ * @nr_ranges: number of entries of @ranges used
+ * @ranges: {offset, length} pairs, in order
+ * @nents: out: number of sg entries of the table
+ * @handle: out: for P2PDMA_EDU_UNMAP
+ * @segs: out: the first P2PDMA_EDU_MAX_SEGS entries, {dma address, length}
+ */
+struct p2pdma_edu_map_ranges {
+	__u32 provider;
+	__u32 importer;
+	__u32 bar;
+	__u32 nr_ranges;
+	struct {
+		__u64 offset;
+		__u64 length;
+	} ranges[P2PDMA_EDU_MAX_RANGES];
+	__u32 nents;
+	__u32 handle;
+	struct {
+		__u64 addr;
+		__u64 len;
+	} segs[P2PDMA_EDU_MAX_SEGS];
+};
+
 #define P2PDMA_EDU_MAP		_IOWR('P', 0x01, struct p2pdma_edu_map)
 #define P2PDMA_EDU_UNMAP	_IOW('P', 0x02, __u32)
 #define P2PDMA_EDU_DMA		_IOW('P', 0x03, struct p2pdma_edu_dma)
+#define P2PDMA_EDU_SET_MASK	_IOW('P', 0x04, struct p2pdma_edu_mask)
+#define P2PDMA_EDU_MAP_RANGES	_IOWR('P', 0x05, struct p2pdma_edu_map_ranges)
 
 #endif /* _P2PDMA_EDU_H */

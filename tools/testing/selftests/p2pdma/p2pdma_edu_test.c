@@ -48,6 +48,7 @@ static void pattern(uint8_t *p, size_t n, unsigned int seed)
 }
 
 struct p2p_env {
+	int iommu;		/* the importer's DMA is translated by an IOMMU */
 	int fd;
 	int bar_fd;
 	__u64 bar_size;
@@ -66,6 +67,23 @@ FIXTURE(p2p_data)
 	struct p2p_env env;
 };
 
+/* Is the importer in a translating IOMMU domain (not identity/none)? */
+static int importer_translated(const char *pci)
+{
+	char path[128], type[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type",
+		 pci);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(type, sizeof(type), f))
+		type[0] = 0;
+	fclose(f);
+	return !strncmp(type, "DMA", 3);
+}
+
 /* Returns 0, or 1 if the lab environment is missing (skip). */
 static int env_open(struct __test_metadata *_metadata, struct p2p_env *e)
 {
@@ -78,6 +96,7 @@ static int env_open(struct __test_metadata *_metadata, struct p2p_env *e)
 	    parse_pci(getenv("P2PDMA_IMPORTER"), &e->importer) ||
 	    !getenv("P2PDMA_BAR_FILE") || !e->expect)
 		return 1;
+	e->iommu = importer_translated(getenv("P2PDMA_IMPORTER"));
 	e->fd = open(P2PDMA_EDU_DEV, O_RDWR);
 	ASSERT_LE(0, e->fd) TH_LOG("%s: %s (p2pdma_edu.ko not loaded?)",
 				   P2PDMA_EDU_DEV, strerror(errno));
@@ -169,10 +188,11 @@ TEST_F(p2p, classification)
 	TH_LOG("class %s: dma address %#llx, IOMMU mapping: %s", self->env.expect,
 	       (unsigned long long)m.dma_addr, m.mapped ? "yes" : "no");
 	/*
-	 * A bus address needs no IOMMU mapping; this lab's host bridge path
-	 * is always behind the vIOMMU.
+	 * A bus address needs no IOMMU mapping; through the host bridge there
+	 * is one exactly when the importer is behind a translating IOMMU.
 	 */
-	EXPECT_EQ(m.type == P2PDMA_EDU_THRU_HOST_BRIDGE, m.mapped);
+	EXPECT_EQ(m.type == P2PDMA_EDU_THRU_HOST_BRIDGE && self->env.iommu,
+		  m.mapped);
 	EXPECT_EQ(0, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &m.handle));
 }
 
@@ -270,7 +290,8 @@ TEST_F(p2p_data, dma_read)
 /*
  * dma_unmap_p2p() undoes exactly what dma_map_p2p() did: an IOMMU mapping
  * is removed and the old address no longer reaches the BAR; a bus address
- * involves no mapping, so there is nothing to remove.
+ * or an untranslated (dma-direct) address involves no mapping, so there is
+ * nothing to remove.
  */
 TEST_F(p2p, unmap_undoes_the_mapping)
 {
@@ -285,7 +306,8 @@ TEST_F(p2p, unmap_undoes_the_mapping)
 		return;
 	}
 	ASSERT_EQ(0, do_map(&self->env, self->env.importer, 0, 0x10000, &m));
-	ASSERT_EQ(type == P2PDMA_EDU_THRU_HOST_BRIDGE, m.mapped);
+	ASSERT_EQ(type == P2PDMA_EDU_THRU_HOST_BRIDGE && self->env.iommu,
+		  m.mapped);
 	ASSERT_EQ(0, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &m.handle));
 	ASSERT_EQ(PAGE, pread(self->env.bar_fd, before, PAGE, at));
 	pattern(junk, PAGE, 99);
@@ -297,11 +319,134 @@ TEST_F(p2p, unmap_undoes_the_mapping)
 			TH_LOG("DMA to an unmapped IOVA reached the BAR");
 	} else {
 		EXPECT_EQ(0, memcmp(junk, after, PAGE))
-			TH_LOG("a bus address stopped working after unmap");
+			TH_LOG("an unmapped address stopped working after unmap");
 	}
 	/* the same handle cannot be unmapped twice */
 	EXPECT_EQ(-1, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &m.handle));
 	EXPECT_EQ(ENOENT, errno);
+}
+
+static int do_map_ranges(struct p2p_env *e, struct p2pdma_edu_map_ranges *r)
+{
+	r->provider = e->provider;
+	r->importer = e->importer;
+	r->bar = BAR;
+	return ioctl(e->fd, P2PDMA_EDU_MAP_RANGES, r) ? -errno : 0;
+}
+
+/*
+ * dma_p2p_map_ranges(): several ranges of the BAR become one sg_table,
+ * in the order given, and DMA through each entry lands in its range.
+ */
+TEST_F(p2p, sg_ranges_in_order)
+{
+	static const __u64 off[] = { 0x30000, 0x10000, 0x20000 };
+	static const __u64 len[] = { 0x2000, 0x1000, 0x4000 };
+	struct p2pdma_edu_map_ranges r = { .nr_ranges = 3 };
+	uint8_t want[PAGE], got[PAGE];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < 3; i++) {
+		r.ranges[i].offset = off[i];
+		r.ranges[i].length = len[i];
+	}
+	ret = do_map_ranges(&self->env, &r);
+	if (expect_type(self->env.expect) == P2PDMA_EDU_NOT_SUPPORTED) {
+		EXPECT_EQ(-EOPNOTSUPP, ret);
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(3, r.nents);
+	for (i = 0; i < 3; i++) {
+		__u64 at = off[i] + len[i] - PAGE;	/* last page of the range */
+
+		EXPECT_EQ(len[i], r.segs[i].len);
+		pattern(want, PAGE, 40 + i);
+		ASSERT_EQ(0, do_dma(&self->env, r.segs[i].addr + len[i] - PAGE,
+				    want, PAGE, 1));
+		ASSERT_EQ(PAGE, pread(self->env.bar_fd, got, PAGE, at));
+		EXPECT_EQ(0, memcmp(want, got, PAGE))
+			TH_LOG("range %u: data not at BAR offset %#llx", i,
+			       (unsigned long long)at);
+	}
+	EXPECT_EQ(0, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &r.handle));
+}
+
+/*
+ * The whole BAR as one range: one mapping, split into entries of at most
+ * 2 GiB that are contiguous and add up to the BAR; the last page is
+ * reached through the last entry.  Run with a BAR of 4 GiB or more to see
+ * the split (the lab's p2pdma-rootports-8g suite).
+ */
+TEST_F(p2p, sg_whole_bar_split)
+{
+	struct p2pdma_edu_map_ranges r = { .nr_ranges = 1 };
+	__u64 total = 0, size = self->env.bar_size;
+	uint8_t want[PAGE], got[PAGE];
+	unsigned int i, n;
+	int ret;
+
+	r.ranges[0].length = size;
+	ret = do_map_ranges(&self->env, &r);
+	if (expect_type(self->env.expect) == P2PDMA_EDU_NOT_SUPPORTED) {
+		EXPECT_EQ(-EOPNOTSUPP, ret);
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	n = (size + (2ULL << 30) - 1) / (2ULL << 30);
+	ASSERT_EQ(n, r.nents);
+	ASSERT_GE(P2PDMA_EDU_MAX_SEGS, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_GE(2ULL << 30, r.segs[i].len);
+		EXPECT_EQ(0, r.segs[i].len % PAGE);
+		if (i)
+			EXPECT_EQ(r.segs[i - 1].addr + r.segs[i - 1].len,
+				  r.segs[i].addr);
+		total += r.segs[i].len;
+	}
+	EXPECT_EQ(size, total);
+	TH_LOG("%llu MiB BAR: %u sg entries", (unsigned long long)size >> 20, n);
+
+	pattern(want, PAGE, 77);
+	ASSERT_EQ(0, do_dma(&self->env, r.segs[n - 1].addr + r.segs[n - 1].len -
+			    PAGE, want, PAGE, 1));
+	ASSERT_EQ(PAGE, pread(self->env.bar_fd, got, PAGE, size - PAGE));
+	EXPECT_EQ(0, memcmp(want, got, PAGE));
+	EXPECT_EQ(0, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &r.handle));
+}
+
+static int set_mask(struct p2p_env *e, unsigned int bits)
+{
+	struct p2pdma_edu_mask mask = { .importer = e->importer, .bits = bits };
+
+	return ioctl(e->fd, P2PDMA_EDU_SET_MASK, &mask) ? -errno : 0;
+}
+
+/*
+ * The importer's DMA mask is honoured: without an IOMMU a BAR above the
+ * mask is refused with ERANGE, with one the IOVA is allocated below it.
+ */
+TEST_F(p2p, dma_mask)
+{
+	__u32 type = expect_type(self->env.expect);
+	struct p2pdma_edu_map m;
+	int ret;
+
+	/* 2 GiB: above the lab guest's RAM, below its 32-bit BAR window */
+	ASSERT_EQ(0, set_mask(&self->env, 31));
+	ret = do_map(&self->env, self->env.importer, 0, PAGE, &m);
+	ASSERT_EQ(0, set_mask(&self->env, 64));
+	if (type == P2PDMA_EDU_NOT_SUPPORTED) {
+		EXPECT_EQ(-EOPNOTSUPP, ret);
+	} else if (self->env.iommu && type == P2PDMA_EDU_THRU_HOST_BRIDGE) {
+		ASSERT_EQ(0, ret);
+		EXPECT_GT(1ULL << 31, m.dma_addr + PAGE - 1);
+		EXPECT_EQ(0, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &m.handle));
+	} else {
+		/* the lab's BARs sit above 2 GiB */
+		EXPECT_EQ(-ERANGE, ret);
+	}
 }
 
 TEST_F(p2p, bad_ranges)

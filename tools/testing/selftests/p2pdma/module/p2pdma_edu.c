@@ -58,9 +58,11 @@ struct p2pdma_edu_file {
 	struct xarray maps;		/* handle -> struct p2pdma_edu_mapping */
 };
 
+/* One P2PDMA_EDU_MAP (a dma_p2p_map) or P2PDMA_EDU_MAP_RANGES (an sgt). */
 struct p2pdma_edu_mapping {
 	struct device *dev;
 	struct dma_p2p_map map;
+	struct sg_table *sgt;
 };
 
 static LIST_HEAD(p2pdma_edu_devices);
@@ -214,9 +216,86 @@ out_unlock:
 
 static void p2pdma_edu_unmap(struct p2pdma_edu_mapping *m)
 {
-	dma_unmap_p2p(m->dev, &m->map, DMA_BIDIRECTIONAL, 0);
+	if (m->sgt)
+		dma_p2p_unmap_ranges(m->dev, m->sgt, DMA_BIDIRECTIONAL, 0);
+	else
+		dma_unmap_p2p(m->dev, &m->map, DMA_BIDIRECTIONAL, 0);
 	put_device(m->dev);
 	kfree(m);
+}
+
+static long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f,
+					void __user *arg)
+{
+	struct p2pdma_range ranges[P2PDMA_EDU_MAX_RANGES];
+	struct p2pdma_edu_map_ranges *req;
+	struct p2pdma_provider *provider;
+	struct p2pdma_edu *prov, *imp;
+	struct p2pdma_edu_mapping *m;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	req = memdup_user(arg, sizeof(*req));
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m) {
+		ret = -ENOMEM;
+		goto out_free_req;
+	}
+	if (req->bar >= PCI_STD_NUM_BARS ||
+	    req->nr_ranges > P2PDMA_EDU_MAX_RANGES) {
+		ret = -EINVAL;
+		goto out_free;
+	}
+	for (i = 0; i < req->nr_ranges; i++) {
+		ranges[i].offset = req->ranges[i].offset;
+		ranges[i].length = req->ranges[i].length;
+	}
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	prov = p2pdma_edu_find(req->provider, false);
+	imp = p2pdma_edu_find(req->importer, true);
+	provider = prov ? prov->providers[req->bar] : NULL;
+	if (!provider || !imp) {
+		mutex_unlock(&p2pdma_edu_devices_lock);
+		ret = -ENODEV;
+		goto out_free;
+	}
+	m->sgt = dma_p2p_map_ranges(&imp->pdev->dev, provider, ranges,
+				    req->nr_ranges, DMA_BIDIRECTIONAL, 0);
+	if (IS_ERR(m->sgt)) {
+		mutex_unlock(&p2pdma_edu_devices_lock);
+		ret = PTR_ERR(m->sgt);
+		goto out_free;
+	}
+	m->dev = get_device(&imp->pdev->dev);
+	mutex_unlock(&p2pdma_edu_devices_lock);
+
+	req->nents = m->sgt->nents;
+	for_each_sgtable_dma_sg(m->sgt, sg, i) {
+		if (i == P2PDMA_EDU_MAX_SEGS)
+			break;
+		req->segs[i].addr = sg_dma_address(sg);
+		req->segs[i].len = sg_dma_len(sg);
+	}
+	ret = xa_alloc(&f->maps, &req->handle, m, xa_limit_32b, GFP_KERNEL);
+	if (ret) {
+		p2pdma_edu_unmap(m);
+		goto out_free_req;
+	}
+	if (copy_to_user(arg, req, sizeof(*req))) {
+		p2pdma_edu_unmap(xa_erase(&f->maps, req->handle));
+		ret = -EFAULT;
+	}
+	goto out_free_req;
+
+out_free:
+	kfree(m);
+out_free_req:
+	kfree(req);
+	return ret;
 }
 
 static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
@@ -224,6 +303,7 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 {
 	struct p2pdma_edu_file *f = file->private_data;
 	struct p2pdma_edu_mapping *m;
+	struct p2pdma_edu_mask mask;
 	struct p2pdma_edu_dma d;
 	struct p2pdma_edu *edu;
 	u32 handle;
@@ -232,6 +312,8 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case P2PDMA_EDU_MAP:
 		return p2pdma_edu_ioctl_map(f, (void __user *)arg);
+	case P2PDMA_EDU_MAP_RANGES:
+		return p2pdma_edu_ioctl_map_ranges(f, (void __user *)arg);
 	case P2PDMA_EDU_UNMAP:
 		if (get_user(handle, (u32 __user *)arg))
 			return -EFAULT;
@@ -247,6 +329,18 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 		mutex_lock(&p2pdma_edu_devices_lock);
 		edu = p2pdma_edu_find(d.importer, true);
 		ret = edu ? p2pdma_edu_dma(edu, &d) : -ENODEV;
+		mutex_unlock(&p2pdma_edu_devices_lock);
+		return ret;
+	case P2PDMA_EDU_SET_MASK:
+		if (copy_from_user(&mask, (void __user *)arg, sizeof(mask)))
+			return -EFAULT;
+		if (mask.bits < 24 || mask.bits > 64)
+			return -EINVAL;
+		mutex_lock(&p2pdma_edu_devices_lock);
+		edu = p2pdma_edu_find(mask.importer, true);
+		/* edu applies its "dma_mask" property; this is what Linux knows */
+		ret = edu ? dma_set_mask(&edu->pdev->dev,
+					 DMA_BIT_MASK(mask.bits)) : -ENODEV;
 		mutex_unlock(&p2pdma_edu_devices_lock);
 		return ret;
 	default:

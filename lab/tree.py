@@ -16,7 +16,9 @@ The build tree ($LAB_SRC) is a git repository of the pristine base tagged
           Refuses if the build tree holds edits that were never saved.
   save    write edits made in the build tree back: new files into the
           overlay, edits of base files into the last patch of the series
-          that touches the file (or into --patch NAME).
+          that touches the file, or into --patch NAME (an earlier patch
+          too: the edit is merged back onto the state after that patch,
+          and the later patches must still apply on top of it).
   status  list build-tree files whose content differs from the repository.
   files   list the in-tree paths the series adds or changes.
 
@@ -261,6 +263,23 @@ def unified(path, old, new):
     return "diff --git a/%s b/%s\n%s" % (path, path, body) if body else ""
 
 
+def merge(current, base, other, path, name):
+    """Three-way merge: @current plus the change from @base to @other."""
+    with tempfile.TemporaryDirectory() as d:
+        names = []
+        for n, data in (("current", current), ("base", base),
+                        ("other", other)):
+            names.append(os.path.join(d, n))
+            with open(names[-1], "wb") as f:
+                f.write(data)
+        p = run(["git", "merge-file", "-p"] + names, check=False)
+    if p.returncode:
+        die("the edit of %s does not fit the state after patches/%s "
+            "(it overlaps what later patches change); save it into the "
+            "later patch instead" % (path, name))
+    return p.stdout
+
+
 def replace_section(text, path, section):
     """Swap the diff of @path inside patch @text for @section."""
     starts = [(m.start(), m.group(1)) for m in DIFF_RE.finditer(text)]
@@ -326,17 +345,32 @@ def cmd_save(tree, args):
             die("%s is changed but no patch touches it yet: run "
                 "'make save PATCH=NNNN-subsystem-what.patch'" % path)
         order = series()
-        if args.patch in order and owners and \
-                order.index(owners[-1]) > order.index(args.patch):
-            die("a later patch (%s) also changes %s; save into that one"
-                % (owners[-1], path))
+        later = args.patch in order and owners and \
+            order.index(owners[-1]) > order.index(args.patch)
         new_patch(name)
+        # The patches whose diff of @path is rewritten: @name and, if the
+        # edit belongs to an earlier patch, every later one that changes
+        # the file, since their context moves with the edit.
+        order = series()
+        chain = [name] + [n for n in order[order.index(name) + 1:]
+                          if n in owners] if later else [name]
         before = apply_patches(tree, upto=name).get(path) or tree.base(path)
-        ppath = os.path.join(PATCHES, name)
-        text = read(ppath).decode()
-        text = replace_section(text, path, unified(path, before, cur))
-        with open(ppath, "w") as f:
-            f.write(text)
+        for i, n in enumerate(chain):
+            if n == chain[-1]:
+                after = cur
+            else:
+                # carry the edit (final state -> build tree) back onto the
+                # state after patch n
+                nxt = order[order.index(n) + 1]
+                at = apply_patches(tree, upto=nxt).get(path) or \
+                    tree.base(path)
+                after = merge(at, want[path], cur, path, n)
+            ppath = os.path.join(PATCHES, n)
+            text = read(ppath).decode()
+            text = replace_section(text, path, unified(path, before, after))
+            with open(ppath, "w") as f:
+                f.write(text)
+            before = after
         man[path] = sha(cur)
         say("patches/%s: saved %s" % (name, path))
     tree.write_manifest(man)

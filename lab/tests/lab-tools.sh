@@ -35,7 +35,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 14
+t_plan 15
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -66,7 +66,32 @@ t_check "save --patch creates the patch and adds it to the series" \
 	      grep -qx 0002-x-rename-b.patch "$w/repo/patches/series" &&
 	      tree sync >/dev/null && grep -q "int B" "$w/src/drivers/x/x.c"'
 
-sed -i 's/^ obj-y += x.o/ obj-y += w.o/' "$w/repo/patches/0001-x-add-y.patch"
+# An edit that belongs to an earlier patch of a file a later one changes.
+cat > "$w/repo/patches/0003-x-more.patch" <<'P'
+From: Lab <lab@localhost>
+Subject: [PATCH] x: more
+
+Signed-off-by: Lab <lab@localhost>
+---
+diff --git a/drivers/x/Makefile b/drivers/x/Makefile
+--- a/drivers/x/Makefile
++++ b/drivers/x/Makefile
+@@ -1,3 +1,4 @@
+ obj-y += x.o
+ obj-y += y.o
+ obj-y += z.o
++obj-y += v.o
+P
+echo 0003-x-more.patch >> "$w/repo/patches/series"
+tree sync >/dev/null
+sed -i 's/^obj-y += x.o$/obj-y += x.o  # first/' "$w/src/drivers/x/Makefile"
+t_check "save --patch into an earlier patch keeps the later patch applying" \
+	eval 'tree save --patch 0001-x-add-y.patch >/dev/null &&
+	      grep -q "^+obj-y += x.o  # first" "$w/repo/patches/0001-x-add-y.patch" &&
+	      ! grep -q "^+.*# first" "$w/repo/patches/0003-x-more.patch" &&
+	      tree sync >/dev/null && tree status | grep -q "matches"'
+
+sed -i 's/^\([ -]\)obj-y += x.o/\1obj-y += w.o/' "$w/repo/patches/0001-x-add-y.patch"
 t_check "a patch that does not apply stops sync with its name" \
 	eval 'tree sync 2>&1 | grep -q "patch patches/0001-x-add-y.patch does not apply"'
 

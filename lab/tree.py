@@ -355,7 +355,8 @@ def cmd_save(tree, args):
         chain = [name] + [n for n in order[order.index(name) + 1:]
                           if n in owners] if later else [name]
         before = apply_patches(tree, upto=name).get(path) or tree.base(path)
-        for i, n in enumerate(chain):
+        texts = []
+        for n in chain:
             if n == chain[-1]:
                 after = cur
             else:
@@ -367,10 +368,12 @@ def cmd_save(tree, args):
                 after = merge(at, want[path], cur, path, n)
             ppath = os.path.join(PATCHES, n)
             text = read(ppath).decode()
-            text = replace_section(text, path, unified(path, before, after))
+            texts.append((ppath, replace_section(text, path,
+                                                 unified(path, before, after))))
+            before = after
+        for ppath, text in texts:      # all or nothing
             with open(ppath, "w") as f:
                 f.write(text)
-            before = after
         man[path] = sha(cur)
         say("patches/%s: saved %s" % (name, path))
     tree.write_manifest(man)

@@ -46,7 +46,9 @@ bus-address)
 	t_check "bus-address DMA needed no IOMMU translation (no DMAR fault)" \
 		eval "! echo \"\$log\" | grep -q 'DMAR:.*fault'" ;;
 esac
-if [ "$LAB_EXPECT" != host-bridge ] || [ $translated = 0 ]; then
+# without an IOMMU a BAR above the mask cannot be reached (dma_mask test)
+if [ "$LAB_EXPECT" = bus-address ] ||
+   { [ "$LAB_EXPECT" = host-bridge ] && [ $translated = 0 ]; }; then
 	t_check "a too small DMA mask is refused with one log line" \
 		eval "echo \"\$log\" | grep -q 'p2pdma_edu $I: cannot DMA to $P BAR 2: address beyond the device.s DMA mask (-ERANGE)'"
 fi

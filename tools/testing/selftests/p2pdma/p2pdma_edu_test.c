@@ -224,8 +224,7 @@ TEST_F(p2p_data, dma_write_lands)
 		    variant->map_off;
 	__u64 len = variant->map_len ? variant->map_len : self->env.bar_size - off;
 	__u64 at = off + variant->dma_off;
-	static const uint8_t zero[16];
-	uint8_t *want, *got, guard[16];
+	uint8_t *want, *got, guard[16], after[16], check[16];
 	struct p2pdma_edu_map m;
 	size_t n = variant->dma_len;
 
@@ -241,16 +240,32 @@ TEST_F(p2p_data, dma_write_lands)
 	ASSERT_NE(NULL, got);
 	ASSERT_EQ(0, do_map(&self->env, self->env.importer, off, len, &m));
 
+	/* the bytes around the target must not change */
+	if (at >= sizeof(guard))
+		ASSERT_EQ((ssize_t)sizeof(guard),
+			  pread(self->env.bar_fd, guard, sizeof(guard),
+				at - sizeof(guard)));
+	if (at + n + sizeof(after) <= self->env.bar_size)
+		ASSERT_EQ((ssize_t)sizeof(after),
+			  pread(self->env.bar_fd, after, sizeof(after), at + n));
+	/* clear the target first: stale data cannot pass for a DMA */
+	memset(got, 0, n);
+	ASSERT_EQ((ssize_t)n, pwrite(self->env.bar_fd, got, n, at));
 	pattern(want, n, (unsigned int)at);
 	ASSERT_EQ(0, do_dma(&self->env, m.dma_addr + variant->dma_off, want, n, 1));
 	ASSERT_EQ((ssize_t)n, pread(self->env.bar_fd, got, n, at));
 	EXPECT_EQ(0, memcmp(want, got, n)) TH_LOG("data not in the BAR at %#llx",
 						  (unsigned long long)at);
-	/* and nothing around it */
 	if (at >= sizeof(guard)) {
-		ASSERT_EQ((ssize_t)sizeof(guard),
-			  pread(self->env.bar_fd, guard, sizeof(guard), at - sizeof(guard)));
-		EXPECT_EQ(0, memcmp(guard, zero, sizeof(guard)));
+		ASSERT_EQ((ssize_t)sizeof(check),
+			  pread(self->env.bar_fd, check, sizeof(check),
+				at - sizeof(check)));
+		EXPECT_EQ(0, memcmp(guard, check, sizeof(check)));
+	}
+	if (at + n + sizeof(after) <= self->env.bar_size) {
+		ASSERT_EQ((ssize_t)sizeof(check),
+			  pread(self->env.bar_fd, check, sizeof(check), at + n));
+		EXPECT_EQ(0, memcmp(after, check, sizeof(check)));
 	}
 	EXPECT_EQ(0, ioctl(self->env.fd, P2PDMA_EDU_UNMAP, &m.handle));
 	free(want);

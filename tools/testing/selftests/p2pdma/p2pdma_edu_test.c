@@ -217,17 +217,15 @@ FIXTURE_VARIANT_ADD(p2p_data, last_page) {
 	.map_off = ~0ULL, .map_len = PAGE, .dma_off = 0, .dma_len = PAGE,
 };
 
-/* The variant's range of the BAR: ~0 as offset means the last page. */
-static __u64 variant_off(const FIXTURE_VARIANT(p2p_data) *v,
-			 const struct p2p_env *e)
+/* A variant's range of the BAR: offset ~0 is the last page, length 0 the rest. */
+static __u64 range_off(__u64 map_off, const struct p2p_env *e)
 {
-	return v->map_off == ~0ULL ? e->bar_size - PAGE : v->map_off;
+	return map_off == ~0ULL ? e->bar_size - PAGE : map_off;
 }
 
-static __u64 variant_len(const FIXTURE_VARIANT(p2p_data) *v,
-			 const struct p2p_env *e)
+static __u64 range_len(__u64 map_off, __u64 map_len, const struct p2p_env *e)
 {
-	return v->map_len ? v->map_len : e->bar_size - variant_off(v, e);
+	return map_len ? map_len : e->bar_size - range_off(map_off, e);
 }
 
 /*
@@ -248,8 +246,8 @@ static int refused_here(struct __test_metadata *_metadata,
 /* edu writes a pattern through the mapping; it lands in the BAR's memory */
 TEST_F(p2p_data, dma_write_lands)
 {
-	__u64 off = variant_off(variant, &self->env);
-	__u64 len = variant_len(variant, &self->env);
+	__u64 off = range_off(variant->map_off, &self->env);
+	__u64 len = range_len(variant->map_off, variant->map_len, &self->env);
 	__u64 at = off + variant->dma_off;
 	uint8_t *want, *got, guard[16], after[16], check[16];
 	struct p2pdma_edu_map m;
@@ -298,8 +296,8 @@ TEST_F(p2p_data, dma_write_lands)
 /* data put in the BAR's memory on the host is what edu reads */
 TEST_F(p2p_data, dma_read)
 {
-	__u64 off = variant_off(variant, &self->env);
-	__u64 len = variant_len(variant, &self->env);
+	__u64 off = range_off(variant->map_off, &self->env);
+	__u64 len = range_len(variant->map_off, variant->map_len, &self->env);
 	__u64 at = off + variant->dma_off;
 	size_t n = variant->dma_len;
 	struct p2pdma_edu_map m;

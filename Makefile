@@ -47,12 +47,12 @@ paths:
 	echo "build: $$LAB_OUT" && \
 	echo "kernel: $$LAB_KIMAGE" && \
 	echo "selftests: $$LAB_KSFT" && \
-	echo "labtests: $$LAB_HOME/$$LAB_KEY/labtests" && \
+	echo "labtests: $$LAB_TESTS" && \
 	echo "vm: $(CURDIR)/$(LAB)/vm" && \
 	echo "runs: $$LAB_RUNS" && \
 	echo "ccache: $$CCACHE_DIR"
 
 clean:
-	@source $(LAB)/lib.sh && rm -rf "$$LAB_OUT" "$$LAB_KSFT" "$$LAB_HOME/$$LAB_KEY/labtests"
+	@source $(LAB)/lib.sh && rm -rf "$$LAB_OUT" "$$LAB_KSFT" "$$LAB_TESTS"
 
 .PHONY: all build setup sync save status check demo vm paths clean

@@ -28,6 +28,7 @@ LAB_KIMAGE=$LAB_OUT/arch/x86/boot/bzImage
 LAB_KSFT_TARGETS="p2pdma"
 LAB_TEST_MODULES="tools/testing/selftests/p2pdma/module"
 LAB_MODS=$LAB_HOME/$LAB_KEY/modules
+LAB_TESTS=$LAB_HOME/$LAB_KEY/labtests     # lab/tests programs
 
 # Debian packages the lab needs on the host.
 LAB_PACKAGES="build-essential flex bison bc libelf-dev libssl-dev ccache

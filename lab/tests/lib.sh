@@ -48,6 +48,13 @@ vfio_bind_group() {
 	[ "$(basename "$(readlink -f "$(pci_sysfs "$1")/driver")")" = vfio-pci ]
 }
 
+# Load p2pdma_edu.ko (it binds edu by ID) and bind provider $1 to it.
+p2pdma_edu_load() {
+	insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" || return
+	echo p2pdma_edu > "$(pci_sysfs "$1")/driver_override"
+	echo "$1" > /sys/bus/pci/drivers_probe
+}
+
 vfio_unbind() {
 	local d
 	d=$(pci_sysfs "$1")

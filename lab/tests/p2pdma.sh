@@ -11,10 +11,7 @@
 P=$LAB_PROVIDER
 I=$LAB_IMPORTER
 echo "TAP version 13"
-insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" ||
-	{ t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
-echo p2pdma_edu > "$(pci_sysfs "$P")/driver_override"
-echo "$P" > /sys/bus/pci/drivers_probe
+p2pdma_edu_load "$P" || { t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
 t_check "provider $P and importer $I bound to p2pdma_edu" \
 	eval '[ "$(basename "$(readlink -f "$(pci_sysfs "$P")/driver")")" = p2pdma_edu ] &&
 	      [ "$(basename "$(readlink -f "$(pci_sysfs "$I")/driver")")" = p2pdma_edu ]'

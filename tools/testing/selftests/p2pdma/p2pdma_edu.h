@@ -105,10 +105,98 @@ struct p2pdma_edu_map_ranges {
 	} segs[P2PDMA_EDU_MAX_SEGS];
 };
 
+/* Flags of p2pdma_edu_import.flags */
+#define P2PDMA_EDU_IMPORT_STATIC	(1U << 0) /* no move_notify: dma_buf_attach() */
+#define P2PDMA_EDU_IMPORT_PIN		(1U << 1) /* dma_buf_pin() after attaching */
+#define P2PDMA_EDU_IMPORT_REVOCABLE	(1U << 2) /* declare the pin revocable */
+#define P2PDMA_EDU_IMPORT_NO_P2P	(1U << 3) /* allow_peer2peer = false */
+
+/**
+ * struct p2pdma_edu_import - attach an edu importer to a dma-buf
+ * @importer: edu PCI function
+ * @fd: dma-buf file descriptor
+ * @flags: P2PDMA_EDU_IMPORT_*; 0 is a dynamic peer-to-peer importer that
+ *	unmaps from move_notify, as RDMA drivers do
+ * @handle: out: for the P2PDMA_EDU_IMPORT_* ioctls
+ * @size: out: size of the dma-buf
+ *
+ * The import holds a reference on the dma-buf until P2PDMA_EDU_IMPORT_CLOSE
+ * or until /dev/p2pdma_edu is closed.
+ */
+struct p2pdma_edu_import {
+	__u32 importer;
+	__s32 fd;
+	__u32 flags;
+	__u32 handle;
+	__u64 size;
+};
+
+/**
+ * struct p2pdma_edu_import_map - map an imported dma-buf under its resv lock
+ * @handle: import handle
+ * @nents: out: number of sg entries of the mapping
+ * @segs: out: the first P2PDMA_EDU_MAX_SEGS entries, {dma address, length}
+ *
+ * Returns the current mapping if there is one.  Fails with the exporter's
+ * errno, e.g. ENODEV while the dma-buf is revoked.
+ */
+struct p2pdma_edu_import_map {
+	__u32 handle;
+	__u32 nents;
+	struct {
+		__u64 addr;
+		__u64 len;
+	} segs[P2PDMA_EDU_MAX_SEGS];
+};
+
+/**
+ * struct p2pdma_edu_import_dma - have edu copy through an imported dma-buf
+ * @handle: import handle
+ * @to_device: 1: user buffer -> dma-buf, 0: dma-buf -> user buffer
+ * @offset: byte offset in the dma-buf
+ * @length: bytes, at most P2PDMA_EDU_MAX_DMA
+ * @user_buf: user buffer
+ *
+ * Runs under the dma-buf's resv lock, so move_notify waits for it.  Maps
+ * first if nothing is mapped (like an RDMA page fault) and fails with the
+ * mapping's errno, e.g. ENODEV while revoked.
+ */
+struct p2pdma_edu_import_dma {
+	__u32 handle;
+	__u32 to_device;
+	__u64 offset;
+	__u64 length;
+	__u64 user_buf;
+};
+
+/**
+ * struct p2pdma_edu_import_info - what an importer has seen
+ * @handle: import handle
+ * @mapped: out: 1 while a mapping is held
+ * @move_notify: out: number of move_notify calls
+ * @maps: out: number of successful mappings
+ * @map_errors: out: number of failed mapping attempts
+ * @last_error: out: positive errno of the last failed mapping attempt
+ */
+struct p2pdma_edu_import_info {
+	__u32 handle;
+	__u32 mapped;
+	__u32 move_notify;
+	__u32 maps;
+	__u32 map_errors;
+	__s32 last_error;
+};
+
 #define P2PDMA_EDU_MAP		_IOWR('P', 0x01, struct p2pdma_edu_map)
 #define P2PDMA_EDU_UNMAP	_IOW('P', 0x02, __u32)
 #define P2PDMA_EDU_DMA		_IOW('P', 0x03, struct p2pdma_edu_dma)
 #define P2PDMA_EDU_SET_MASK	_IOW('P', 0x04, struct p2pdma_edu_mask)
 #define P2PDMA_EDU_MAP_RANGES	_IOWR('P', 0x05, struct p2pdma_edu_map_ranges)
+#define P2PDMA_EDU_IMPORT	_IOWR('P', 0x06, struct p2pdma_edu_import)
+#define P2PDMA_EDU_IMPORT_MAP	_IOWR('P', 0x07, struct p2pdma_edu_import_map)
+#define P2PDMA_EDU_IMPORT_UNMAP	_IOW('P', 0x08, __u32)
+#define P2PDMA_EDU_IMPORT_DMA	_IOW('P', 0x09, struct p2pdma_edu_import_dma)
+#define P2PDMA_EDU_IMPORT_INFO	_IOWR('P', 0x0a, struct p2pdma_edu_import_info)
+#define P2PDMA_EDU_IMPORT_CLOSE	_IOW('P', 0x0b, __u32)
 
 #endif /* _P2PDMA_EDU_H */

@@ -11,10 +11,18 @@
  * page-less P2P provider.  /dev/p2pdma_edu takes the ioctls of
  * p2pdma_edu.h.  Mappings belong to the open file and are undone when it
  * is closed.
+ *
+ * It is also a dma-buf importer: P2PDMA_EDU_IMPORT attaches an edu device
+ * to a dma-buf the way an RDMA driver does for a dma-buf MR (dynamic,
+ * peer-to-peer, unmapping from move_notify under the resv lock), or as a
+ * static or pinned importer to check that the exporter refuses those.  It
+ * counts what it sees so that tests can observe revocation.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/delay.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
 #include <linux/dma-mapping.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/miscdevice.h>
@@ -56,6 +64,24 @@ struct p2pdma_edu {
 
 struct p2pdma_edu_file {
 	struct xarray maps;		/* handle -> struct p2pdma_edu_mapping */
+	struct xarray imports;		/* handle -> struct p2pdma_edu_attachment */
+};
+
+/*
+ * One P2PDMA_EDU_IMPORT.  @sgt and the counters are protected by the
+ * dma-buf's resv lock; ioctls on one import are serialised by @lock.
+ */
+struct p2pdma_edu_attachment {
+	struct mutex lock;
+	struct pci_dev *pdev;		/* the edu importer, referenced */
+	struct dma_buf *dmabuf;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+	bool pinned;
+	u32 move_notify;
+	u32 maps;
+	u32 map_errors;
+	int last_error;
 };
 
 /* One P2PDMA_EDU_MAP (a dma_p2p_map) or P2PDMA_EDU_MAP_RANGES (an sgt). */
@@ -298,6 +324,322 @@ out_free_req:
 	return ret;
 }
 
+static void p2pdma_edu_import_move_notify(struct dma_buf_attachment *attach)
+{
+	struct p2pdma_edu_attachment *imp = attach->importer_priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	imp->move_notify++;
+	/* Like an RDMA driver: zap the translation, unmap, fault in later */
+	if (imp->sgt) {
+		dma_buf_unmap_attachment(attach, imp->sgt, DMA_BIDIRECTIONAL);
+		imp->sgt = NULL;
+	}
+}
+
+static const struct dma_buf_attach_ops p2pdma_edu_dynamic_ops = {
+	.allow_peer2peer = true,
+	.move_notify = p2pdma_edu_import_move_notify,
+};
+
+static const struct dma_buf_attach_ops p2pdma_edu_revocable_ops = {
+	.allow_peer2peer = true,
+	.move_notify = p2pdma_edu_import_move_notify,
+	.revocable = true,
+};
+
+static const struct dma_buf_attach_ops p2pdma_edu_no_p2p_ops = {
+	.move_notify = p2pdma_edu_import_move_notify,
+};
+
+/* Called with the resv lock held. */
+static int p2pdma_edu_import_map_locked(struct p2pdma_edu_attachment *imp)
+{
+	struct sg_table *sgt;
+
+	if (imp->sgt)
+		return 0;
+	sgt = dma_buf_map_attachment(imp->attach, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		imp->map_errors++;
+		imp->last_error = -PTR_ERR(sgt);
+		return PTR_ERR(sgt);
+	}
+	imp->sgt = sgt;
+	imp->maps++;
+	return 0;
+}
+
+static void p2pdma_edu_import_unmap_locked(struct p2pdma_edu_attachment *imp)
+{
+	if (imp->sgt) {
+		dma_buf_unmap_attachment(imp->attach, imp->sgt,
+					 DMA_BIDIRECTIONAL);
+		imp->sgt = NULL;
+	}
+}
+
+static void p2pdma_edu_import_free(struct p2pdma_edu_attachment *imp)
+{
+	struct dma_buf *dmabuf = imp->dmabuf;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	p2pdma_edu_import_unmap_locked(imp);
+	if (imp->pinned)
+		dma_buf_unpin(imp->attach);
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_detach(dmabuf, imp->attach);
+	dma_buf_put(dmabuf);
+	pci_dev_put(imp->pdev);
+	mutex_destroy(&imp->lock);
+	kfree(imp);
+}
+
+static long p2pdma_edu_ioctl_import(struct p2pdma_edu_file *f,
+				    void __user *arg)
+{
+	const struct dma_buf_attach_ops *ops = &p2pdma_edu_dynamic_ops;
+	struct p2pdma_edu_import req;
+	struct p2pdma_edu_attachment *imp;
+	struct p2pdma_edu *edu;
+	u32 handle;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags & ~(P2PDMA_EDU_IMPORT_STATIC | P2PDMA_EDU_IMPORT_PIN |
+			  P2PDMA_EDU_IMPORT_REVOCABLE |
+			  P2PDMA_EDU_IMPORT_NO_P2P))
+		return -EINVAL;
+
+	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
+	if (!imp)
+		return -ENOMEM;
+	mutex_init(&imp->lock);
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	edu = p2pdma_edu_find(req.importer, true);
+	if (edu)
+		imp->pdev = pci_dev_get(edu->pdev);
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	if (!imp->pdev) {
+		ret = -ENODEV;
+		goto err_free;
+	}
+
+	imp->dmabuf = dma_buf_get(req.fd);
+	if (IS_ERR(imp->dmabuf)) {
+		ret = PTR_ERR(imp->dmabuf);
+		goto err_free;
+	}
+
+	if (req.flags & P2PDMA_EDU_IMPORT_NO_P2P)
+		ops = &p2pdma_edu_no_p2p_ops;
+	else if (req.flags & P2PDMA_EDU_IMPORT_REVOCABLE)
+		ops = &p2pdma_edu_revocable_ops;
+	if (req.flags & P2PDMA_EDU_IMPORT_STATIC)
+		imp->attach = dma_buf_attach(imp->dmabuf, &imp->pdev->dev);
+	else
+		imp->attach = dma_buf_dynamic_attach(imp->dmabuf,
+						     &imp->pdev->dev, ops, imp);
+	if (IS_ERR(imp->attach)) {
+		ret = PTR_ERR(imp->attach);
+		goto err_put;
+	}
+
+	if (req.flags & P2PDMA_EDU_IMPORT_PIN) {
+		dma_resv_lock(imp->dmabuf->resv, NULL);
+		ret = dma_buf_pin(imp->attach);
+		dma_resv_unlock(imp->dmabuf->resv);
+		if (ret)
+			goto err_detach;
+		imp->pinned = true;
+	}
+
+	ret = xa_alloc(&f->imports, &handle, imp, xa_limit_32b, GFP_KERNEL);
+	if (ret)
+		goto err_unpin;
+	req.handle = handle;
+	req.size = imp->dmabuf->size;
+	if (copy_to_user(arg, &req, sizeof(req))) {
+		xa_erase(&f->imports, handle);
+		p2pdma_edu_import_free(imp);
+		return -EFAULT;
+	}
+	return 0;
+
+err_unpin:
+	if (imp->pinned) {
+		dma_resv_lock(imp->dmabuf->resv, NULL);
+		dma_buf_unpin(imp->attach);
+		dma_resv_unlock(imp->dmabuf->resv);
+	}
+err_detach:
+	dma_buf_detach(imp->dmabuf, imp->attach);
+err_put:
+	dma_buf_put(imp->dmabuf);
+err_free:
+	pci_dev_put(imp->pdev);
+	kfree(imp);
+	return ret;
+}
+
+static long p2pdma_edu_ioctl_import_map(struct p2pdma_edu_attachment *imp,
+					void __user *arg)
+{
+	struct p2pdma_edu_import_map *m;
+	struct scatterlist *sg;
+	int ret, i;
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	if (copy_from_user(m, arg, sizeof(m->handle))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	dma_resv_lock(imp->dmabuf->resv, NULL);
+	ret = p2pdma_edu_import_map_locked(imp);
+	if (!ret) {
+		m->nents = imp->sgt->nents;
+		for_each_sgtable_dma_sg(imp->sgt, sg, i) {
+			if (i == P2PDMA_EDU_MAX_SEGS)
+				break;
+			m->segs[i].addr = sg_dma_address(sg);
+			m->segs[i].len = sg_dma_len(sg);
+		}
+	}
+	dma_resv_unlock(imp->dmabuf->resv);
+	if (!ret && copy_to_user(arg, m, sizeof(*m)))
+		ret = -EFAULT;
+out:
+	kfree(m);
+	return ret;
+}
+
+/*
+ * DMA through the imported dma-buf: translate @d->offset with the sg table
+ * and run edu segment by segment, all under the resv lock so that a
+ * move_notify cannot complete while the engine uses the mapping.
+ */
+static long p2pdma_edu_ioctl_import_dma(struct p2pdma_edu_attachment *imp,
+					void __user *arg)
+{
+	struct p2pdma_edu_import_dma req;
+	struct p2pdma_edu_dma d;
+	struct scatterlist *sg;
+	struct p2pdma_edu *edu;
+	u64 offset, done = 0;
+	int ret, i;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (!req.length || req.length > P2PDMA_EDU_MAX_DMA ||
+	    req.offset >= imp->dmabuf->size ||
+	    req.length > imp->dmabuf->size - req.offset)
+		return -EINVAL;
+
+	dma_resv_lock(imp->dmabuf->resv, NULL);
+	ret = p2pdma_edu_import_map_locked(imp);
+	if (ret)
+		goto out_unlock;
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	edu = p2pdma_edu_find(p2pdma_edu_addr(imp->pdev), true);
+	if (!edu) {
+		ret = -ENODEV;
+		goto out_devices;
+	}
+	offset = req.offset;
+	for_each_sgtable_dma_sg(imp->sgt, sg, i) {
+		u64 len = sg_dma_len(sg);
+
+		if (offset >= len) {
+			offset -= len;
+			continue;
+		}
+		d.importer = 0;
+		d.to_device = req.to_device;
+		d.dma_addr = sg_dma_address(sg) + offset;
+		d.length = min(len - offset, req.length - done);
+		d.user_buf = req.user_buf + done;
+		ret = p2pdma_edu_dma(edu, &d);
+		if (ret)
+			break;
+		done += d.length;
+		offset = 0;
+		if (done == req.length)
+			break;
+	}
+	if (!ret && done != req.length)
+		ret = -EIO;
+out_devices:
+	mutex_unlock(&p2pdma_edu_devices_lock);
+out_unlock:
+	dma_resv_unlock(imp->dmabuf->resv);
+	return ret;
+}
+
+static long p2pdma_edu_ioctl_import_info(struct p2pdma_edu_attachment *imp,
+					 void __user *arg)
+{
+	struct p2pdma_edu_import_info info = {};
+
+	if (copy_from_user(&info.handle, arg, sizeof(info.handle)))
+		return -EFAULT;
+	dma_resv_lock(imp->dmabuf->resv, NULL);
+	info.mapped = !!imp->sgt;
+	info.move_notify = imp->move_notify;
+	info.maps = imp->maps;
+	info.map_errors = imp->map_errors;
+	info.last_error = imp->last_error;
+	dma_resv_unlock(imp->dmabuf->resv);
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long p2pdma_edu_ioctl_import_op(struct p2pdma_edu_file *f,
+				       unsigned int cmd, void __user *arg)
+{
+	struct p2pdma_edu_attachment *imp;
+	u32 handle;
+	long ret;
+
+	if (get_user(handle, (u32 __user *)arg))
+		return -EFAULT;
+	if (cmd == P2PDMA_EDU_IMPORT_CLOSE) {
+		imp = xa_erase(&f->imports, handle);
+		if (!imp)
+			return -ENOENT;
+		p2pdma_edu_import_free(imp);
+		return 0;
+	}
+
+	/* Ioctls on one file are not expected to race with IMPORT_CLOSE */
+	imp = xa_load(&f->imports, handle);
+	if (!imp)
+		return -ENOENT;
+	mutex_lock(&imp->lock);
+	switch (cmd) {
+	case P2PDMA_EDU_IMPORT_MAP:
+		ret = p2pdma_edu_ioctl_import_map(imp, arg);
+		break;
+	case P2PDMA_EDU_IMPORT_UNMAP:
+		dma_resv_lock(imp->dmabuf->resv, NULL);
+		p2pdma_edu_import_unmap_locked(imp);
+		dma_resv_unlock(imp->dmabuf->resv);
+		ret = 0;
+		break;
+	case P2PDMA_EDU_IMPORT_DMA:
+		ret = p2pdma_edu_ioctl_import_dma(imp, arg);
+		break;
+	default:
+		ret = p2pdma_edu_ioctl_import_info(imp, arg);
+		break;
+	}
+	mutex_unlock(&imp->lock);
+	return ret;
+}
+
 static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -314,6 +656,14 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 		return p2pdma_edu_ioctl_map(f, (void __user *)arg);
 	case P2PDMA_EDU_MAP_RANGES:
 		return p2pdma_edu_ioctl_map_ranges(f, (void __user *)arg);
+	case P2PDMA_EDU_IMPORT:
+		return p2pdma_edu_ioctl_import(f, (void __user *)arg);
+	case P2PDMA_EDU_IMPORT_MAP:
+	case P2PDMA_EDU_IMPORT_UNMAP:
+	case P2PDMA_EDU_IMPORT_DMA:
+	case P2PDMA_EDU_IMPORT_INFO:
+	case P2PDMA_EDU_IMPORT_CLOSE:
+		return p2pdma_edu_ioctl_import_op(f, cmd, (void __user *)arg);
 	case P2PDMA_EDU_UNMAP:
 		if (get_user(handle, (u32 __user *)arg))
 			return -EFAULT;
@@ -356,6 +706,7 @@ static int p2pdma_edu_open(struct inode *inode, struct file *file)
 	if (!f)
 		return -ENOMEM;
 	xa_init_flags(&f->maps, XA_FLAGS_ALLOC);
+	xa_init_flags(&f->imports, XA_FLAGS_ALLOC);
 	file->private_data = f;
 	return 0;
 }
@@ -364,11 +715,15 @@ static int p2pdma_edu_release(struct inode *inode, struct file *file)
 {
 	struct p2pdma_edu_file *f = file->private_data;
 	struct p2pdma_edu_mapping *m;
+	struct p2pdma_edu_attachment *imp;
 	unsigned long handle;
 
 	xa_for_each(&f->maps, handle, m)
 		p2pdma_edu_unmap(m);
 	xa_destroy(&f->maps);
+	xa_for_each(&f->imports, handle, imp)
+		p2pdma_edu_import_free(imp);
+	xa_destroy(&f->imports);
 	kfree(f);
 	return 0;
 }
@@ -498,3 +853,4 @@ module_exit(p2pdma_edu_exit);
 
 MODULE_DESCRIPTION("QEMU edu as a peer-to-peer DMA importer, for selftests");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(DMA_BUF);

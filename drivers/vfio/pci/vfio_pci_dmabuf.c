@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio-pci: export ranges of a BAR as a dma-buf for peer-to-peer DMA.
+ *
+ * The dma-buf has no struct pages and no CPU mapping.  An importer gets an
+ * sg_table of DMA addresses built by dma_p2p_map_ranges(), which checks that
+ * the importing device can reach the BAR through the PCI topology and maps
+ * the BAR for it where needed.
+ *
+ * Whenever userspace loses access to the BAR (memory decode cleared, reset,
+ * low power), the dma-bufs of the device are revoked: importers are told
+ * with dma_buf_move_notify() and must unmap; mappings fail with -ENODEV
+ * until access comes back, when the importers are notified again.  Closing
+ * or removing the device revokes them for good; the dma-buf files stay
+ * valid until their last reference goes away.
+ *
+ * Locking: vdev->memory_lock, held for write, protects vdev->dmabufs,
+ * vdev->dmabufs_closed and every change of a dma-buf's @revoked and @vdev.
+ * Those changes are also made under the dma-buf's reservation lock, taken
+ * inside memory_lock, so the callbacks that run under the reservation lock
+ * alone (map, attach) see a stable state.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
+#include <linux/nospec.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/slab.h>
+
+#include "../vfio.h"
+#include "vfio_pci_priv.h"
+
+MODULE_IMPORT_NS(DMA_BUF);
+
+/* Keeps the ranges array of one export within 16 KiB */
+#define VFIO_PCI_DMA_BUF_MAX_RANGES	1024
+
+struct vfio_pci_dma_buf {
+	struct dma_buf *dmabuf;
+	/* The device while it is open; holds a registration reference */
+	struct vfio_pci_core_device *vdev;
+	/* For log lines and names; outlives the binding */
+	struct pci_dev *pdev;
+	struct list_head node;		/* in vdev->dmabufs */
+	struct p2pdma_provider *provider;
+	unsigned int bar;
+	bool revoked;
+	unsigned int nr_ranges;
+	struct p2pdma_range ranges[] __counted_by(nr_ranges);
+};
+
+static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
+				   struct dma_buf_attachment *attach)
+{
+	struct vfio_pci_dma_buf *priv = dmabuf->priv;
+	bool closed;
+
+	if (!attach->peer2peer || !dma_buf_attachment_is_dynamic(attach)) {
+		pci_info_ratelimited(priv->pdev,
+				     "dma-buf of BAR %u: %s cannot attach: only dynamic peer-to-peer importers can\n",
+				     priv->bar, dev_name(attach->dev));
+		return -EOPNOTSUPP;
+	}
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	closed = !priv->vdev;
+	dma_resv_unlock(dmabuf->resv);
+
+	return closed ? -ENODEV : 0;
+}
+
+/*
+ * The BAR can be taken away at any time, so only importers that stop when
+ * told to, even while pinned, may pin it.
+ */
+static int vfio_pci_dma_buf_pin(struct dma_buf_attachment *attach)
+{
+	struct vfio_pci_dma_buf *priv = attach->dmabuf->priv;
+
+	if (!attach->importer_ops || !attach->importer_ops->revocable) {
+		pci_info_ratelimited(priv->pdev,
+				     "dma-buf of BAR %u: %s cannot pin: the importer cannot be revoked\n",
+				     priv->bar, dev_name(attach->dev));
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static void vfio_pci_dma_buf_unpin(struct dma_buf_attachment *attach)
+{
+}
+
+static struct sg_table *
+vfio_pci_dma_buf_map(struct dma_buf_attachment *attach,
+		     enum dma_data_direction dir)
+{
+	struct vfio_pci_dma_buf *priv = attach->dmabuf->priv;
+
+	dma_resv_assert_held(priv->dmabuf->resv);
+
+	/* Not revoked implies the device is open, so the provider lives */
+	if (priv->revoked)
+		return ERR_PTR(-ENODEV);
+
+	return dma_p2p_map_ranges(attach->dev, priv->provider, priv->ranges,
+				  priv->nr_ranges, dir, 0);
+}
+
+static void vfio_pci_dma_buf_unmap(struct dma_buf_attachment *attach,
+				   struct sg_table *sgt,
+				   enum dma_data_direction dir)
+{
+	/* Needs nothing from the provider: it may be gone already */
+	dma_p2p_unmap_ranges(attach->dev, sgt, dir, 0);
+}
+
+static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
+{
+	struct vfio_pci_dma_buf *priv = dmabuf->priv;
+	struct vfio_pci_core_device *vdev = priv->vdev;
+
+	/*
+	 * Still linked to an open device: vfio_pci_dma_buf_cleanup() skipped
+	 * this dma-buf because its file was already dying, and our
+	 * registration reference keeps the device until it is unlinked.
+	 */
+	if (vdev) {
+		down_write(&vdev->memory_lock);
+		list_del(&priv->node);
+		up_write(&vdev->memory_lock);
+		vfio_device_put_registration(&vdev->vdev);
+	}
+	pci_dev_put(priv->pdev);
+	kfree(priv);
+}
+
+static const struct dma_buf_ops vfio_pci_dma_buf_ops = {
+	.attach = vfio_pci_dma_buf_attach,
+	.pin = vfio_pci_dma_buf_pin,
+	.unpin = vfio_pci_dma_buf_unpin,
+	.map_dma_buf = vfio_pci_dma_buf_map,
+	.unmap_dma_buf = vfio_pci_dma_buf_unmap,
+	.release = vfio_pci_dma_buf_release,
+};
+
+/* Called with memory_lock held.  Whether userspace may use the BARs now. */
+static bool vfio_pci_dma_buf_usable(struct vfio_pci_core_device *vdev)
+{
+	return !vdev->pm_runtime_engaged && __vfio_pci_memory_enabled(vdev);
+}
+
+/* Called with memory_lock held for write. */
+static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
+					 bool revoked)
+{
+	dma_resv_lock(priv->dmabuf->resv, NULL);
+	priv->revoked = revoked;
+	dma_buf_move_notify(priv->dmabuf);
+	/* No importer DMA may still be in flight once revoke returns */
+	if (revoked)
+		dma_resv_wait_timeout(priv->dmabuf->resv,
+				      DMA_RESV_USAGE_BOOKKEEP, false,
+				      MAX_SCHEDULE_TIMEOUT);
+	dma_resv_unlock(priv->dmabuf->resv);
+}
+
+/**
+ * vfio_pci_dma_buf_move - revoke or restore the dma-bufs of a device
+ * @vdev: the device
+ * @revoked: true when userspace is losing access to the BARs, false when it
+ *	may have it back
+ *
+ * Revoking tells every importer to unmap and waits for the fences of each
+ * dma-buf, so it must be called before the device loses memory decode.
+ * Restoring only affects dma-bufs whose BAR is usable again; it notifies
+ * their importers so that they map again.
+ *
+ * Context: process context, @vdev->memory_lock held for write.
+ */
+void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
+{
+	struct vfio_pci_dma_buf *priv;
+
+	lockdep_assert_held_write(&vdev->memory_lock);
+
+	if (!revoked && !vfio_pci_dma_buf_usable(vdev))
+		return;
+
+	list_for_each_entry(priv, &vdev->dmabufs, node)
+		if (priv->revoked != revoked)
+			vfio_pci_dma_buf_set_revoked(priv, revoked);
+}
+
+/**
+ * vfio_pci_dma_buf_cleanup - revoke the dma-bufs of a device for good
+ * @vdev: the device, being closed or removed
+ *
+ * Revokes every dma-buf exported from @vdev and detaches it from the device:
+ * the dma-buf files stay valid for their holders but can never be mapped
+ * again.  Until the device is opened again no new dma-buf can be exported.
+ *
+ * Context: process context, takes @vdev->memory_lock.
+ */
+void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
+{
+	struct vfio_pci_dma_buf *priv, *tmp;
+
+	down_write(&vdev->memory_lock);
+	vdev->dmabufs_closed = true;
+	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, node) {
+		if (!priv->revoked)
+			vfio_pci_dma_buf_set_revoked(priv, true);
+		/* A dying dma-buf unlinks itself from its release */
+		if (!get_file_active(&priv->dmabuf->file))
+			continue;
+		dma_resv_lock(priv->dmabuf->resv, NULL);
+		priv->vdev = NULL;
+		dma_resv_unlock(priv->dmabuf->resv);
+		list_del_init(&priv->node);
+		vfio_device_put_registration(&vdev->vdev);
+		fput(priv->dmabuf->file);
+	}
+	up_write(&vdev->memory_lock);
+}
+
+/**
+ * vfio_pci_dma_buf_open - allow exports again on a device that was opened
+ * @vdev: the device
+ *
+ * Context: process context, takes @vdev->memory_lock.
+ */
+void vfio_pci_dma_buf_open(struct vfio_pci_core_device *vdev)
+{
+	down_write(&vdev->memory_lock);
+	vdev->dmabufs_closed = false;
+	up_write(&vdev->memory_lock);
+}
+
+static int vfio_pci_dma_buf_get_ranges(struct vfio_pci_dma_buf *priv,
+				       struct vfio_region_dma_range __user *uranges,
+				       u64 bar_size, u64 *total)
+{
+	struct vfio_region_dma_range r;
+	unsigned int i;
+	u64 end;
+
+	*total = 0;
+	for (i = 0; i < priv->nr_ranges; i++) {
+		if (copy_from_user(&r, &uranges[i], sizeof(r)))
+			return -EFAULT;
+		if (!r.length || !PAGE_ALIGNED(r.offset) ||
+		    !PAGE_ALIGNED(r.length) ||
+		    check_add_overflow(r.offset, r.length, &end) ||
+		    end > bar_size || check_add_overflow(*total, r.length, total))
+			return -EINVAL;
+		priv->ranges[i].offset = r.offset;
+		priv->ranges[i].length = r.length;
+	}
+	return 0;
+}
+
+/**
+ * vfio_pci_core_feature_dma_buf - VFIO_DEVICE_FEATURE_DMA_BUF
+ * @device: the vfio device of a vfio_pci_core_device
+ * @flags: VFIO_DEVICE_FEATURE flags
+ * @uarg: user's struct vfio_device_feature_dma_buf
+ * @argsz: size of the user's data
+ *
+ * Context: process context, the device is open.
+ * Return: the new dma-buf file descriptor, 0 for a probe, or a negative
+ * errno as documented in include/uapi/linux/vfio.h.
+ */
+int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
+				  void __user *uarg, size_t argsz)
+{
+	struct vfio_pci_core_device *vdev =
+		container_of(device, struct vfio_pci_core_device, vdev);
+	struct vfio_device_feature_dma_buf __user *arg = uarg;
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct vfio_device_feature_dma_buf get;
+	struct pci_dev *pdev = vdev->pdev;
+	struct p2pdma_provider *provider;
+	struct vfio_pci_dma_buf *priv;
+	struct dma_buf *dmabuf;
+	unsigned int bar;
+	char *name;
+	u64 size;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+				 sizeof(get));
+	if (ret != 1)
+		return ret;
+
+	if (copy_from_user(&get, arg, sizeof(get)))
+		return -EFAULT;
+	if (get.flags || get.open_flags & ~(O_ACCMODE | O_CLOEXEC) ||
+	    !get.nr_ranges)
+		return -EINVAL;
+	if (get.nr_ranges > VFIO_PCI_DMA_BUF_MAX_RANGES)
+		return -E2BIG;
+	if (argsz < struct_size(&get, dma_ranges, get.nr_ranges))
+		return -EINVAL;
+	if (get.region_index > VFIO_PCI_BAR5_REGION_INDEX)
+		return -ENODEV;
+	bar = array_index_nospec(get.region_index, PCI_STD_NUM_BARS);
+
+	/*
+	 * Peers may reach what userspace could mmap, nothing else: an I/O
+	 * or missing BAR, a sub-page BAR and, through vfio's mmap rule, an
+	 * MSI-X table userspace could not map are refused.  Variant drivers
+	 * that provide their own mmap have their own idea of the BARs.
+	 */
+	if (vdev->vdev.ops->mmap != vfio_pci_core_mmap ||
+	    !vdev->bar_mmap_supported[bar]) {
+		pci_info_ratelimited(pdev,
+				     "dma-buf: BAR %u cannot be exported for peer-to-peer DMA\n",
+				     bar);
+		return -EOPNOTSUPP;
+	}
+
+	priv = kzalloc(struct_size(priv, ranges, get.nr_ranges),
+		       GFP_KERNEL_ACCOUNT);
+	if (!priv)
+		return -ENOMEM;
+	priv->nr_ranges = get.nr_ranges;
+	priv->bar = bar;
+
+	ret = vfio_pci_dma_buf_get_ranges(priv, arg->dma_ranges,
+					  pci_resource_len(pdev, bar), &size);
+	if (ret)
+		goto err_free;
+
+	provider = pcim_p2pdma_provider(pdev, bar);
+	if (IS_ERR(provider)) {
+		ret = PTR_ERR(provider);
+		goto err_free;
+	}
+	priv->provider = provider;
+
+	/* The device fd we are called through holds one */
+	if (!vfio_device_try_get_registration(&vdev->vdev)) {
+		ret = -ENODEV;
+		goto err_free;
+	}
+	priv->vdev = vdev;
+	priv->pdev = pci_dev_get(pdev);
+
+	exp_info.ops = &vfio_pci_dma_buf_ops;
+	exp_info.exp_name = "vfio-pci";
+	exp_info.size = size;
+	exp_info.flags = get.open_flags;
+	exp_info.priv = priv;
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_put;
+	}
+	priv->dmabuf = dmabuf;
+	/* Shown in fdinfo and in debugfs' dma_buf/bufinfo */
+	name = kasprintf(GFP_KERNEL, "%s bar%u", pci_name(pdev), bar);
+	spin_lock(&dmabuf->name_lock);
+	dmabuf->name = name;
+	spin_unlock(&dmabuf->name_lock);
+
+	down_write(&vdev->memory_lock);
+	dma_resv_lock(dmabuf->resv, NULL);
+	priv->revoked = !vfio_pci_dma_buf_usable(vdev);
+	if (vdev->dmabufs_closed)
+		priv->vdev = NULL;
+	else
+		list_add_tail(&priv->node, &vdev->dmabufs);
+	dma_resv_unlock(dmabuf->resv);
+	up_write(&vdev->memory_lock);
+
+	if (!priv->vdev) {
+		/* Being closed or removed under us */
+		vfio_device_put_registration(&vdev->vdev);
+		dma_buf_put(dmabuf);
+		return -ENODEV;
+	}
+
+	/* Past this point the release callback undoes everything */
+	ret = dma_buf_fd(dmabuf, get.open_flags);
+	if (ret < 0)
+		dma_buf_put(dmabuf);
+	return ret;
+
+err_put:
+	pci_dev_put(priv->pdev);
+	vfio_device_put_registration(&vdev->vdev);
+err_free:
+	kfree(priv);
+	return ret;
+}

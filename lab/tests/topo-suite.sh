@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Everything make check runs in one boot of a topology: the lab self-test
-# (stock vfio), then dma_map_p2p() with the p2pdma_edu module, then the
-# built-in KUnit results if asked (--kunit).  Booting once per topology
+# Everything make check runs in one boot of a topology: the built-in KUnit
+# results if asked (--kunit), the lab self-test (stock vfio), dma_map_p2p()
+# with the p2pdma_edu module, then the vfio-pci dma-buf exporter with
+# p2pdma_edu as importer.  Booting once per topology
 # rather than once per suite keeps make check short.
 . "$(dirname "$0")/lib.sh"
 dir=$(dirname "$0")
@@ -14,4 +15,5 @@ rc=0
 vfio_unbind "$LAB_PROVIDER"
 vfio_unbind "$LAB_IMPORTER"
 "$dir/p2pdma.sh" || rc=1
+"$dir/vfio-dmabuf.sh" || rc=1
 exit $rc

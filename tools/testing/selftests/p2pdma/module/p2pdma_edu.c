@@ -132,44 +132,68 @@ static int p2pdma_edu_run(struct p2pdma_edu *edu, u64 src, u64 dst, u32 len,
 }
 
 /*
- * Copy between user memory and @addr through edu's internal buffer and a
- * coherent bounce buffer.  edu reports no DMA errors: callers check data.
+ * Copy between @buf and @addr through edu's internal buffer and a coherent
+ * bounce buffer.  edu reports no DMA errors: callers check data.  Touches
+ * no user memory, so it may run under a dma-buf's resv lock.
  */
-static int p2pdma_edu_dma(struct p2pdma_edu *edu, struct p2pdma_edu_dma *d)
+static int p2pdma_edu_xfer(struct p2pdma_edu *edu, bool to_device,
+			   u64 dma_addr, u8 *buf, u64 length)
 {
-	u8 __user *ubuf = u64_to_user_ptr(d->user_buf);
 	u64 done;
 	int ret = 0;
 
-	if (!d->length || d->length > P2PDMA_EDU_MAX_DMA)
-		return -EINVAL;
-
 	mutex_lock(&edu->lock);
-	for (done = 0; done < d->length && !ret; done += EDU_CHUNK) {
-		u32 len = min_t(u64, d->length - done, EDU_CHUNK);
+	for (done = 0; done < length && !ret; done += EDU_CHUNK) {
+		u32 len = min_t(u64, length - done, EDU_CHUNK);
 
-		if (d->to_device) {
-			if (copy_from_user(edu->bounce, ubuf + done, len)) {
-				ret = -EFAULT;
-				break;
-			}
+		if (to_device) {
+			memcpy(edu->bounce, buf + done, len);
 			ret = p2pdma_edu_run(edu, edu->bounce_dma, EDU_BUF,
 					     len, false);
 			if (!ret)
 				ret = p2pdma_edu_run(edu, EDU_BUF,
-						     d->dma_addr + done, len,
+						     dma_addr + done, len,
 						     true);
 		} else {
-			ret = p2pdma_edu_run(edu, d->dma_addr + done, EDU_BUF,
+			ret = p2pdma_edu_run(edu, dma_addr + done, EDU_BUF,
 					     len, false);
 			if (!ret)
 				ret = p2pdma_edu_run(edu, EDU_BUF,
 						     edu->bounce_dma, len, true);
-			if (!ret && copy_to_user(ubuf + done, edu->bounce, len))
-				ret = -EFAULT;
+			if (!ret)
+				memcpy(buf + done, edu->bounce, len);
 		}
 	}
 	mutex_unlock(&edu->lock);
+	return ret;
+}
+
+/* Kernel copy of a user buffer for a DMA of @length bytes. */
+static u8 *p2pdma_edu_get_buf(u64 user_buf, u64 length, bool to_device)
+{
+	u8 *buf;
+
+	if (!length || length > P2PDMA_EDU_MAX_DMA)
+		return ERR_PTR(-EINVAL);
+	buf = kvzalloc(length, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	if (to_device &&
+	    copy_from_user(buf, u64_to_user_ptr(user_buf), length)) {
+		kvfree(buf);
+		return ERR_PTR(-EFAULT);
+	}
+	return buf;
+}
+
+/* Copy the data back to user memory if it came from the device, and free. */
+static int p2pdma_edu_put_buf(u8 *buf, u64 user_buf, u64 length,
+			      bool to_device, int ret)
+{
+	if (!ret && !to_device &&
+	    copy_to_user(u64_to_user_ptr(user_buf), buf, length))
+		ret = -EFAULT;
+	kvfree(buf);
 	return ret;
 }
 
@@ -526,18 +550,21 @@ static long p2pdma_edu_ioctl_import_dma(struct p2pdma_edu_attachment *imp,
 					void __user *arg)
 {
 	struct p2pdma_edu_import_dma req;
-	struct p2pdma_edu_dma d;
 	struct scatterlist *sg;
 	struct p2pdma_edu *edu;
 	u64 offset, done = 0;
+	u8 *buf;
 	int ret, i;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (!req.length || req.length > P2PDMA_EDU_MAX_DMA ||
-	    req.offset >= imp->dmabuf->size ||
+	if (req.offset >= imp->dmabuf->size ||
 	    req.length > imp->dmabuf->size - req.offset)
 		return -EINVAL;
+	/* No user memory access under the resv lock (mmap_lock nests outside) */
+	buf = p2pdma_edu_get_buf(req.user_buf, req.length, req.to_device);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
 
 	dma_resv_lock(imp->dmabuf->resv, NULL);
 	ret = p2pdma_edu_import_map_locked(imp);
@@ -558,15 +585,13 @@ static long p2pdma_edu_ioctl_import_dma(struct p2pdma_edu_attachment *imp,
 			offset -= len;
 			continue;
 		}
-		d.importer = 0;
-		d.to_device = req.to_device;
-		d.dma_addr = sg_dma_address(sg) + offset;
-		d.length = min(len - offset, req.length - done);
-		d.user_buf = req.user_buf + done;
-		ret = p2pdma_edu_dma(edu, &d);
+		len = min(len - offset, req.length - done);
+		ret = p2pdma_edu_xfer(edu, req.to_device,
+				      sg_dma_address(sg) + offset, buf + done,
+				      len);
 		if (ret)
 			break;
-		done += d.length;
+		done += len;
 		offset = 0;
 		if (done == req.length)
 			break;
@@ -577,7 +602,8 @@ out_devices:
 	mutex_unlock(&p2pdma_edu_devices_lock);
 out_unlock:
 	dma_resv_unlock(imp->dmabuf->resv);
-	return ret;
+	return p2pdma_edu_put_buf(buf, req.user_buf, req.length,
+				  req.to_device, ret);
 }
 
 static long p2pdma_edu_ioctl_import_info(struct p2pdma_edu_attachment *imp,
@@ -649,6 +675,7 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 	struct p2pdma_edu_dma d;
 	struct p2pdma_edu *edu;
 	u32 handle;
+	u8 *buf;
 	int ret;
 
 	switch (cmd) {
@@ -676,11 +703,16 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 		if (copy_from_user(&d, (void __user *)arg, sizeof(d)))
 			return -EFAULT;
 		/* edu devices stay bound while the module is in use */
+		buf = p2pdma_edu_get_buf(d.user_buf, d.length, d.to_device);
+		if (IS_ERR(buf))
+			return PTR_ERR(buf);
 		mutex_lock(&p2pdma_edu_devices_lock);
 		edu = p2pdma_edu_find(d.importer, true);
-		ret = edu ? p2pdma_edu_dma(edu, &d) : -ENODEV;
+		ret = edu ? p2pdma_edu_xfer(edu, d.to_device, d.dma_addr, buf,
+					    d.length) : -ENODEV;
 		mutex_unlock(&p2pdma_edu_devices_lock);
-		return ret;
+		return p2pdma_edu_put_buf(buf, d.user_buf, d.length,
+					  d.to_device, ret);
 	case P2PDMA_EDU_SET_MASK:
 		if (copy_from_user(&mask, (void __user *)arg, sizeof(mask)))
 			return -EFAULT;

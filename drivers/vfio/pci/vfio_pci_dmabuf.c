@@ -17,8 +17,8 @@
  * Locking: vdev->memory_lock, held for write, protects vdev->dmabufs,
  * vdev->dmabufs_closed and every change of a dma-buf's @revoked and @vdev.
  * Those changes are also made under the dma-buf's reservation lock, taken
- * inside memory_lock, so the callbacks that run under the reservation lock
- * alone (map, attach) see a stable state.
+ * inside memory_lock, so that map_dma_buf, which runs under the reservation
+ * lock alone, sees a stable state.
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
@@ -52,7 +52,6 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 				   struct dma_buf_attachment *attach)
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
-	bool closed;
 
 	if (!attach->peer2peer || !dma_buf_attachment_is_dynamic(attach)) {
 		pci_info_ratelimited(priv->pdev,
@@ -61,11 +60,11 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 		return -EOPNOTSUPP;
 	}
 
-	dma_resv_lock(dmabuf->resv, NULL);
-	closed = !priv->vdev;
-	dma_resv_unlock(dmabuf->resv);
-
-	return closed ? -ENODEV : 0;
+	/*
+	 * Importers may attach while holding other reservation locks, so
+	 * this is only a hint; mapping checks under the lock.
+	 */
+	return READ_ONCE(priv->vdev) ? 0 : -ENODEV;
 }
 
 /*
@@ -142,25 +141,38 @@ static const struct dma_buf_ops vfio_pci_dma_buf_ops = {
 	.release = vfio_pci_dma_buf_release,
 };
 
-/* Called with memory_lock held.  Whether userspace may use the BARs now. */
+/*
+ * Called with memory_lock held.  Whether userspace may use the BARs now;
+ * a closed device (whose virtual config space is gone) never.
+ */
 static bool vfio_pci_dma_buf_usable(struct vfio_pci_core_device *vdev)
 {
-	return !vdev->pm_runtime_engaged && __vfio_pci_memory_enabled(vdev);
+	return !vdev->dmabufs_closed && !vdev->pm_runtime_engaged &&
+	       __vfio_pci_memory_enabled(vdev);
 }
 
-/* Called with memory_lock held for write. */
+/*
+ * Called with memory_lock held for write.  @detach: the device is closing,
+ * forget it (not for a dma-buf whose file is being released: its release
+ * callback unlinks it).
+ */
 static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
-					 bool revoked)
+					 bool revoked, bool detach)
 {
-	dma_resv_lock(priv->dmabuf->resv, NULL);
-	priv->revoked = revoked;
-	dma_buf_move_notify(priv->dmabuf);
-	/* No importer DMA may still be in flight once revoke returns */
-	if (revoked)
-		dma_resv_wait_timeout(priv->dmabuf->resv,
-				      DMA_RESV_USAGE_BOOKKEEP, false,
-				      MAX_SCHEDULE_TIMEOUT);
-	dma_resv_unlock(priv->dmabuf->resv);
+	struct dma_resv *resv = priv->dmabuf->resv;
+
+	dma_resv_lock(resv, NULL);
+	if (detach)
+		WRITE_ONCE(priv->vdev, NULL);
+	if (priv->revoked != revoked) {
+		priv->revoked = revoked;
+		dma_buf_move_notify(priv->dmabuf);
+		/* No importer DMA may be in flight once revoke returns */
+		if (revoked)
+			dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
+					      false, MAX_SCHEDULE_TIMEOUT);
+	}
+	dma_resv_unlock(resv);
 }
 
 /**
@@ -186,8 +198,7 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 		return;
 
 	list_for_each_entry(priv, &vdev->dmabufs, node)
-		if (priv->revoked != revoked)
-			vfio_pci_dma_buf_set_revoked(priv, revoked);
+		vfio_pci_dma_buf_set_revoked(priv, revoked, false);
 }
 
 /**
@@ -207,17 +218,15 @@ void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 	down_write(&vdev->memory_lock);
 	vdev->dmabufs_closed = true;
 	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, node) {
-		if (!priv->revoked)
-			vfio_pci_dma_buf_set_revoked(priv, true);
-		/* A dying dma-buf unlinks itself from its release */
-		if (!get_file_active(&priv->dmabuf->file))
+		/* A dying dma-buf is unlinked by its release callback */
+		struct file *file = get_file_active(&priv->dmabuf->file);
+
+		vfio_pci_dma_buf_set_revoked(priv, true, !!file);
+		if (!file)
 			continue;
-		dma_resv_lock(priv->dmabuf->resv, NULL);
-		priv->vdev = NULL;
-		dma_resv_unlock(priv->dmabuf->resv);
 		list_del_init(&priv->node);
 		vfio_device_put_registration(&vdev->vdev);
-		fput(priv->dmabuf->file);
+		fput(file);
 	}
 	up_write(&vdev->memory_lock);
 }

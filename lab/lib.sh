@@ -25,7 +25,7 @@ LAB_KIMAGE=$LAB_OUT/arch/x86/boot/bzImage
 
 # kselftest directories built for the lab, and test modules built against
 # the lab kernel (directories in the synced tree, built out of tree).
-LAB_KSFT_TARGETS="p2pdma"
+LAB_KSFT_TARGETS="p2pdma vfio"
 LAB_TEST_MODULES="tools/testing/selftests/p2pdma/module"
 LAB_MODS=$LAB_HOME/$LAB_KEY/modules
 LAB_TESTS=$LAB_HOME/$LAB_KEY/labtests     # lab/tests programs

@@ -315,12 +315,15 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 
 	/*
 	 * Peers may reach what userspace could mmap, nothing else: an I/O
-	 * or missing BAR, a sub-page BAR and, through vfio's mmap rule, an
-	 * MSI-X table userspace could not map are refused.  Variant drivers
-	 * that provide their own mmap have their own idea of the BARs.
+	 * or missing BAR and, through vfio's mmap rule, an MSI-X table
+	 * userspace could not map are refused.  So is a sub-page BAR: vfio
+	 * maps it with the rest of its page reserved, a peer must not reach
+	 * that.  Variant drivers that provide their own mmap have their own
+	 * idea of the BARs.
 	 */
 	if (vdev->vdev.ops->mmap != vfio_pci_core_mmap ||
-	    !vdev->bar_mmap_supported[bar]) {
+	    !vdev->bar_mmap_supported[bar] ||
+	    pci_resource_len(pdev, bar) < PAGE_SIZE) {
 		pci_info_ratelimited(pdev,
 				     "dma-buf: BAR %u cannot be exported for peer-to-peer DMA\n",
 				     bar);

@@ -6,6 +6,7 @@
 #ifndef _P2PDMA_EDU_H
 #define _P2PDMA_EDU_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -106,10 +107,10 @@ struct p2pdma_edu_map_ranges {
 };
 
 /* Flags of p2pdma_edu_import.flags */
-#define P2PDMA_EDU_IMPORT_STATIC	(1U << 0) /* no move_notify: dma_buf_attach() */
-#define P2PDMA_EDU_IMPORT_PIN		(1U << 1) /* dma_buf_pin() after attaching */
-#define P2PDMA_EDU_IMPORT_REVOCABLE	(1U << 2) /* declare the pin revocable */
-#define P2PDMA_EDU_IMPORT_NO_P2P	(1U << 3) /* allow_peer2peer = false */
+#define P2PDMA_EDU_IMPORT_STATIC	_BITUL(0) /* no move_notify: dma_buf_attach() */
+#define P2PDMA_EDU_IMPORT_PIN		_BITUL(1) /* dma_buf_pin() after attaching */
+#define P2PDMA_EDU_IMPORT_REVOCABLE	_BITUL(2) /* declare the pin revocable */
+#define P2PDMA_EDU_IMPORT_NO_P2P	_BITUL(3) /* allow_peer2peer = false */
 
 /**
  * struct p2pdma_edu_import - attach an edu importer to a dma-buf

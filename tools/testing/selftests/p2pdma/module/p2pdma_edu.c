@@ -72,7 +72,7 @@ struct p2pdma_edu_file {
  * dma-buf's resv lock; ioctls on one import are serialised by @lock.
  */
 struct p2pdma_edu_attachment {
-	struct mutex lock;
+	struct mutex lock;		/* serialises ioctls on the import */
 	struct pci_dev *pdev;		/* the edu importer, referenced */
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;

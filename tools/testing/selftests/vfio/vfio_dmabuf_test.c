@@ -1,0 +1,1901 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF end to end: vfio-pci exports ranges of a BAR
+ * of its device as a dma-buf, the p2pdma_edu test module attaches QEMU's
+ * edu device to it as a dynamic peer-to-peer importer (like an RDMA driver
+ * for a dma-buf MR) and edu DMAs through it.  What edu writes is checked
+ * byte for byte in the memory that backs the BAR on the host, and what it
+ * reads back must match.  The tests cover the uAPI's errors, the layout of
+ * the dma-buf, and revocation: whenever userspace loses the BAR (memory
+ * decode cleared, reset, device closed, driver unbound) every importer is
+ * told once with move_notify and mappings fail with ENODEV.
+ *
+ * Needs (the QEMU lab provides it; without the environment the tests are
+ * skipped as without the hardware):
+ *   - a kernel with CONFIG_VFIO_PCI_DMABUF and CONFIG_DMABUF_MOVE_NOTIFY
+ *     (see config), an IOMMU usable by the VFIO type1 backend;
+ *   - the provider, a QEMU ivshmem-plain device bound to vfio-pci with its
+ *     IOMMU group viable (only vfio-pci devices in it); BAR2 is its
+ *     shared-memory BAR, backed by a file on the host;
+ *   - the importer, a QEMU edu device bound to p2pdma_edu.ko (loaded);
+ *   - root, for /dev/vfio and sysfs (the unbind test rebinds the provider
+ *     to vfio-pci, whose driver_override must be "vfio-pci").
+ *
+ * Environment:
+ *   VFIO_DMABUF_PROVIDER  PCI address of the provider (vfio-pci)
+ *   VFIO_DMABUF_IMPORTER  PCI address of edu (p2pdma_edu)
+ *   VFIO_DMABUF_BAR_FILE  the host file backing BAR2, readable here
+ *   VFIO_DMABUF_EXPECT    bus-address, host-bridge or not-supported: how
+ *                         edu reaches the BAR in this topology.  With
+ *                         not-supported every mapping must be refused with
+ *                         EOPNOTSUPP; that is checked instead of the data.
+ *
+ * The vfio device is opened through the legacy group API; only one process
+ * can hold the group, so every fixture closes everything it opened.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "../p2pdma/p2pdma_edu.h"
+
+#ifndef VFIO_DEVICE_FEATURE_DMA_BUF
+/* Older installed uAPI headers: the series' additions to linux/vfio.h */
+struct vfio_region_dma_range {
+	__u64 offset;
+	__u64 length;
+};
+
+struct vfio_device_feature_dma_buf {
+	__u32	region_index;
+	__u32	open_flags;
+	__u32	flags;
+	__u32	nr_ranges;
+	struct vfio_region_dma_range dma_ranges[];
+};
+
+#define VFIO_DEVICE_FEATURE_DMA_BUF 11
+#endif
+
+#define BAR		VFIO_PCI_BAR2_REGION_INDEX
+#define PAGE		4096ULL
+#define MAX_RANGES	1024	/* the exporter's limit */
+/* The feature header and the dma-buf structure, without the ranges */
+#define FEAT_HDR	(sizeof(struct vfio_device_feature) + \
+			 sizeof(struct vfio_device_feature_dma_buf))
+#define FEAT_SZ(n)	(FEAT_HDR + (n) * sizeof(struct vfio_region_dma_range))
+#define DMA_BUF_GET	(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF)
+
+#define NO_LAB "no provider/edu importer (VFIO_DMABUF_* not set)"
+
+struct dmabuf_env {
+	char bdf[64];		/* provider, canonical name (pci_name()) */
+	const char *importer_bdf;
+	__u32 importer;		/* P2PDMA_EDU_PCI() of edu */
+	bool p2p;		/* the topology lets edu reach the BAR */
+	bool host_bridge;	/* ... through the host bridge */
+	bool iommu;		/* edu's DMA is translated by an IOMMU */
+	int container;
+	int group;
+	int device;
+	int edu;		/* /dev/p2pdma_edu: owns the imports */
+	int bar_fd;		/* host file backing BAR2 */
+	__u32 dev_flags;	/* vfio_device_info.flags */
+	__u64 bar_size;
+	__u64 cfg_off;		/* offset of the config region */
+	unsigned int seed;	/* of the patterns: differs from run to run */
+};
+
+static int parse_pci(const char *s, __u32 *addr)
+{
+	unsigned int dom, bus, dev, fn;
+
+	if (!s || sscanf(s, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+		return -1;
+	*addr = P2PDMA_EDU_PCI(dom, bus, dev, fn);
+	return 0;
+}
+
+/* Is the importer in a translating IOMMU domain (not identity/none)? */
+static bool importer_translated(const char *pci)
+{
+	char path[128], type[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type",
+		 pci);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(type, sizeof(type), f))
+		type[0] = 0;
+	fclose(f);
+	return !strncmp(type, "DMA", 3);
+}
+
+/* Name of the driver bound to @bdf, "" if none. */
+static void pci_driver(const char *bdf, char *drv, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		drv[0] = 0;
+		return;
+	}
+	link[n] = 0;
+	snprintf(drv, len, "%s", strrchr(link, '/') + 1);
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? n : 0;
+}
+
+static int bind_vfio_pci(const char *bdf)
+{
+	return sysfs_write("/sys/bus/pci/drivers/vfio-pci/bind", bdf);
+}
+
+/* 32-bit xorshift: a pattern no stale data from an earlier run can match */
+static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	uint32_t x = seed * 2654435761u ^ 0x5bd1e995u;
+	size_t i;
+
+	if (!x)
+		x = 1;
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = x;
+	}
+}
+
+static int cfg_read16(struct dmabuf_env *e, unsigned int off, __u16 *val)
+{
+	return pread(e->device, val, 2, e->cfg_off + off) == 2 ? 0 : -errno;
+}
+
+/* Set or clear memory decode through the config region, as a VMM does. */
+static int set_memory(struct dmabuf_env *e, bool on)
+{
+	__u16 cmd;
+	int ret;
+
+	ret = cfg_read16(e, PCI_COMMAND, &cmd);
+	if (ret)
+		return ret;
+	if (on)
+		cmd |= PCI_COMMAND_MEMORY;
+	else
+		cmd &= ~PCI_COMMAND_MEMORY;
+	return pwrite(e->device, &cmd, 2, e->cfg_off + PCI_COMMAND) == 2 ?
+	       0 : -errno;
+}
+
+static void region_info(struct __test_metadata *_metadata,
+			struct dmabuf_env *e, __u32 index,
+			struct vfio_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	ri->argsz = sizeof(*ri);
+	ri->index = index;
+	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_REGION_INFO, ri))
+		TH_LOG("%s: region %u info: %s", e->bdf, index,
+		       strerror(errno));
+}
+
+/* Get a device fd from the open group, with memory decode on. */
+static void device_open(struct __test_metadata *_metadata,
+			struct dmabuf_env *e)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info ri;
+
+	e->device = ioctl(e->group, VFIO_GROUP_GET_DEVICE_FD, e->bdf);
+	ASSERT_LE(0, e->device) TH_LOG("VFIO_GROUP_GET_DEVICE_FD %s: %s",
+				       e->bdf, strerror(errno));
+	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_TRUE(info.flags & VFIO_DEVICE_FLAGS_PCI);
+	e->dev_flags = info.flags;
+	region_info(_metadata, e, BAR, &ri);
+	ASSERT_LE(16 * PAGE, ri.size) TH_LOG("BAR2 of %s: %llu bytes", e->bdf,
+					     (unsigned long long)ri.size);
+	e->bar_size = ri.size;
+	region_info(_metadata, e, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
+	e->cfg_off = ri.offset;
+	ASSERT_EQ(0, set_memory(e, true));
+}
+
+static void vfio_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
+{
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	char path[PATH_MAX], link[PATH_MAX];
+	int group_id, type;
+	ssize_t n;
+
+	e->container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, e->container) TH_LOG("/dev/vfio/vfio: %s",
+					  strerror(errno));
+	ASSERT_EQ(VFIO_API_VERSION, ioctl(e->container, VFIO_GET_API_VERSION));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 e->bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n) TH_LOG("%s has no IOMMU group", e->bdf);
+	link[n] = 0;
+	group_id = atoi(strrchr(link, '/') + 1);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group_id);
+	e->group = open(path, O_RDWR);
+	ASSERT_LE(0, e->group) TH_LOG("%s: %s (group held elsewhere?)", path,
+				      strerror(errno));
+	ASSERT_EQ(0, ioctl(e->group, VFIO_GROUP_GET_STATUS, &st));
+	ASSERT_TRUE(st.flags & VFIO_GROUP_FLAGS_VIABLE)
+		TH_LOG("IOMMU group %d of %s is not viable: all its devices must be bound to vfio-pci",
+		       group_id, e->bdf);
+	ASSERT_EQ(0, ioctl(e->group, VFIO_GROUP_SET_CONTAINER, &e->container));
+	type = ioctl(e->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0 ?
+	       VFIO_TYPE1v2_IOMMU : VFIO_TYPE1_IOMMU;
+	ASSERT_EQ(0, ioctl(e->container, VFIO_SET_IOMMU, type))
+		TH_LOG("VFIO_SET_IOMMU: %s", strerror(errno));
+	device_open(_metadata, e);
+}
+
+static void vfio_close(struct dmabuf_env *e)
+{
+	if (e->device >= 0)
+		close(e->device);
+	if (e->group >= 0)
+		close(e->group);
+	if (e->container >= 0)
+		close(e->container);
+	e->device = e->group = e->container = -1;
+}
+
+/* Returns 0, or 1 if the lab environment is missing (skip). */
+static int env_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
+{
+	const char *prov = getenv("VFIO_DMABUF_PROVIDER");
+	const char *file = getenv("VFIO_DMABUF_BAR_FILE");
+	const char *expect = getenv("VFIO_DMABUF_EXPECT");
+	char path[PATH_MAX], link[PATH_MAX], drv[64];
+	struct timespec ts;
+	struct stat st;
+	ssize_t n;
+
+	memset(e, 0, sizeof(*e));
+	e->container = e->group = e->device = e->edu = e->bar_fd = -1;
+	e->importer_bdf = getenv("VFIO_DMABUF_IMPORTER");
+	if (!prov || !file || !expect ||
+	    parse_pci(e->importer_bdf, &e->importer))
+		return 1;
+
+	if (!strcmp(expect, "bus-address")) {
+		e->p2p = true;
+	} else if (!strcmp(expect, "host-bridge")) {
+		e->p2p = true;
+		e->host_bridge = true;
+	} else {
+		ASSERT_STREQ("not-supported", expect)
+			TH_LOG("VFIO_DMABUF_EXPECT: bus-address, host-bridge or not-supported");
+	}
+	e->iommu = importer_translated(e->importer_bdf);
+
+	/* The name the kernel uses, e.g. for the dma-buf */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", prov);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n) TH_LOG("no PCI device %s", prov);
+	link[n] = 0;
+	snprintf(e->bdf, sizeof(e->bdf), "%s", strrchr(link, '/') + 1);
+
+	/* An earlier unbind test that failed half-way may have left it so */
+	pci_driver(e->bdf, drv, sizeof(drv));
+	if (!drv[0]) {
+		TH_LOG("%s has no driver: binding it to vfio-pci", e->bdf);
+		ASSERT_EQ(0, bind_vfio_pci(e->bdf));
+		pci_driver(e->bdf, drv, sizeof(drv));
+	}
+	ASSERT_STREQ("vfio-pci", drv) TH_LOG("driver of %s", e->bdf);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e->seed = ts.tv_nsec ^ ts.tv_sec << 20 ^ getpid() << 8;
+
+	e->bar_fd = open(file, O_RDONLY);
+	ASSERT_LE(0, e->bar_fd) TH_LOG("%s: %s", file, strerror(errno));
+	e->edu = open(P2PDMA_EDU_DEV, O_RDWR);
+	ASSERT_LE(0, e->edu) TH_LOG("%s: %s (p2pdma_edu.ko not loaded?)",
+				    P2PDMA_EDU_DEV, strerror(errno));
+	vfio_open(_metadata, e);
+	ASSERT_EQ(0, fstat(e->bar_fd, &st));
+	ASSERT_LE(e->bar_size, (__u64)st.st_size)
+		TH_LOG("%s is smaller than BAR2", file);
+	return 0;
+}
+
+static void env_close(struct dmabuf_env *e)
+{
+	/* Imports first: they hold the dma-bufs */
+	if (e->edu >= 0)
+		close(e->edu);
+	e->edu = -1;
+	vfio_close(e);
+	if (e->bar_fd >= 0)
+		close(e->bar_fd);
+	e->bar_fd = -1;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE with struct vfio_device_feature_dma_buf, every field
+ * under the caller's control.  @nr_copy ranges of @r are copied, whatever
+ * @nr_ranges says.  Returns the ioctl's value or -errno.
+ */
+static int feature_dma_buf(int device, __u32 feat_flags, __u32 argsz,
+			   __u32 index, __u32 open_flags, __u32 flags,
+			   __u32 nr_ranges, const struct vfio_region_dma_range *r,
+			   unsigned int nr_copy)
+{
+	size_t sz = FEAT_SZ(nr_copy);
+	struct vfio_device_feature_dma_buf *db;
+	struct vfio_device_feature *f;
+	int ret;
+
+	f = calloc(1, sz > argsz ? sz : argsz);
+	if (!f)
+		return -ENOMEM;
+	f->argsz = argsz;
+	f->flags = feat_flags;
+	db = (void *)f->data;
+	db->region_index = index;
+	db->open_flags = open_flags;
+	db->flags = flags;
+	db->nr_ranges = nr_ranges;
+	if (nr_copy)
+		memcpy(db->dma_ranges, r, nr_copy * sizeof(*r));
+	ret = ioctl(device, VFIO_DEVICE_FEATURE, f);
+	if (ret < 0)
+		ret = -errno;
+	free(f);
+	return ret;
+}
+
+/* Export @n ranges of BAR @index: the new dma-buf fd, or -errno. */
+static int export_bar(struct dmabuf_env *e, __u32 index, __u32 open_flags,
+		      const struct vfio_region_dma_range *r, unsigned int n)
+{
+	return feature_dma_buf(e->device, DMA_BUF_GET, FEAT_SZ(n), index,
+			       open_flags, 0, n, r, n);
+}
+
+static int export1(struct dmabuf_env *e, __u64 off, __u64 len)
+{
+	struct vfio_region_dma_range r = { .offset = off, .length = len };
+
+	return export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+}
+
+static int imp_import(struct dmabuf_env *e, int fd, __u32 flags,
+		      __u32 *handle, __u64 *size)
+{
+	struct p2pdma_edu_import imp = {
+		.importer = e->importer, .fd = fd, .flags = flags,
+	};
+
+	if (ioctl(e->edu, P2PDMA_EDU_IMPORT, &imp))
+		return -errno;
+	*handle = imp.handle;
+	if (size)
+		*size = imp.size;
+	return 0;
+}
+
+static int imp_map(struct dmabuf_env *e, __u32 h,
+		   struct p2pdma_edu_import_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->handle = h;
+	return ioctl(e->edu, P2PDMA_EDU_IMPORT_MAP, m) ? -errno : 0;
+}
+
+/* IMPORT_MAP when only the result matters */
+static int imp_map_ret(struct dmabuf_env *e, __u32 h)
+{
+	struct p2pdma_edu_import_map m;
+
+	return imp_map(e, h, &m);
+}
+
+static int imp_dma(struct dmabuf_env *e, __u32 h, int to_device, __u64 off,
+		   void *buf, __u64 len)
+{
+	struct p2pdma_edu_import_dma d = {
+		.handle = h, .to_device = to_device, .offset = off,
+		.length = len, .user_buf = (uintptr_t)buf,
+	};
+
+	return ioctl(e->edu, P2PDMA_EDU_IMPORT_DMA, &d) ? -errno : 0;
+}
+
+static int imp_close(struct dmabuf_env *e, __u32 h)
+{
+	return ioctl(e->edu, P2PDMA_EDU_IMPORT_CLOSE, &h) ? -errno : 0;
+}
+
+static struct p2pdma_edu_import_info imp_info(struct __test_metadata *_metadata,
+					      struct dmabuf_env *e, __u32 h)
+{
+	struct p2pdma_edu_import_info info = { .handle = h };
+
+	EXPECT_EQ(0, ioctl(e->edu, P2PDMA_EDU_IMPORT_INFO, &info))
+		TH_LOG("IMPORT_INFO %u: %s", h, strerror(errno));
+	return info;
+}
+
+/* What mapping a usable dma-buf gives in this topology */
+static int map_ok(struct dmabuf_env *e)
+{
+	return e->p2p ? 0 : -EOPNOTSUPP;
+}
+
+/* The import saw exactly @notify move_notify calls and holds @mapped. */
+static void expect_state(struct __test_metadata *_metadata,
+			 struct dmabuf_env *e, __u32 h, __u32 notify,
+			 __u32 mapped, const char *when)
+{
+	struct p2pdma_edu_import_info i = imp_info(_metadata, e, h);
+
+	EXPECT_EQ(notify, i.move_notify)
+		TH_LOG("import %u, %s: move_notify count", h, when);
+	EXPECT_EQ(mapped, i.mapped)
+		TH_LOG("import %u, %s: mapping held", h, when);
+}
+
+/* While revoked: mapping and DMA (which maps first) fail with ENODEV. */
+static void expect_revoked(struct __test_metadata *_metadata,
+			   struct dmabuf_env *e, __u32 h, const char *when)
+{
+	struct p2pdma_edu_import_info before, after;
+	uint8_t buf[64];
+
+	before = imp_info(_metadata, e, h);
+	EXPECT_EQ(-ENODEV, imp_map_ret(e, h)) TH_LOG("map, %s", when);
+	fill(buf, sizeof(buf), e->seed);
+	EXPECT_EQ(-ENODEV, imp_dma(e, h, 1, 0, buf, sizeof(buf)))
+		TH_LOG("DMA, %s", when);
+	after = imp_info(_metadata, e, h);
+	EXPECT_EQ(0, after.mapped);
+	EXPECT_EQ(before.map_errors + 2, after.map_errors);
+	EXPECT_EQ(ENODEV, after.last_error);
+	EXPECT_EQ(before.maps, after.maps);
+	EXPECT_EQ(before.move_notify, after.move_notify);
+}
+
+/*
+ * Where dma-buf offset @off is in the BAR: the ranges are concatenated in
+ * order.  *@left: bytes to the end of that range.
+ */
+static __u64 bar_offset(const struct vfio_region_dma_range *r, unsigned int n,
+			__u64 off, __u64 *left)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (off < r[i].length) {
+			*left = r[i].length - off;
+			return r[i].offset + off;
+		}
+		off -= r[i].length;
+	}
+	*left = 0;
+	return ~0ULL;
+}
+
+/* Read what backs dma-buf bytes [@off, @off + @len) from the host file. */
+static void read_host(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		      const struct vfio_region_dma_range *r, unsigned int n,
+		      __u64 off, uint8_t *buf, __u64 len)
+{
+	__u64 done = 0, left, at, chunk;
+
+	while (done < len) {
+		at = bar_offset(r, n, off + done, &left);
+		ASSERT_NE(0, left) TH_LOG("offset %#llx beyond the dma-buf",
+					  (unsigned long long)(off + done));
+		chunk = len - done < left ? len - done : left;
+		ASSERT_EQ((ssize_t)chunk, pread(e->bar_fd, buf + done, chunk, at))
+			TH_LOG("host file at %#llx", (unsigned long long)at);
+		done += chunk;
+	}
+}
+
+/*
+ * edu writes a fresh pattern to dma-buf bytes [@off, @off + @len) through
+ * import @h: it must be in the host file where the ranges put those bytes,
+ * and edu must read it back through the dma-buf.  Where the topology
+ * refuses P2P, the DMA must fail with EOPNOTSUPP instead.
+ */
+static void check_dma(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		      __u32 h, const struct vfio_region_dma_range *r,
+		      unsigned int n, __u64 off, __u64 len, unsigned int seed)
+{
+	uint8_t *want = malloc(len), *got = malloc(len);
+	__u64 left, at = bar_offset(r, n, off, &left);
+	int ret;
+
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got);
+	fill(want, len, e->seed + seed * 7919 + off);
+	ret = imp_dma(e, h, 1, off, want, len);
+	if (!e->p2p) {
+		EXPECT_EQ(-EOPNOTSUPP, ret)
+			TH_LOG("the topology refuses P2P: DMA must fail with EOPNOTSUPP");
+		goto out;
+	}
+	ASSERT_EQ(0, ret) TH_LOG("edu -> dma-buf offset %#llx: %s",
+				 (unsigned long long)off, strerror(-ret));
+	read_host(_metadata, e, r, n, off, got, len);
+	EXPECT_EQ(0, memcmp(want, got, len))
+		TH_LOG("dma-buf offset %#llx (+%#llx): data not in the host file at BAR offset %#llx",
+		       (unsigned long long)off, (unsigned long long)len,
+		       (unsigned long long)at);
+	memset(got, 0, len);
+	ASSERT_EQ(0, imp_dma(e, h, 0, off, got, len));
+	EXPECT_EQ(0, memcmp(want, got, len))
+		TH_LOG("dma-buf offset %#llx: edu read back other data",
+		       (unsigned long long)off);
+out:
+	free(want);
+	free(got);
+}
+
+/*
+ * A DMA by edu to the address the import had before it was revoked must
+ * not reach the BAR.  That is certain only when the address was an IOMMU
+ * mapping that revocation removed (host bridge, translated importer); a
+ * bus address or an identity-mapped one stays valid by nature.
+ */
+static void check_old_addr(struct __test_metadata *_metadata,
+			   struct dmabuf_env *e, __u64 addr, __u64 bar_off,
+			   const char *when)
+{
+	uint8_t before[PAGE], after[PAGE], junk[PAGE];
+	struct p2pdma_edu_dma d = {
+		.importer = e->importer, .to_device = 1, .dma_addr = addr,
+		.length = PAGE, .user_buf = (uintptr_t)junk,
+	};
+	int ret;
+
+	if (!e->p2p)
+		return;		/* never mapped */
+	if (!e->host_bridge || !e->iommu) {
+		TH_LOG("%s: DMA to the old address not checked: %s", when,
+		       e->host_bridge ? "importer not translated by an IOMMU" :
+		       "bus addresses need no mapping");
+		return;
+	}
+	ASSERT_EQ(PAGE, pread(e->bar_fd, before, PAGE, bar_off));
+	fill(junk, PAGE, e->seed ^ 0xdead);
+	/* edu need not see an error: the proof is in the BAR's memory */
+	ret = ioctl(e->edu, P2PDMA_EDU_DMA, &d) ? -errno : 0;
+	ASSERT_EQ(PAGE, pread(e->bar_fd, after, PAGE, bar_off));
+	EXPECT_EQ(0, memcmp(before, after, PAGE))
+		TH_LOG("%s: DMA to the revoked IOVA %#llx reached the BAR (edu: %d)",
+		       when, (unsigned long long)addr, ret);
+}
+
+/* Wait up to @ms for import @h to have seen @notify move_notify calls. */
+static struct p2pdma_edu_import_info
+wait_notify(struct __test_metadata *_metadata, struct dmabuf_env *e, __u32 h,
+	    __u32 notify, unsigned int ms)
+{
+	struct p2pdma_edu_import_info i;
+
+	for (;;) {
+		i = imp_info(_metadata, e, h);
+		if (i.move_notify >= notify || !ms)
+			return i;
+		usleep(10000);
+		ms = ms > 10 ? ms - 10 : 0;
+	}
+}
+
+/* The first dma address of a mapped import, 0 if not mapped. */
+static __u64 first_addr(struct __test_metadata *_metadata,
+			struct dmabuf_env *e, __u32 h)
+{
+	struct p2pdma_edu_import_map m;
+
+	if (!e->p2p)
+		return 0;
+	ASSERT_EQ(0, imp_map(e, h, &m));
+	ASSERT_LT(0, m.nents);
+	return m.segs[0].addr;
+}
+
+static void close_from(int keep)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	int fd;
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++)
+		if (fd != keep)
+			close(fd);
+}
+
+/* Basic fixture: the provider open through vfio, edu ready to import. */
+FIXTURE(dmabuf)
+{
+	struct dmabuf_env env;
+	pid_t child;
+};
+
+FIXTURE_SETUP(dmabuf)
+{
+	self->child = 0;
+	if (env_open(_metadata, &self->env))
+		SKIP(return, NO_LAB);
+}
+
+FIXTURE_TEARDOWN(dmabuf)
+{
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, 0);
+	}
+	env_close(&self->env);
+}
+
+/* Fixture with variants: the layouts of a dma-buf. */
+FIXTURE(export)
+{
+	struct dmabuf_env env;
+	struct vfio_region_dma_range r[3];
+	unsigned int n;
+	__u64 size;
+	int fd;
+};
+
+FIXTURE_VARIANT(export)
+{
+	unsigned int nr;
+	/* length 0: to the end of the BAR */
+	struct vfio_region_dma_range r[3];
+	__u32 open_flags;
+};
+
+FIXTURE_VARIANT_ADD(export, whole_bar) {
+	.nr = 1, .r = { { 0, 0 } }, .open_flags = O_RDWR | O_CLOEXEC,
+};
+
+FIXTURE_VARIANT_ADD(export, sub_range) {
+	.nr = 1, .r = { { 0x100000, 0x10000 } }, .open_flags = O_RDWR,
+};
+
+FIXTURE_VARIANT_ADD(export, three_ranges) {
+	.nr = 3,
+	.r = { { 0x800000, 0x4000 }, { 0, 0x2000 }, { 0x200000, 0x1000 } },
+	.open_flags = O_RDONLY | O_CLOEXEC,
+};
+
+FIXTURE_SETUP(export)
+{
+	unsigned int i;
+
+	self->fd = -1;
+	if (env_open(_metadata, &self->env))
+		SKIP(return, NO_LAB);
+	self->n = variant->nr;
+	self->size = 0;
+	for (i = 0; i < self->n; i++) {
+		self->r[i] = variant->r[i];
+		if (!self->r[i].length)
+			self->r[i].length = self->env.bar_size -
+					    self->r[i].offset;
+		self->size += self->r[i].length;
+	}
+	self->fd = export_bar(&self->env, BAR, variant->open_flags, self->r,
+			      self->n);
+	ASSERT_LE(0, self->fd) TH_LOG("export: %s", strerror(-self->fd));
+}
+
+FIXTURE_TEARDOWN(export)
+{
+	env_close(&self->env);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Fixture with variants: in which order the holders let go. */
+enum close_order {
+	DEVICE_DMABUF_IMPORT,	/* device fd, dma-buf fd, import */
+	DEVICE_IMPORT_DMABUF,	/* device fd, import, dma-buf fd */
+	DMABUF_DEVICE_IMPORT,	/* dma-buf fd, device fd, import */
+	DEVICE_EDU_DMABUF,	/* device fd, the importer's file, dma-buf fd */
+};
+
+FIXTURE(lifetime)
+{
+	struct dmabuf_env env;
+};
+
+FIXTURE_VARIANT(lifetime)
+{
+	enum close_order order;
+};
+
+FIXTURE_VARIANT_ADD(lifetime, device_dmabuf_import) {
+	.order = DEVICE_DMABUF_IMPORT,
+};
+
+FIXTURE_VARIANT_ADD(lifetime, device_import_dmabuf) {
+	.order = DEVICE_IMPORT_DMABUF,
+};
+
+FIXTURE_VARIANT_ADD(lifetime, dmabuf_device_import) {
+	.order = DMABUF_DEVICE_IMPORT,
+};
+
+FIXTURE_VARIANT_ADD(lifetime, device_edufile_dmabuf) {
+	.order = DEVICE_EDU_DMABUF,
+};
+
+FIXTURE_SETUP(lifetime)
+{
+	if (env_open(_metadata, &self->env))
+		SKIP(return, NO_LAB);
+}
+
+FIXTURE_TEARDOWN(lifetime)
+{
+	env_close(&self->env);
+}
+
+/* Unbinding vfio-pci: runs last, and leaves the provider bound again. */
+FIXTURE(unbind)
+{
+	struct dmabuf_env env;
+	pid_t helper;
+};
+
+FIXTURE_SETUP(unbind)
+{
+	self->helper = 0;
+	if (env_open(_metadata, &self->env))
+		SKIP(return, NO_LAB);
+}
+
+FIXTURE_TEARDOWN(unbind)
+{
+	char drv[64];
+
+	/* The unbind completes once the device fd is closed */
+	env_close(&self->env);
+	if (self->helper > 0)
+		waitpid(self->helper, NULL, 0);
+	pci_driver(self->env.bdf, drv, sizeof(drv));
+	if (!drv[0] && bind_vfio_pci(self->env.bdf))
+		TH_LOG("could not bind %s to vfio-pci again", self->env.bdf);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The uAPI: probing and errors                                            */
+
+TEST_F(dmabuf, feature_probe)
+{
+	int dev = self->env.device;
+	__u32 hdr = sizeof(struct vfio_device_feature);
+
+	/* GET is supported; probing needs no data */
+	EXPECT_EQ(0, feature_dma_buf(dev, VFIO_DEVICE_FEATURE_PROBE | DMA_BUF_GET,
+				     hdr, 0, 0, 0, 0, NULL, 0));
+	EXPECT_EQ(0, feature_dma_buf(dev, VFIO_DEVICE_FEATURE_PROBE | DMA_BUF_GET,
+				     FEAT_SZ(1), BAR, 0, 0, 1, NULL, 0));
+	/* SET is not, probed or not */
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, VFIO_DEVICE_FEATURE_PROBE |
+					   VFIO_DEVICE_FEATURE_SET |
+					   VFIO_DEVICE_FEATURE_DMA_BUF,
+					   hdr, 0, 0, 0, 0, NULL, 0));
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, VFIO_DEVICE_FEATURE_PROBE |
+					   VFIO_DEVICE_FEATURE_SET | DMA_BUF_GET,
+					   hdr, 0, 0, 0, 0, NULL, 0));
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, VFIO_DEVICE_FEATURE_SET |
+					   VFIO_DEVICE_FEATURE_DMA_BUF,
+					   FEAT_SZ(1), BAR, 0, 0, 1, NULL, 0));
+	/* Neither GET nor SET */
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, VFIO_DEVICE_FEATURE_DMA_BUF,
+					   FEAT_SZ(1), BAR, 0, 0, 1, NULL, 0));
+}
+
+TEST_F(dmabuf, bad_argsz)
+{
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = 0, .length = PAGE },
+		{ .offset = PAGE, .length = PAGE },
+	};
+	int dev = self->env.device;
+
+	/* Smaller than the feature header */
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, 4, BAR, 0, 0, 1,
+					   r, 1));
+	/* Smaller than header + structure */
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET,
+					   sizeof(struct vfio_device_feature),
+					   BAR, 0, 0, 1, r, 1));
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_HDR - 1,
+					   BAR, 0, 0, 1, r, 1));
+	/* Not covering the ranges */
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_HDR, BAR, 0,
+					   0, 1, r, 1));
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1) - 1,
+					   BAR, 0, 0, 1, r, 1));
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR, 0,
+					   0, 2, r, 2));
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(2) - 8,
+					   BAR, 0, 0, 2, r, 2));
+}
+
+TEST_F(dmabuf, bad_flags)
+{
+	static const __u32 bad_open[] = {
+		O_NONBLOCK, O_APPEND, O_TRUNC, O_CREAT, O_DIRECT,
+		O_RDWR | O_CLOEXEC | O_NONBLOCK, 0x80000000u,
+	};
+	struct vfio_region_dma_range r = { .offset = 0, .length = PAGE };
+	int dev = self->env.device;
+	unsigned int i;
+	int fd;
+
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR, 0,
+					   1, 1, &r, 1));
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR, 0,
+					   0x80000000u, 1, &r, 1));
+	for (i = 0; i < ARRAY_SIZE(bad_open); i++) {
+		fd = feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR,
+				     bad_open[i], 0, 1, &r, 1);
+		EXPECT_EQ(-EINVAL, fd) TH_LOG("open_flags %#x", bad_open[i]);
+		if (fd >= 0)
+			close(fd);
+	}
+	/* The same request with valid flags works */
+	fd = feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR,
+			     O_RDWR | O_CLOEXEC, 0, 1, &r, 1);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, close(fd));
+}
+
+TEST_F(dmabuf, open_flags)
+{
+	static const __u32 acc[] = { O_RDONLY, O_WRONLY, O_RDWR };
+	struct vfio_region_dma_range r = { .offset = 0, .length = PAGE };
+	unsigned int i, cloexec;
+	int fd, fl;
+
+	for (i = 0; i < ARRAY_SIZE(acc); i++) {
+		for (cloexec = 0; cloexec < 2; cloexec++) {
+			__u32 of = acc[i] | (cloexec ? O_CLOEXEC : 0);
+
+			fd = export_bar(&self->env, BAR, of, &r, 1);
+			ASSERT_LE(0, fd) TH_LOG("open_flags %#x", of);
+			fl = fcntl(fd, F_GETFD);
+			ASSERT_LE(0, fl);
+			EXPECT_EQ(cloexec, !!(fl & FD_CLOEXEC))
+				TH_LOG("open_flags %#x: FD_CLOEXEC", of);
+			fl = fcntl(fd, F_GETFL);
+			ASSERT_LE(0, fl);
+			EXPECT_EQ(acc[i], fl & O_ACCMODE)
+				TH_LOG("open_flags %#x: access mode", of);
+			EXPECT_EQ(0, close(fd));
+		}
+	}
+}
+
+TEST_F(dmabuf, nr_ranges)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = PAGE };
+	struct vfio_region_dma_range *many;
+	int dev = self->env.device;
+	unsigned int i;
+
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR, 0,
+					   0, 0, &r, 1));
+	EXPECT_EQ(-EINVAL, feature_dma_buf(dev, DMA_BUF_GET, FEAT_HDR, BAR, 0,
+					   0, 0, NULL, 0));
+	/* Over the limit: E2BIG before argsz is looked at, nothing allocated */
+	EXPECT_EQ(-E2BIG, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR, 0,
+					  0, MAX_RANGES + 1, &r, 1));
+	EXPECT_EQ(-E2BIG, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR, 0,
+					  0, 0xffffffffu, &r, 1));
+	EXPECT_EQ(-E2BIG, feature_dma_buf(dev, DMA_BUF_GET, FEAT_SZ(1), BAR, 0,
+					  0, 0x80000000u, &r, 1));
+	/* ... and with ranges that are all valid */
+	many = calloc(MAX_RANGES + 1, sizeof(*many));
+	ASSERT_NE(NULL, many);
+	for (i = 0; i <= MAX_RANGES; i++) {
+		many[i].offset = i * PAGE;
+		many[i].length = PAGE;
+	}
+	EXPECT_EQ(-E2BIG, export_bar(&self->env, BAR, 0, many, MAX_RANGES + 1));
+	free(many);
+}
+
+/*
+ * The limit itself works: 1024 ranges, one page each, every other page of
+ * the BAR; the last range of the dma-buf is the last one given.
+ */
+TEST_F_TIMEOUT(dmabuf, max_ranges, 60)
+{
+	struct vfio_region_dma_range *r;
+	struct stat st;
+	__u64 size = 0;
+	unsigned int i;
+	__u32 h = 0;
+	int fd;
+
+	ASSERT_LE(2 * MAX_RANGES * PAGE, self->env.bar_size);
+	r = calloc(MAX_RANGES, sizeof(*r));
+	ASSERT_NE(NULL, r);
+	for (i = 0; i < MAX_RANGES; i++) {
+		r[i].offset = 2 * i * PAGE;
+		r[i].length = PAGE;
+	}
+	fd = export_bar(&self->env, BAR, O_RDWR, r, MAX_RANGES);
+	ASSERT_LE(0, fd) TH_LOG("%d ranges: %s", MAX_RANGES, strerror(-fd));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(MAX_RANGES * PAGE, (__u64)st.st_size);
+	ASSERT_EQ(0, imp_import(&self->env, fd, 0, &h, &size));
+	EXPECT_EQ(MAX_RANGES * PAGE, size);
+	EXPECT_EQ(map_ok(&self->env), imp_map_ret(&self->env, h));
+	check_dma(_metadata, &self->env, h, r, MAX_RANGES,
+		  (MAX_RANGES - 1) * PAGE, PAGE, 1);
+	EXPECT_EQ(0, imp_close(&self->env, h));
+	EXPECT_EQ(0, close(fd));
+	free(r);
+}
+
+TEST_F(dmabuf, bad_ranges)
+{
+	const __u64 bar = self->env.bar_size;
+	const struct {
+		const char *what;
+		unsigned int n;
+		struct vfio_region_dma_range r[2];
+	} c[] = {
+		{ "zero length", 1, { { 0, 0 } } },
+		{ "unaligned offset", 1, { { 0x800, PAGE } } },
+		{ "unaligned length", 1, { { 0, PAGE + 0x800 } } },
+		{ "sub-page length", 1, { { 0, 0x100 } } },
+		{ "offset at the end of the BAR", 1, { { bar, PAGE } } },
+		{ "offset past the BAR", 1, { { 2 * bar, PAGE } } },
+		{ "ends past the BAR", 1, { { bar - PAGE, 2 * PAGE } } },
+		{ "longer than the BAR", 1, { { 0, bar + PAGE } } },
+		{ "wraps past 2^64", 1, { { -PAGE, 2 * PAGE } } },
+		{ "ends at 2^64", 1, { { PAGE, -PAGE } } },
+		{ "huge length", 1, { { 0, -PAGE } } },
+		{ "second range: zero length", 2, { { 0, PAGE }, { PAGE, 0 } } },
+		{ "second range: unaligned", 2, { { 0, PAGE }, { 0x1800, PAGE } } },
+		{ "second range: past the BAR", 2,
+		  { { 0, PAGE }, { bar - PAGE, 2 * PAGE } } },
+		{ "second range: wraps", 2, { { 0, PAGE }, { -PAGE, 2 * PAGE } } },
+	};
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		ret = export_bar(&self->env, BAR, 0, c[i].r, c[i].n);
+		EXPECT_EQ(-EINVAL, ret)
+			TH_LOG("%s: {%#llx, %#llx}%s", c[i].what,
+			       (unsigned long long)c[i].r[c[i].n - 1].offset,
+			       (unsigned long long)c[i].r[c[i].n - 1].length,
+			       c[i].n > 1 ? " after a valid range" : "");
+		if (ret >= 0)
+			close(ret);
+	}
+	/* The boundary itself is fine: the last page, and the whole BAR */
+	ret = export1(&self->env, bar - PAGE, PAGE);
+	ASSERT_LE(0, ret);
+	close(ret);
+	ret = export1(&self->env, 0, bar);
+	ASSERT_LE(0, ret);
+	close(ret);
+}
+
+TEST_F(dmabuf, not_a_bar)
+{
+	static const __u32 idx[] = {
+		VFIO_PCI_ROM_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX,
+		VFIO_PCI_VGA_REGION_INDEX, VFIO_PCI_NUM_REGIONS, 64,
+		0x80000000u, 0xffffffffu,
+	};
+	struct vfio_region_dma_range r = { .offset = 0, .length = PAGE };
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(idx); i++) {
+		ret = export_bar(&self->env, idx[i], 0, &r, 1);
+		EXPECT_EQ(-ENODEV, ret) TH_LOG("region_index %#x", idx[i]);
+		if (ret >= 0)
+			close(ret);
+	}
+}
+
+/*
+ * BARs that exist as region indexes but cannot be exported.  ivshmem-plain
+ * has BAR0, 256 bytes of registers (a sub-page BAR), no BAR1, and BAR2,
+ * the memory; it has no I/O port BAR, so that case is not covered here.
+ */
+TEST_F(dmabuf, bar_not_exportable)
+{
+	static const __u32 bars[] = {
+		VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR1_REGION_INDEX,
+	};
+	struct vfio_region_dma_range r = { .offset = 0, .length = PAGE };
+	struct vfio_region_info ri;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(bars); i++) {
+		region_info(_metadata, &self->env, bars[i], &ri);
+		TH_LOG("BAR%u: %llu bytes, mmap %s", bars[i],
+		       (unsigned long long)ri.size,
+		       ri.flags & VFIO_REGION_INFO_FLAG_MMAP ? "yes" : "no");
+		/* the premise: sub-page or not implemented */
+		EXPECT_GT(PAGE, ri.size);
+		ret = export_bar(&self->env, bars[i], 0, &r, 1);
+		EXPECT_EQ(-EOPNOTSUPP, ret) TH_LOG("BAR%u", bars[i]);
+		if (ret >= 0)
+			close(ret);
+	}
+}
+
+/*
+ * The ranges are read from user memory: make them unreadable by putting
+ * the request at the end of a page followed by a PROT_NONE page.
+ */
+TEST_F(dmabuf, bad_user_pointer)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	struct vfio_device_feature_dma_buf *db;
+	struct vfio_device_feature *f;
+	char *p;
+	int ret;
+
+	p = mmap(NULL, 2 * psz, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, mprotect(p + psz, psz, PROT_NONE));
+
+	/* No range readable */
+	f = (void *)(p + psz - FEAT_HDR);
+	f->argsz = FEAT_SZ(1);
+	f->flags = DMA_BUF_GET;
+	db = (void *)f->data;
+	db->region_index = BAR;
+	db->open_flags = O_CLOEXEC;
+	db->flags = 0;
+	db->nr_ranges = 1;
+	ret = ioctl(self->env.device, VFIO_DEVICE_FEATURE, f);
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EFAULT, errno) TH_LOG("ranges in a PROT_NONE page");
+	if (ret >= 0)
+		close(ret);
+
+	/* The first range readable and valid, the second not */
+	f = (void *)(p + psz - FEAT_SZ(1));
+	f->argsz = FEAT_SZ(2);
+	f->flags = DMA_BUF_GET;
+	db = (void *)f->data;
+	db->region_index = BAR;
+	db->open_flags = O_CLOEXEC;
+	db->flags = 0;
+	db->nr_ranges = 2;
+	db->dma_ranges[0].offset = 0;
+	db->dma_ranges[0].length = PAGE;
+	ret = ioctl(self->env.device, VFIO_DEVICE_FEATURE, f);
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EFAULT, errno) TH_LOG("second range in a PROT_NONE page");
+	if (ret >= 0)
+		close(ret);
+
+	/* The header itself */
+	EXPECT_EQ(-1, ioctl(self->env.device, VFIO_DEVICE_FEATURE, p + psz));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(p, 2 * psz);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The dma-buf: size, identity, layout, data                               */
+
+static void read_fdinfo(struct __test_metadata *_metadata, int fd, char *buf,
+			size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY);
+	ASSERT_LE(0, f);
+	n = read(f, buf, len - 1);
+	ASSERT_LT(0, n);
+	buf[n] = 0;
+	close(f);
+}
+
+/* fdinfo has the line "@key:\t@val" */
+static bool has_line(const char *info, const char *key, const char *val)
+{
+	char line[256];
+	const char *p;
+
+	snprintf(line, sizeof(line), "%s:\t%s\n", key, val);
+	for (p = info; (p = strstr(p, line)); p++)
+		if (p == info || p[-1] == '\n')
+			return true;
+	return false;
+}
+
+TEST_F(export, fd_properties)
+{
+	char info[4096], val[128];
+	struct stat st;
+	void *p;
+	int fl;
+
+	ASSERT_EQ(0, fstat(self->fd, &st));
+	EXPECT_EQ(self->size, (__u64)st.st_size);
+	EXPECT_EQ((off_t)self->size, lseek(self->fd, 0, SEEK_END));
+
+	read_fdinfo(_metadata, self->fd, info, sizeof(info));
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)self->size);
+	EXPECT_TRUE(has_line(info, "size", val)) TH_LOG("fdinfo:\n%s", info);
+	EXPECT_TRUE(has_line(info, "exp_name", "vfio-pci"))
+		TH_LOG("fdinfo:\n%s", info);
+	snprintf(val, sizeof(val), "%s bar%u", self->env.bdf, BAR);
+	EXPECT_TRUE(has_line(info, "name", val))
+		TH_LOG("want name \"%s\"; fdinfo:\n%s", val, info);
+
+	fl = fcntl(self->fd, F_GETFD);
+	ASSERT_LE(0, fl);
+	EXPECT_EQ(!!(variant->open_flags & O_CLOEXEC), !!(fl & FD_CLOEXEC));
+	fl = fcntl(self->fd, F_GETFL);
+	ASSERT_LE(0, fl);
+	EXPECT_EQ(variant->open_flags & O_ACCMODE, (__u32)fl & O_ACCMODE);
+
+	/* No CPU access: the BAR has no struct pages */
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	if (p != MAP_FAILED)
+		munmap(p, PAGE);
+}
+
+/* The importer's sg table: one entry per range (per 2 GiB), in order. */
+TEST_F(export, import_layout)
+{
+	struct p2pdma_edu_import_map m;
+	unsigned int i, j, nents = 0;
+	__u64 size = 0;
+	__u32 h = 0;
+	int ret;
+
+	ASSERT_EQ(0, imp_import(&self->env, self->fd, 0, &h, &size));
+	EXPECT_EQ(self->size, size);
+	expect_state(_metadata, &self->env, h, 0, 0, "imported");
+	ret = imp_map(&self->env, h, &m);
+	if (!self->env.p2p) {
+		EXPECT_EQ(-EOPNOTSUPP, ret)
+			TH_LOG("the topology refuses P2P: map must fail with EOPNOTSUPP");
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	for (i = 0; i < self->n; i++)
+		nents += (self->r[i].length + (2ULL << 30) - 1) / (2ULL << 30);
+	ASSERT_EQ(nents, m.nents);
+	for (i = 0, j = 0; i < self->n && j < P2PDMA_EDU_MAX_SEGS; i++) {
+		__u64 left = self->r[i].length;
+
+		for (; left && j < P2PDMA_EDU_MAX_SEGS; j++) {
+			__u64 len = left < (2ULL << 30) ? left : 2ULL << 30;
+
+			EXPECT_EQ(len, m.segs[j].len)
+				TH_LOG("range %u, sg entry %u", i, j);
+			left -= len;
+		}
+	}
+	expect_state(_metadata, &self->env, h, 0, 1, "mapped");
+	EXPECT_EQ(0, imp_close(&self->env, h));
+}
+
+/*
+ * edu writes at the start of the dma-buf, across every boundary between
+ * two ranges and at the end; each byte must be at the BAR offset the
+ * ranges give it, and read back the same.
+ */
+TEST_F_TIMEOUT(export, dma_lands, 120)
+{
+	__u64 boundary = 0;
+	unsigned int i;
+	__u32 h = 0;
+
+	ASSERT_EQ(0, imp_import(&self->env, self->fd, 0, &h, NULL));
+	check_dma(_metadata, &self->env, h, self->r, self->n, 0, PAGE, 1);
+	if (!self->env.p2p)
+		return;
+	for (i = 0; i + 1 < self->n; i++) {
+		boundary += self->r[i].length;
+		check_dma(_metadata, &self->env, h, self->r, self->n,
+			  boundary - PAGE, 2 * PAGE, 2 + i);
+	}
+	check_dma(_metadata, &self->env, h, self->r, self->n,
+		  self->size - PAGE, PAGE, 10);
+	expect_state(_metadata, &self->env, h, 0, 1, "after DMA");
+	EXPECT_EQ(0, imp_close(&self->env, h));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Importers                                                               */
+
+/*
+ * Only dynamic peer-to-peer importers may attach, and only revocable ones
+ * may pin: the BAR can be taken away at any time.
+ */
+TEST_F(dmabuf, attach_refused)
+{
+	static const struct {
+		__u32 flags;
+		const char *what;
+	} c[] = {
+		{ P2PDMA_EDU_IMPORT_STATIC, "static importer" },
+		{ P2PDMA_EDU_IMPORT_NO_P2P, "importer without peer2peer" },
+		{ P2PDMA_EDU_IMPORT_STATIC | P2PDMA_EDU_IMPORT_NO_P2P,
+		  "static importer without peer2peer" },
+		{ P2PDMA_EDU_IMPORT_PIN, "pin, not revocable" },
+		{ P2PDMA_EDU_IMPORT_NO_P2P | P2PDMA_EDU_IMPORT_PIN |
+		  P2PDMA_EDU_IMPORT_REVOCABLE, "revocable pin without peer2peer" },
+	};
+	unsigned int i;
+	__u32 h = 0;
+	int fd;
+
+	fd = export1(&self->env, 0, 16 * PAGE);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < ARRAY_SIZE(c); i++) {
+		EXPECT_EQ(-EOPNOTSUPP, imp_import(&self->env, fd, c[i].flags,
+						  &h, NULL))
+			TH_LOG("%s (flags %#x)", c[i].what, c[i].flags);
+	}
+	/* Nothing was left behind: a dynamic importer still attaches */
+	ASSERT_EQ(0, imp_import(&self->env, fd, 0, &h, NULL));
+	EXPECT_EQ(map_ok(&self->env), imp_map_ret(&self->env, h));
+	EXPECT_EQ(0, imp_close(&self->env, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+/* A pin by an importer that declares itself revocable is revoked too. */
+TEST_F(dmabuf, pin_revocable)
+{
+	const __u32 fl = P2PDMA_EDU_IMPORT_PIN | P2PDMA_EDU_IMPORT_REVOCABLE;
+	struct dmabuf_env *e = &self->env;
+	__u32 h = 0;
+	int fd;
+
+	fd = export1(e, 0, 16 * PAGE);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, fl, &h, NULL));
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h));
+	expect_state(_metadata, e, h, 0, e->p2p, "pinned and mapped");
+
+	ASSERT_EQ(0, set_memory(e, false));
+	expect_state(_metadata, e, h, 1, 0, "memory decode off");
+	expect_revoked(_metadata, e, h, "pinned, memory decode off");
+
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_state(_metadata, e, h, 2, 0, "memory decode on again");
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h));
+	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Revocation                                                              */
+
+TEST_F_TIMEOUT(dmabuf, revoke_memory_decode, 120)
+{
+	const struct vfio_region_dma_range r = { 0x200000, 0x10000 };
+	struct p2pdma_edu_import_info i0, i1;
+	struct dmabuf_env *e = &self->env;
+	__u64 old;
+	__u16 cmd;
+	__u32 h = 0;
+	int fd;
+
+	fd = export_bar(e, BAR, O_RDWR, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0x1000, PAGE, 1);
+	old = first_addr(_metadata, e, h);
+	i0 = imp_info(_metadata, e, h);
+	EXPECT_EQ(0, i0.move_notify);
+	EXPECT_EQ(e->p2p, i0.mapped);
+	EXPECT_EQ(e->p2p, i0.maps);
+
+	/* Memory decode off: one notification, the mapping is gone */
+	ASSERT_EQ(0, set_memory(e, false));
+	ASSERT_EQ(0, cfg_read16(e, PCI_COMMAND, &cmd));
+	EXPECT_EQ(0, cmd & PCI_COMMAND_MEMORY);
+	expect_state(_metadata, e, h, 1, 0, "memory decode off");
+	expect_revoked(_metadata, e, h, "memory decode off");
+	check_old_addr(_metadata, e, old, r.offset, "memory decode off");
+	/* Writing the command register again changes nothing */
+	ASSERT_EQ(0, set_memory(e, false));
+	expect_state(_metadata, e, h, 1, 0, "memory decode off again");
+
+	/* On again: one more notification; nothing is mapped until asked */
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_state(_metadata, e, h, 2, 0, "memory decode on");
+	check_old_addr(_metadata, e, old, r.offset,
+		       "memory decode on, not mapped again");
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_state(_metadata, e, h, 2, 0, "memory decode on again");
+
+	check_dma(_metadata, e, h, &r, 1, 0x3000, PAGE, 2);
+	i1 = imp_info(_metadata, e, h);
+	EXPECT_EQ(2, i1.move_notify);
+	EXPECT_EQ(e->p2p, i1.mapped);
+	EXPECT_EQ(i0.maps + e->p2p, i1.maps);
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+TEST_F_TIMEOUT(dmabuf, revoke_reset, 120)
+{
+	const struct vfio_region_dma_range r = { 0x300000, 0x10000 };
+	struct dmabuf_env *e = &self->env;
+	__u32 h = 0;
+	int fd;
+
+	if (!(e->dev_flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s cannot be reset (no VFIO_DEVICE_FLAGS_RESET: no FLR, PM or bus reset)",
+		     e->bdf);
+	fd = export_bar(e, BAR, O_RDWR, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	expect_state(_metadata, e, h, 0, e->p2p, "before the reset");
+
+	/* Revoked before the reset, restored after it */
+	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_RESET))
+		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
+	expect_state(_metadata, e, h, 2, 0, "after the reset");
+
+	check_dma(_metadata, e, h, &r, 1, 0x2000, PAGE, 2);
+	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * All importers of all dma-bufs of the device are told, mapped or not:
+ * two imports of one dma-buf (one mapped, one not) and one of another.
+ */
+TEST_F_TIMEOUT(dmabuf, revoke_all_importers, 120)
+{
+	const struct vfio_region_dma_range ra = { 0, 0x10000 };
+	const struct vfio_region_dma_range rb = { 0x100000, 0x10000 };
+	struct dmabuf_env *e = &self->env;
+	__u32 h[3];
+	int fa, fb, i;
+
+	fa = export_bar(e, BAR, O_RDWR, &ra, 1);
+	ASSERT_LE(0, fa);
+	fb = export_bar(e, BAR, O_RDWR, &rb, 1);
+	ASSERT_LE(0, fb);
+	ASSERT_EQ(0, imp_import(e, fa, 0, &h[0], NULL));
+	ASSERT_EQ(0, imp_import(e, fa, 0, &h[1], NULL));
+	ASSERT_EQ(0, imp_import(e, fb, 0, &h[2], NULL));
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h[0]));
+	check_dma(_metadata, e, h[2], &rb, 1, 0, PAGE, 1);
+	expect_state(_metadata, e, h[0], 0, e->p2p, "a, mapped");
+	expect_state(_metadata, e, h[1], 0, 0, "a, not mapped");
+	expect_state(_metadata, e, h[2], 0, e->p2p, "b, mapped");
+
+	ASSERT_EQ(0, set_memory(e, false));
+	for (i = 0; i < 3; i++) {
+		expect_state(_metadata, e, h[i], 1, 0, "memory decode off");
+		expect_revoked(_metadata, e, h[i], "memory decode off");
+	}
+
+	ASSERT_EQ(0, set_memory(e, true));
+	for (i = 0; i < 3; i++)
+		expect_state(_metadata, e, h[i], 2, 0, "memory decode on");
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h[0]));
+	check_dma(_metadata, e, h[1], &ra, 1, 0x4000, PAGE, 2);
+	check_dma(_metadata, e, h[2], &rb, 1, 0x4000, PAGE, 3);
+	for (i = 0; i < 3; i++) {
+		expect_state(_metadata, e, h[i], 2, e->p2p, "mapped again");
+		EXPECT_EQ(0, imp_close(e, h[i]));
+	}
+	EXPECT_EQ(0, close(fa));
+	EXPECT_EQ(0, close(fb));
+}
+
+/* Exporting with memory decode off works; mapping waits for decode. */
+TEST_F_TIMEOUT(dmabuf, export_memory_off, 60)
+{
+	const struct vfio_region_dma_range r = { 0x400000, 0x4000 };
+	struct dmabuf_env *e = &self->env;
+	__u32 h = 0;
+	int fd;
+
+	ASSERT_EQ(0, set_memory(e, false));
+	fd = export_bar(e, BAR, O_RDWR, &r, 1);
+	ASSERT_LE(0, fd) TH_LOG("export with memory decode off: %s",
+				strerror(-fd));
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	expect_state(_metadata, e, h, 0, 0, "exported with decode off");
+	expect_revoked(_metadata, e, h, "exported with decode off");
+
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_state(_metadata, e, h, 1, 0, "memory decode on");
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	expect_state(_metadata, e, h, 1, e->p2p, "mapped");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * A closed device revokes its dma-bufs for good: opening it again makes
+ * new exports possible, never the old ones usable.
+ */
+TEST_F(dmabuf, revoked_for_good)
+{
+	struct dmabuf_env *e = &self->env;
+	__u32 h = 0, h2 = 0;
+	int fd, fd2;
+
+	fd = export1(e, 0, 16 * PAGE);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h));
+
+	ASSERT_EQ(0, close(e->device));
+	e->device = -1;
+	expect_state(_metadata, e, h, 1, 0, "device closed");
+	expect_revoked(_metadata, e, h, "device closed");
+
+	device_open(_metadata, e);
+	ASSERT_EQ(0, set_memory(e, false));
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_state(_metadata, e, h, 1, 0, "device opened again");
+	expect_revoked(_metadata, e, h, "device opened again");
+	/* No new importer for the old dma-buf either */
+	EXPECT_EQ(-ENODEV, imp_import(e, fd, 0, &h2, NULL));
+
+	fd2 = export1(e, 0, 16 * PAGE);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, imp_import(e, fd2, 0, &h2, NULL));
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h2));
+	expect_state(_metadata, e, h2, 0, e->p2p, "new export");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, imp_close(e, h2));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, close(fd2));
+}
+
+/* ---------------------------------------------------------------------- */
+/* A dma-buf handed to another process                                     */
+
+enum { CMD_RECV, CMD_IMPORT, CMD_WRITE, CMD_INFO, CMD_MAP, CMD_QUIT };
+
+struct scm_cmd {
+	__u32 op;
+	__u32 seed;
+	__u64 off;
+	__u64 len;
+};
+
+struct scm_reply {
+	__s32 ret;
+	__u32 pad;
+	__u64 size;
+	struct p2pdma_edu_import_info info;
+};
+
+static int send_cmd(int sock, const struct scm_cmd *c, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)c, .iov_len = sizeof(*c) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, 0) == sizeof(*c) ? 0 : -1;
+}
+
+static int recv_cmd(int sock, struct scm_cmd *c, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = c, .iov_len = sizeof(*c) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+
+	*fd = -1;
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != sizeof(*c))
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return 0;
+}
+
+/*
+ * The receiving process: it has none of the sender's files.  It holds the
+ * dma-buf it is given (CMD_RECV), then opens its own /dev/p2pdma_edu and
+ * imports it (CMD_IMPORT) once the sender has closed its fd.  It only
+ * reports; the test process checks.
+ */
+static void __attribute__((noreturn)) scm_receiver(int sock, __u32 importer)
+{
+	struct scm_cmd c;
+	struct scm_reply r;
+	int edu = -1, fd = -1, got;
+	uint8_t buf[PAGE];
+	struct stat st;
+	__u32 h = 0;
+
+	close_from(sock);
+	while (!recv_cmd(sock, &c, &got)) {
+		memset(&r, 0, sizeof(r));
+		switch (c.op) {
+		case CMD_RECV:
+			/* Hold the passed file: its size says what it is */
+			fd = got;
+			r.ret = fd < 0 ? -EBADF : fstat(fd, &st) ? -errno : 0;
+			if (!r.ret)
+				r.size = st.st_size;
+			break;
+		case CMD_IMPORT: {
+			struct p2pdma_edu_import imp = {
+				.importer = importer, .fd = fd,
+			};
+			edu = open(P2PDMA_EDU_DEV, O_RDWR);
+			if (edu < 0) {
+				r.ret = -errno;
+				break;
+			}
+			r.ret = ioctl(edu, P2PDMA_EDU_IMPORT, &imp) ? -errno : 0;
+			h = imp.handle;
+			r.size = imp.size;
+			/* The import holds the only reference now */
+			close(fd);
+			fd = -1;
+			break;
+		}
+		case CMD_WRITE: {
+			struct p2pdma_edu_import_dma d = {
+				.handle = h, .to_device = 1, .offset = c.off,
+				.length = c.len, .user_buf = (uintptr_t)buf,
+			};
+			if (c.len > sizeof(buf)) {
+				r.ret = -EINVAL;
+				break;
+			}
+			fill(buf, c.len, c.seed);
+			r.ret = ioctl(edu, P2PDMA_EDU_IMPORT_DMA, &d) ? -errno : 0;
+			break;
+		}
+		case CMD_MAP: {
+			struct p2pdma_edu_import_map m = { .handle = h };
+
+			r.ret = ioctl(edu, P2PDMA_EDU_IMPORT_MAP, &m) ? -errno : 0;
+			break;
+		}
+		case CMD_INFO:
+			r.info.handle = h;
+			r.ret = ioctl(edu, P2PDMA_EDU_IMPORT_INFO, &r.info) ?
+				-errno : 0;
+			break;
+		default:
+			break;
+		}
+		if (send(sock, &r, sizeof(r), 0) != sizeof(r) || c.op == CMD_QUIT)
+			break;
+	}
+	_exit(0);
+}
+
+static struct scm_reply scm_call(struct __test_metadata *_metadata, int sock,
+				 __u32 op, __u64 off, __u64 len, __u32 seed,
+				 int fd)
+{
+	struct scm_cmd c = { .op = op, .seed = seed, .off = off, .len = len };
+	struct scm_reply r;
+
+	memset(&r, 0, sizeof(r));
+	ASSERT_EQ(0, send_cmd(sock, &c, fd));
+	ASSERT_EQ(sizeof(r), recv(sock, &r, sizeof(r), 0));
+	return r;
+}
+
+/* The receiver's DMA of a pattern from @seed landed at @bar_off. */
+static void scm_check_write(struct __test_metadata *_metadata,
+			    struct dmabuf_env *e, int sock, __u64 off,
+			    __u64 bar_off, __u32 seed)
+{
+	uint8_t want[PAGE], got[PAGE];
+	struct scm_reply r;
+
+	r = scm_call(_metadata, sock, CMD_WRITE, off, PAGE, seed, -1);
+	if (!e->p2p) {
+		EXPECT_EQ(-EOPNOTSUPP, r.ret)
+			TH_LOG("the topology refuses P2P: DMA must fail with EOPNOTSUPP");
+		return;
+	}
+	ASSERT_EQ(0, r.ret) TH_LOG("receiver's DMA: %s", strerror(-r.ret));
+	fill(want, PAGE, seed);
+	ASSERT_EQ(PAGE, pread(e->bar_fd, got, PAGE, bar_off));
+	EXPECT_EQ(0, memcmp(want, got, PAGE))
+		TH_LOG("receiver's data not at BAR offset %#llx",
+		       (unsigned long long)bar_off);
+}
+
+TEST_F_TIMEOUT(dmabuf, pass_to_another_process, 120)
+{
+	const struct vfio_region_dma_range r = { 0x500000, 0x10000 };
+	struct dmabuf_env *e = &self->env;
+	struct scm_reply rep;
+	int sv[2], fd, st;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+	/* Before the export, so that the receiver inherits no dma-buf */
+	self->child = fork();
+	ASSERT_LE(0, self->child);
+	if (!self->child)
+		scm_receiver(sv[1], e->importer);
+	close(sv[1]);
+
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd);
+	rep = scm_call(_metadata, sv[0], CMD_RECV, 0, 0, 0, fd);
+	ASSERT_EQ(0, rep.ret) TH_LOG("receiver got no file");
+	EXPECT_EQ(r.length, rep.size);
+	/* The sender lets go before the receiver imports it */
+	ASSERT_EQ(0, close(fd));
+	rep = scm_call(_metadata, sv[0], CMD_IMPORT, 0, 0, 0, -1);
+	ASSERT_EQ(0, rep.ret) TH_LOG("receiver's import: %s", strerror(-rep.ret));
+	EXPECT_EQ(r.length, rep.size);
+
+	scm_check_write(_metadata, e, sv[0], 0x2000, r.offset + 0x2000,
+			e->seed + 1);
+	rep = scm_call(_metadata, sv[0], CMD_INFO, 0, 0, 0, -1);
+	ASSERT_EQ(0, rep.ret);
+	EXPECT_EQ(0, rep.info.move_notify);
+	EXPECT_EQ(e->p2p, rep.info.mapped);
+
+	/* The exporting process revokes; the other process's import sees it */
+	ASSERT_EQ(0, set_memory(e, false));
+	rep = scm_call(_metadata, sv[0], CMD_INFO, 0, 0, 0, -1);
+	ASSERT_EQ(0, rep.ret);
+	EXPECT_EQ(1, rep.info.move_notify);
+	EXPECT_EQ(0, rep.info.mapped);
+	rep = scm_call(_metadata, sv[0], CMD_MAP, 0, 0, 0, -1);
+	EXPECT_EQ(-ENODEV, rep.ret);
+	rep = scm_call(_metadata, sv[0], CMD_WRITE, 0, PAGE, e->seed, -1);
+	EXPECT_EQ(-ENODEV, rep.ret);
+
+	ASSERT_EQ(0, set_memory(e, true));
+	rep = scm_call(_metadata, sv[0], CMD_INFO, 0, 0, 0, -1);
+	ASSERT_EQ(0, rep.ret);
+	EXPECT_EQ(2, rep.info.move_notify);
+	scm_check_write(_metadata, e, sv[0], 0x5000, r.offset + 0x5000,
+			e->seed + 2);
+
+	rep = scm_call(_metadata, sv[0], CMD_QUIT, 0, 0, 0, -1);
+	ASSERT_EQ(self->child, waitpid(self->child, &st, 0));
+	self->child = 0;
+	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
+	close(sv[0]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lifetime: the device goes away while a dma-buf is in use                */
+
+TEST_F_TIMEOUT(lifetime, close_device, 120)
+{
+	const struct vfio_region_dma_range r = { 0x600000, 0x10000 };
+	struct dmabuf_env *e = &self->env;
+	struct stat st;
+	__u64 old;
+	__u32 h = 0, h2 = 0;
+	int fd;
+
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	old = first_addr(_metadata, e, h);
+	expect_state(_metadata, e, h, 0, e->p2p, "mapped");
+
+	if (variant->order == DMABUF_DEVICE_IMPORT) {
+		/* the import keeps the dma-buf alive */
+		ASSERT_EQ(0, close(fd));
+		fd = -1;
+		expect_state(_metadata, e, h, 0, e->p2p, "dma-buf fd closed");
+	}
+
+	/* Closing the device revokes at once, and for good */
+	ASSERT_EQ(0, close(e->device));
+	e->device = -1;
+	expect_state(_metadata, e, h, 1, 0, "device closed");
+	expect_revoked(_metadata, e, h, "device closed");
+	check_old_addr(_metadata, e, old, r.offset, "device closed");
+
+	if (fd >= 0) {
+		/* Still a valid file; no new importer though */
+		ASSERT_EQ(0, fstat(fd, &st));
+		EXPECT_EQ(r.length, (__u64)st.st_size);
+		EXPECT_EQ(-ENODEV, imp_import(e, fd, 0, &h2, NULL));
+	}
+
+	switch (variant->order) {
+	case DEVICE_DMABUF_IMPORT:
+		EXPECT_EQ(0, close(fd));
+		expect_state(_metadata, e, h, 1, 0, "dma-buf fd closed");
+		expect_revoked(_metadata, e, h, "dma-buf fd closed");
+		EXPECT_EQ(0, imp_close(e, h));
+		break;
+	case DEVICE_IMPORT_DMABUF:
+		EXPECT_EQ(0, imp_close(e, h));
+		EXPECT_EQ(r.length, (__u64)lseek(fd, 0, SEEK_END));
+		EXPECT_EQ(0, close(fd));
+		break;
+	case DMABUF_DEVICE_IMPORT:
+		EXPECT_EQ(0, imp_close(e, h));
+		break;
+	case DEVICE_EDU_DMABUF:
+		/* the importer's file goes, with its import */
+		EXPECT_EQ(0, close(e->edu));
+		e->edu = open(P2PDMA_EDU_DEV, O_RDWR);
+		ASSERT_LE(0, e->edu);
+		EXPECT_EQ(r.length, (__u64)lseek(fd, 0, SEEK_END));
+		EXPECT_EQ(0, close(fd));
+		break;
+	}
+	EXPECT_EQ(-ENOENT, imp_close(e, h));
+
+	/* The device opened again exports again */
+	device_open(_metadata, e);
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd) TH_LOG("export after reopening: %s", strerror(-fd));
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h2, NULL));
+	check_dma(_metadata, e, h2, &r, 1, 0x1000, PAGE, 2);
+	expect_state(_metadata, e, h2, 0, e->p2p, "new export");
+	EXPECT_EQ(0, imp_close(e, h2));
+	EXPECT_EQ(0, close(fd));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Unbinding vfio-pci from the provider (last: it rebinds afterwards)      */
+
+/* The helper process: no inherited files, so it holds nothing of vfio */
+static void __attribute__((noreturn)) unbind_helper(const char *bdf)
+{
+	close_from(-1);
+	_exit(-sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf));
+}
+
+TEST_F_TIMEOUT(unbind, revokes_while_open, 120)
+{
+	const struct vfio_region_dma_range r = { 0x700000, 0x10000 };
+	struct p2pdma_edu_import_info i;
+	struct dmabuf_env *e = &self->env;
+	char drv[64];
+	struct stat sb;
+	__u32 h = 0, h2 = 0;
+	int fd, st, ret;
+	__u64 old;
+
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	old = first_addr(_metadata, e, h);
+
+	/*
+	 * The unbind blocks until the device fd is closed (vfio may signal
+	 * a request eventfd; there is none), but must revoke first.
+	 */
+	self->helper = fork();
+	ASSERT_LE(0, self->helper);
+	if (!self->helper)
+		unbind_helper(e->bdf);
+	i = wait_notify(_metadata, e, h, 1, 30000);
+	EXPECT_EQ(1, i.move_notify) TH_LOG("unbind started, device fd open");
+	EXPECT_EQ(0, i.mapped);
+	EXPECT_EQ(0, waitpid(self->helper, &st, WNOHANG))
+		TH_LOG("the unbind did not wait for the device fd");
+	expect_revoked(_metadata, e, h, "unbinding");
+	check_old_addr(_metadata, e, old, r.offset, "unbinding");
+	/* The device is going away: no new exports */
+	ret = export_bar(e, BAR, O_RDWR, &r, 1);
+	EXPECT_EQ(-ENODEV, ret) TH_LOG("export while unbinding");
+	if (ret >= 0)
+		close(ret);	/* or the unbind never completes */
+
+	ASSERT_EQ(0, close(e->device));
+	e->device = -1;
+	ASSERT_EQ(self->helper, waitpid(self->helper, &st, 0));
+	self->helper = 0;
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(0, WEXITSTATUS(st)) TH_LOG("unbind: %s",
+					     strerror(WEXITSTATUS(st)));
+	pci_driver(e->bdf, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+
+	/* The dma-buf outlives the driver, still revoked, notified once */
+	expect_state(_metadata, e, h, 1, 0, "unbound");
+	expect_revoked(_metadata, e, h, "unbound");
+	ASSERT_EQ(0, fstat(fd, &sb));
+	EXPECT_EQ(r.length, (__u64)sb.st_size);
+	EXPECT_EQ(-ENODEV, imp_import(e, fd, 0, &h2, NULL));
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+
+	/* Bound again, the device exports again */
+	vfio_close(e);
+	ASSERT_EQ(0, bind_vfio_pci(e->bdf));
+	pci_driver(e->bdf, drv, sizeof(drv));
+	ASSERT_STREQ("vfio-pci", drv);
+	vfio_open(_metadata, e);
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd) TH_LOG("export after rebinding: %s", strerror(-fd));
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0x1000, PAGE, 2);
+	expect_state(_metadata, e, h, 0, e->p2p, "after rebinding");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+TEST_HARNESS_MAIN

@@ -260,7 +260,7 @@ static void vfio_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
 				      strerror(errno));
 	ASSERT_EQ(0, ioctl(e->group, VFIO_GROUP_GET_STATUS, &st));
 	ASSERT_TRUE(st.flags & VFIO_GROUP_FLAGS_VIABLE)
-		TH_LOG("IOMMU group %d of %s is not viable: all its devices must be bound to vfio-pci",
+		TH_LOG("IOMMU group %d of %s is not viable: bind all to vfio-pci",
 		       group_id, e->bdf);
 	ASSERT_EQ(0, ioctl(e->group, VFIO_GROUP_SET_CONTAINER, &e->container));
 	type = ioctl(e->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0 ?
@@ -278,7 +278,9 @@ static void vfio_close(struct dmabuf_env *e)
 		close(e->group);
 	if (e->container >= 0)
 		close(e->container);
-	e->device = e->group = e->container = -1;
+	e->device = -1;
+	e->group = -1;
+	e->container = -1;
 }
 
 /* Returns 0, or 1 if the lab environment is missing (skip). */
@@ -293,7 +295,11 @@ static int env_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
 	ssize_t n;
 
 	memset(e, 0, sizeof(*e));
-	e->container = e->group = e->device = e->edu = e->bar_fd = -1;
+	e->container = -1;
+	e->group = -1;
+	e->device = -1;
+	e->edu = -1;
+	e->bar_fd = -1;
 	e->importer_bdf = getenv("VFIO_DMABUF_IMPORTER");
 	if (!prov || !file || !expect ||
 	    parse_pci(e->importer_bdf, &e->importer))
@@ -563,7 +569,7 @@ static void check_dma(struct __test_metadata *_metadata, struct dmabuf_env *e,
 				 (unsigned long long)off, strerror(-ret));
 	read_host(_metadata, e, r, n, off, got, len);
 	EXPECT_EQ(0, memcmp(want, got, len))
-		TH_LOG("dma-buf offset %#llx (+%#llx): data not in the host file at BAR offset %#llx",
+		TH_LOG("dma-buf offset %#llx (+%#llx): not at BAR offset %#llx",
 		       (unsigned long long)off, (unsigned long long)len,
 		       (unsigned long long)at);
 	memset(got, 0, len);
@@ -1386,7 +1392,7 @@ TEST_F_TIMEOUT(dmabuf, revoke_reset, 120)
 	int fd;
 
 	if (!(e->dev_flags & VFIO_DEVICE_FLAGS_RESET))
-		SKIP(return, "%s cannot be reset (no VFIO_DEVICE_FLAGS_RESET: no FLR, PM or bus reset)",
+		SKIP(return, "%s has no reset (no VFIO_DEVICE_FLAGS_RESET)",
 		     e->bdf);
 	fd = export_bar(e, BAR, O_RDWR, &r, 1);
 	ASSERT_LE(0, fd);
@@ -1576,7 +1582,7 @@ static int recv_cmd(int sock, struct scm_cmd *c, int *fd)
  * imports it (CMD_IMPORT) once the sender has closed its fd.  It only
  * reports; the test process checks.
  */
-static void __attribute__((noreturn)) scm_receiver(int sock, __u32 importer)
+static void scm_receiver(int sock, __u32 importer)
 {
 	struct scm_cmd c;
 	struct scm_reply r;
@@ -1820,7 +1826,7 @@ TEST_F_TIMEOUT(lifetime, close_device, 120)
 /* Unbinding vfio-pci from the provider (last: it rebinds afterwards)      */
 
 /* The helper process: no inherited files, so it holds nothing of vfio */
-static void __attribute__((noreturn)) unbind_helper(const char *bdf)
+static void unbind_helper(const char *bdf)
 {
 	close_from(-1);
 	_exit(-sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf));

@@ -15,7 +15,8 @@
  * valid until their last reference goes away.
  *
  * Locking: vdev->memory_lock, held for write, protects vdev->dmabufs,
- * vdev->dmabufs_closed and every change of a dma-buf's @revoked and @vdev.
+ * vdev->dmabufs_closed, vdev->dmabuf_exportable after registration, and
+ * every change of a dma-buf's @revoked and @vdev.
  * Those changes are also made under the dma-buf's reservation lock, taken
  * inside memory_lock, so that map_dma_buf, which runs under the reservation
  * lock alone, sees a stable state.
@@ -115,7 +116,11 @@ static void vfio_pci_dma_buf_unmap(struct dma_buf_attachment *attach,
 static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
-	struct vfio_pci_core_device *vdev = priv->vdev;
+	/*
+	 * Only vfio_pci_dma_buf_cleanup() clears @vdev, and only while it
+	 * holds a reference on our file, so this cannot change under us.
+	 */
+	struct vfio_pci_core_device *vdev = READ_ONCE(priv->vdev);
 
 	/*
 	 * Still linked to an open device: vfio_pci_dma_buf_cleanup() skipped
@@ -129,7 +134,7 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 		vfio_device_put_registration(&vdev->vdev);
 	}
 	pci_dev_put(priv->pdev);
-	kfree(priv);
+	kvfree(priv);
 }
 
 static const struct dma_buf_ops vfio_pci_dma_buf_ops = {
@@ -147,8 +152,8 @@ static const struct dma_buf_ops vfio_pci_dma_buf_ops = {
  */
 static bool vfio_pci_dma_buf_usable(struct vfio_pci_core_device *vdev)
 {
-	return !vdev->dmabufs_closed && !vdev->pm_runtime_engaged &&
-	       __vfio_pci_memory_enabled(vdev);
+	return !vdev->dmabufs_closed && vdev->vconfig &&
+	       !vdev->pm_runtime_engaged && __vfio_pci_memory_enabled(vdev);
 }
 
 /*
@@ -167,7 +172,11 @@ static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
 	if (priv->revoked != revoked) {
 		priv->revoked = revoked;
 		dma_buf_move_notify(priv->dmabuf);
-		/* No importer DMA may be in flight once revoke returns */
+		/*
+		 * No importer DMA may be in flight once revoke returns, or it
+		 * could reach a BAR that no longer decodes or belongs to
+		 * someone else: wait as long as it takes.
+		 */
 		if (revoked)
 			dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
 					      false, MAX_SCHEDULE_TIMEOUT);
@@ -183,8 +192,9 @@ static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
  *
  * Revoking tells every importer to unmap and waits for the fences of each
  * dma-buf, so it must be called before the device loses memory decode.
- * Restoring only affects dma-bufs whose BAR is usable again; it notifies
- * their importers so that they map again.
+ * Restoring does nothing unless userspace may use the BARs again (memory
+ * decode on, not in low power, device open); it notifies the importers so
+ * that they map again.
  *
  * Context: process context, @vdev->memory_lock held for write.
  */
@@ -214,21 +224,42 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 {
 	struct vfio_pci_dma_buf *priv, *tmp;
+	LIST_HEAD(detached);
 
 	down_write(&vdev->memory_lock);
 	vdev->dmabufs_closed = true;
 	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, node) {
 		/* A dying dma-buf is unlinked by its release callback */
-		struct file *file = get_file_active(&priv->dmabuf->file);
+		bool active = get_file_active(&priv->dmabuf->file);
 
-		vfio_pci_dma_buf_set_revoked(priv, true, !!file);
-		if (!file)
-			continue;
-		list_del_init(&priv->node);
-		vfio_device_put_registration(&vdev->vdev);
-		fput(file);
+		vfio_pci_dma_buf_set_revoked(priv, true, active);
+		if (active)
+			list_move(&priv->node, &detached);
 	}
 	up_write(&vdev->memory_lock);
+
+	list_for_each_entry_safe(priv, tmp, &detached, node) {
+		list_del_init(&priv->node);
+		vfio_device_put_registration(&vdev->vdev);
+		fput(priv->dmabuf->file);
+	}
+}
+
+/**
+ * vfio_pci_dma_buf_remove - revoke for good a device that is going away
+ * @vdev: the device, being unregistered (unbind or removal)
+ *
+ * Like vfio_pci_dma_buf_cleanup(), and no dma-buf can be exported from
+ * @vdev any more, even if userspace opens it again before it is gone.
+ *
+ * Context: process context, takes @vdev->memory_lock.
+ */
+void vfio_pci_dma_buf_remove(struct vfio_pci_core_device *vdev)
+{
+	down_write(&vdev->memory_lock);
+	vdev->dmabuf_exportable = false;
+	up_write(&vdev->memory_lock);
+	vfio_pci_dma_buf_cleanup(vdev);
 }
 
 /**
@@ -303,7 +334,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	if (copy_from_user(&get, arg, sizeof(get)))
 		return -EFAULT;
 	if (get.flags || get.open_flags & ~(O_ACCMODE | O_CLOEXEC) ||
-	    !get.nr_ranges)
+	    (get.open_flags & O_ACCMODE) == O_ACCMODE || !get.nr_ranges)
 		return -EINVAL;
 	if (get.nr_ranges > VFIO_PCI_DMA_BUF_MAX_RANGES)
 		return -E2BIG;
@@ -315,14 +346,14 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 
 	/*
 	 * Peers may reach what userspace could mmap, nothing else: an I/O
-	 * or missing BAR and, through vfio's mmap rule, an MSI-X table
-	 * userspace could not map are refused.  So is a sub-page BAR: vfio
-	 * maps it with the rest of its page reserved, a peer must not reach
-	 * that.  Variant drivers that provide their own mmap have their own
-	 * idea of the BARs.
+	 * or missing BAR is refused.  6.12's vfio lets userspace mmap the
+	 * MSI-X table (interrupt remapping protects the host from it), so an
+	 * MSI-X BAR is exported like any other.  A sub-page BAR is refused:
+	 * vfio maps it with the rest of its page reserved, a peer must not
+	 * reach that.  Drivers opt in with @dmabuf_exportable, as variant
+	 * drivers may show userspace BARs that are not the hardware's.
 	 */
-	if (vdev->vdev.ops->mmap != vfio_pci_core_mmap ||
-	    !vdev->bar_mmap_supported[bar] ||
+	if (!vdev->dmabuf_exportable || !vdev->bar_mmap_supported[bar] ||
 	    pci_resource_len(pdev, bar) < PAGE_SIZE) {
 		pci_info_ratelimited(pdev,
 				     "dma-buf: BAR %u cannot be exported for peer-to-peer DMA\n",
@@ -330,8 +361,8 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 		return -EOPNOTSUPP;
 	}
 
-	priv = kzalloc(struct_size(priv, ranges, get.nr_ranges),
-		       GFP_KERNEL_ACCOUNT);
+	priv = kvzalloc(struct_size(priv, ranges, get.nr_ranges),
+			GFP_KERNEL_ACCOUNT);
 	if (!priv)
 		return -ENOMEM;
 	priv->nr_ranges = get.nr_ranges;
@@ -339,6 +370,8 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 
 	ret = vfio_pci_dma_buf_get_ranges(priv, arg->dma_ranges,
 					  pci_resource_len(pdev, bar), &size);
+	if (!ret && size != (size_t)size)
+		ret = -EINVAL;
 	if (ret)
 		goto err_free;
 
@@ -368,7 +401,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 		goto err_put;
 	}
 	priv->dmabuf = dmabuf;
-	/* Shown in fdinfo and in debugfs' dma_buf/bufinfo */
+	/* For fdinfo and debugfs' dma_buf/bufinfo; a failure is harmless */
 	name = kasprintf(GFP_KERNEL, "%s bar%u", pci_name(pdev), bar);
 	spin_lock(&dmabuf->name_lock);
 	dmabuf->name = name;
@@ -391,7 +424,11 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 		return -ENODEV;
 	}
 
-	/* Past this point the release callback undoes everything */
+	/*
+	 * Past this point the release callback undoes everything.  Should the
+	 * device be closed or removed right now, the new fd is simply born
+	 * revoked.
+	 */
 	ret = dma_buf_fd(dmabuf, get.open_flags);
 	if (ret < 0)
 		dma_buf_put(dmabuf);
@@ -401,6 +438,6 @@ err_put:
 	pci_dev_put(priv->pdev);
 	vfio_device_put_registration(&vdev->vdev);
 err_free:
-	kfree(priv);
+	kvfree(priv);
 	return ret;
 }

@@ -109,7 +109,7 @@ struct p2pdma_edu_map_ranges {
 /* Flags of p2pdma_edu_import.flags */
 #define P2PDMA_EDU_IMPORT_STATIC	_BITUL(0) /* no move_notify: dma_buf_attach() */
 #define P2PDMA_EDU_IMPORT_PIN		_BITUL(1) /* dma_buf_pin() after attaching */
-#define P2PDMA_EDU_IMPORT_REVOCABLE	_BITUL(2) /* declare the pin revocable */
+#define P2PDMA_EDU_IMPORT_REVOCABLE	_BITUL(2) /* pin revocable: dies on revoke */
 #define P2PDMA_EDU_IMPORT_NO_P2P	_BITUL(3) /* allow_peer2peer = false */
 
 /**

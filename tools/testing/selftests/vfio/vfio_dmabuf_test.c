@@ -7,8 +7,9 @@
  * byte for byte in the memory that backs the BAR on the host, and what it
  * reads back must match.  The tests cover the uAPI's errors, the layout of
  * the dma-buf, and revocation: whenever userspace loses the BAR (memory
- * decode cleared, reset, device closed, driver unbound) every importer is
- * told once with move_notify and mappings fail with ENODEV.
+ * decode cleared, reset, hot reset, low power, device closed, driver
+ * unbound) every importer is told once with move_notify and mappings fail
+ * with ENODEV; once the BAR is usable again they are told once more.
  *
  * Needs (the QEMU lab provides it; without the environment the tests are
  * skipped as without the hardware):
@@ -94,6 +95,7 @@ struct dmabuf_env {
 	bool iommu;		/* edu's DMA is translated by an IOMMU */
 	int container;
 	int group;
+	int group_id;		/* IOMMU group number of the provider */
 	int device;
 	int edu;		/* /dev/p2pdma_edu: owns the imports */
 	int bar_fd;		/* host file backing BAR2 */
@@ -241,7 +243,7 @@ static void vfio_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
 {
 	struct vfio_group_status st = { .argsz = sizeof(st) };
 	char path[PATH_MAX], link[PATH_MAX];
-	int group_id, type;
+	int type;
 	ssize_t n;
 
 	e->container = open("/dev/vfio/vfio", O_RDWR);
@@ -253,15 +255,15 @@ static void vfio_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
 	n = readlink(path, link, sizeof(link) - 1);
 	ASSERT_LT(0, n) TH_LOG("%s has no IOMMU group", e->bdf);
 	link[n] = 0;
-	group_id = atoi(strrchr(link, '/') + 1);
-	snprintf(path, sizeof(path), "/dev/vfio/%d", group_id);
+	e->group_id = atoi(strrchr(link, '/') + 1);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", e->group_id);
 	e->group = open(path, O_RDWR);
 	ASSERT_LE(0, e->group) TH_LOG("%s: %s (group held elsewhere?)", path,
 				      strerror(errno));
 	ASSERT_EQ(0, ioctl(e->group, VFIO_GROUP_GET_STATUS, &st));
 	ASSERT_TRUE(st.flags & VFIO_GROUP_FLAGS_VIABLE)
 		TH_LOG("IOMMU group %d of %s is not viable: bind all to vfio-pci",
-		       group_id, e->bdf);
+		       e->group_id, e->bdf);
 	ASSERT_EQ(0, ioctl(e->group, VFIO_GROUP_SET_CONTAINER, &e->container));
 	type = ioctl(e->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0 ?
 	       VFIO_TYPE1v2_IOMMU : VFIO_TYPE1_IOMMU;
@@ -1325,10 +1327,15 @@ TEST_F(dmabuf, pin_revocable)
 	expect_state(_metadata, e, h, 1, 0, "memory decode off");
 	expect_revoked(_metadata, e, h, "pinned, memory decode off");
 
+	/* A revoked pin is gone for good, as for RDMA's revocable umem */
 	ASSERT_EQ(0, set_memory(e, true));
 	expect_state(_metadata, e, h, 2, 0, "memory decode on again");
+	EXPECT_EQ(-ENODEV, imp_map_ret(e, h));
+	EXPECT_EQ(0, imp_close(e, h));
+	/* a new pinned import of the same dma-buf works */
+	ASSERT_EQ(0, imp_import(e, fd, fl, &h, NULL));
 	EXPECT_EQ(map_ok(e), imp_map_ret(e, h));
-	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
+	expect_state(_metadata, e, h, 0, e->p2p, "pinned again");
 	EXPECT_EQ(0, imp_close(e, h));
 	EXPECT_EQ(0, close(fd));
 }
@@ -1405,6 +1412,198 @@ TEST_F_TIMEOUT(dmabuf, revoke_reset, 120)
 		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
 	expect_state(_metadata, e, h, 2, 0, "after the reset");
 
+	check_dma(_metadata, e, h, &r, 1, 0x2000, PAGE, 2);
+	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+/* VFIO_DEVICE_FEATURE_SET of a feature without data: 0 or -errno */
+static int feature_set(struct dmabuf_env *e, __u32 feature, bool probe)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_SET | feature |
+			 (probe ? VFIO_DEVICE_FEATURE_PROBE : 0),
+	};
+
+	return ioctl(e->device, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+}
+
+/*
+ * Low power: userspace loses the BARs from LOW_POWER_ENTRY to
+ * LOW_POWER_EXIT.  In between no ioctl may reach the device (its pm
+ * wrappers would resume it): only the importer is looked at.
+ */
+TEST_F_TIMEOUT(dmabuf, revoke_low_power, 120)
+{
+	const struct vfio_region_dma_range r = { 0x320000, 0x10000 };
+	struct p2pdma_edu_import_info i;
+	struct dmabuf_env *e = &self->env;
+	__u64 old;
+	__u32 h = 0;
+	int fd, ret;
+
+	ret = feature_set(e, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY, true);
+	if (ret == -ENOTTY || ret == -EINVAL)
+		SKIP(return, "%s has no LOW_POWER_ENTRY: probe: %s (errno %d)",
+		     e->bdf, strerror(-ret), -ret);
+	ASSERT_EQ(0, ret) TH_LOG("probing LOW_POWER_ENTRY: %s",
+				 strerror(-ret));
+	fd = export_bar(e, BAR, O_RDWR, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	old = first_addr(_metadata, e, h);
+	expect_state(_metadata, e, h, 0, e->p2p, "before low power");
+
+	ret = feature_set(e, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY, false);
+	if (ret == -ENOTTY || ret == -EINVAL) {
+		/* Refused outside the exporter only if the importer saw nothing */
+		i = imp_info(_metadata, e, h);
+		if (!i.move_notify && i.mapped == e->p2p)
+			SKIP(return, "%s: LOW_POWER_ENTRY refused: %s (errno %d)",
+			     e->bdf, strerror(-ret), -ret);
+		TH_LOG("LOW_POWER_ENTRY refused, yet move_notify %u, mapped %u",
+		       i.move_notify, i.mapped);
+	}
+	ASSERT_EQ(0, ret) TH_LOG("LOW_POWER_ENTRY: %s", strerror(-ret));
+
+	/* Until the exit, no device ioctl: the importer only */
+	expect_state(_metadata, e, h, 1, 0, "low power");
+	expect_revoked(_metadata, e, h, "low power");
+	check_old_addr(_metadata, e, old, r.offset, "low power");
+
+	/* Back to full power: one more notification, mapped on demand */
+	ret = feature_set(e, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT, false);
+	ASSERT_EQ(0, ret) TH_LOG("LOW_POWER_EXIT: %s", strerror(-ret));
+	expect_state(_metadata, e, h, 2, 0, "low power exited");
+
+	check_dma(_metadata, e, h, &r, 1, 0x2000, PAGE, 2);
+	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+/* VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, sized by a first call: 0 or -errno */
+static int hot_reset_info(struct dmabuf_env *e,
+			  struct vfio_pci_hot_reset_info **out)
+{
+	struct vfio_pci_hot_reset_info hdr = { .argsz = sizeof(hdr) };
+	struct vfio_pci_hot_reset_info *info;
+	size_t sz;
+	int ret;
+
+	*out = NULL;
+	if (ioctl(e->device, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hdr) &&
+	    errno != ENOSPC)
+		return -errno;
+	sz = sizeof(hdr) + hdr.count * sizeof(struct vfio_pci_dependent_device);
+	info = calloc(1, sz);
+	if (!info)
+		return -ENOMEM;
+	info->argsz = sz;
+	if (ioctl(e->device, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info)) {
+		ret = -errno;
+		free(info);
+		return ret;
+	}
+	*out = info;
+	return 0;
+}
+
+/*
+ * A hot reset (slot or bus) that resets the provider alone, owned through
+ * its group: revoked before the reset, restored after it.
+ */
+TEST_F_TIMEOUT(dmabuf, revoke_hot_reset, 120)
+{
+	const struct vfio_region_dma_range r = { 0x340000, 0x10000 };
+	const size_t sz = sizeof(struct vfio_pci_hot_reset) + sizeof(__s32);
+	struct vfio_pci_hot_reset_info *info;
+	struct vfio_pci_hot_reset *reset;
+	struct dmabuf_env *e = &self->env;
+	__u32 count, group = 0;
+	__u32 h = 0;
+	int fd, ret;
+
+	ret = hot_reset_info(e, &info);
+	if (ret)
+		SKIP(return, "%s has no hot reset: GET_PCI_HOT_RESET_INFO: %s (errno %d)",
+		     e->bdf, strerror(-ret), -ret);
+	count = info->count;
+	if (count)
+		group = info->devices[0].group_id;
+	free(info);
+	if (count != 1)
+		SKIP(return, "a hot reset of %s resets %u devices, not 1",
+		     e->bdf, count);
+	if (group != (__u32)e->group_id)
+		SKIP(return, "a hot reset of %s needs IOMMU group %u, not %d",
+		     e->bdf, group, e->group_id);
+
+	fd = export_bar(e, BAR, O_RDWR, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	expect_state(_metadata, e, h, 0, e->p2p, "before the hot reset");
+
+	/* Revoked before the reset, restored after it */
+	reset = calloc(1, sz);
+	ASSERT_NE(NULL, reset);
+	reset->argsz = sz;
+	reset->flags = 0;
+	reset->count = 1;
+	reset->group_fds[0] = e->group;
+	ret = ioctl(e->device, VFIO_DEVICE_PCI_HOT_RESET, reset) ? -errno : 0;
+	free(reset);
+	ASSERT_EQ(0, ret) TH_LOG("VFIO_DEVICE_PCI_HOT_RESET: %s", strerror(-ret));
+	expect_state(_metadata, e, h, 2, 0, "after the hot reset");
+
+	check_dma(_metadata, e, h, &r, 1, 0x2000, PAGE, 2);
+	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * A reset gives userspace the BAR back only if memory decode is on in the
+ * virtual command register: with it off, nothing is restored until it is
+ * set again.
+ */
+TEST_F_TIMEOUT(dmabuf, restore_only_when_usable, 120)
+{
+	const struct vfio_region_dma_range r = { 0x360000, 0x10000 };
+	struct dmabuf_env *e = &self->env;
+	__u16 cmd;
+	__u32 h = 0;
+	int fd;
+
+	if (!(e->dev_flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s has no reset (no VFIO_DEVICE_FLAGS_RESET)",
+		     e->bdf);
+	fd = export_bar(e, BAR, O_RDWR, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	expect_state(_metadata, e, h, 0, e->p2p, "before the reset");
+
+	ASSERT_EQ(0, set_memory(e, false));
+	expect_state(_metadata, e, h, 1, 0, "memory decode off");
+	expect_revoked(_metadata, e, h, "memory decode off");
+
+	/* Already revoked; decode still off after it: no notification */
+	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_RESET))
+		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
+	expect_state(_metadata, e, h, 1, 0, "reset, memory decode off");
+	expect_revoked(_metadata, e, h, "reset, memory decode off");
+	ASSERT_EQ(0, cfg_read16(e, PCI_COMMAND, &cmd));
+	EXPECT_EQ(0, cmd & PCI_COMMAND_MEMORY)
+		TH_LOG("the reset turned memory decode on");
+
+	/* Decode on: restored now, with one more notification */
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_state(_metadata, e, h, 2, 0, "memory decode on");
 	check_dma(_metadata, e, h, &r, 1, 0x2000, PAGE, 2);
 	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
 	EXPECT_EQ(0, imp_close(e, h));

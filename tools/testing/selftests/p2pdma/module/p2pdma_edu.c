@@ -65,19 +65,20 @@ struct p2pdma_edu {
 struct p2pdma_edu_file {
 	struct xarray maps;		/* handle -> struct p2pdma_edu_mapping */
 	struct xarray imports;		/* handle -> struct p2pdma_edu_attachment */
+	struct mutex imports_lock;	/* serialises the import ioctls */
 };
 
 /*
- * One P2PDMA_EDU_IMPORT.  @sgt and the counters are protected by the
- * dma-buf's resv lock; ioctls on one import are serialised by @lock.
+ * One P2PDMA_EDU_IMPORT.  @sgt, @pinned, @revoked and the counters are
+ * protected by the dma-buf's resv lock.
  */
 struct p2pdma_edu_attachment {
-	struct mutex lock;		/* serialises ioctls on the import */
 	struct pci_dev *pdev;		/* the edu importer, referenced */
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
 	bool pinned;
+	bool revoked;			/* a revocable pin was revoked */
 	u32 move_notify;
 	u32 maps;
 	u32 map_errors;
@@ -359,6 +360,12 @@ static void p2pdma_edu_import_move_notify(struct dma_buf_attachment *attach)
 		dma_buf_unmap_attachment(attach, imp->sgt, DMA_BIDIRECTIONAL);
 		imp->sgt = NULL;
 	}
+	/* Like ib_umem_dmabuf_revoke_locked(): a revoked pin is gone for good */
+	if (imp->pinned) {
+		dma_buf_unpin(attach);
+		imp->pinned = false;
+		imp->revoked = true;
+	}
 }
 
 static const struct dma_buf_attach_ops p2pdma_edu_dynamic_ops = {
@@ -383,7 +390,10 @@ static int p2pdma_edu_import_map_locked(struct p2pdma_edu_attachment *imp)
 
 	if (imp->sgt)
 		return 0;
-	sgt = dma_buf_map_attachment(imp->attach, DMA_BIDIRECTIONAL);
+	if (imp->revoked)
+		sgt = ERR_PTR(-ENODEV);
+	else
+		sgt = dma_buf_map_attachment(imp->attach, DMA_BIDIRECTIONAL);
 	if (IS_ERR(sgt)) {
 		imp->map_errors++;
 		imp->last_error = -PTR_ERR(sgt);
@@ -415,7 +425,6 @@ static void p2pdma_edu_import_free(struct p2pdma_edu_attachment *imp)
 	dma_buf_detach(dmabuf, imp->attach);
 	dma_buf_put(dmabuf);
 	pci_dev_put(imp->pdev);
-	mutex_destroy(&imp->lock);
 	kfree(imp);
 }
 
@@ -439,7 +448,6 @@ static long p2pdma_edu_ioctl_import(struct p2pdma_edu_file *f,
 	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
 	if (!imp)
 		return -ENOMEM;
-	mutex_init(&imp->lock);
 
 	mutex_lock(&p2pdma_edu_devices_lock);
 	edu = p2pdma_edu_find(req.importer, true);
@@ -632,20 +640,19 @@ static long p2pdma_edu_ioctl_import_op(struct p2pdma_edu_file *f,
 
 	if (get_user(handle, (u32 __user *)arg))
 		return -EFAULT;
-	if (cmd == P2PDMA_EDU_IMPORT_CLOSE) {
-		imp = xa_erase(&f->imports, handle);
-		if (!imp)
-			return -ENOENT;
-		p2pdma_edu_import_free(imp);
-		return 0;
-	}
 
-	/* Ioctls on one file are not expected to race with IMPORT_CLOSE */
+	mutex_lock(&f->imports_lock);
 	imp = xa_load(&f->imports, handle);
-	if (!imp)
-		return -ENOENT;
-	mutex_lock(&imp->lock);
+	if (!imp) {
+		ret = -ENOENT;
+		goto out;
+	}
 	switch (cmd) {
+	case P2PDMA_EDU_IMPORT_CLOSE:
+		xa_erase(&f->imports, handle);
+		p2pdma_edu_import_free(imp);
+		ret = 0;
+		break;
 	case P2PDMA_EDU_IMPORT_MAP:
 		ret = p2pdma_edu_ioctl_import_map(imp, arg);
 		break;
@@ -662,7 +669,8 @@ static long p2pdma_edu_ioctl_import_op(struct p2pdma_edu_file *f,
 		ret = p2pdma_edu_ioctl_import_info(imp, arg);
 		break;
 	}
-	mutex_unlock(&imp->lock);
+out:
+	mutex_unlock(&f->imports_lock);
 	return ret;
 }
 
@@ -684,7 +692,10 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 	case P2PDMA_EDU_MAP_RANGES:
 		return p2pdma_edu_ioctl_map_ranges(f, (void __user *)arg);
 	case P2PDMA_EDU_IMPORT:
-		return p2pdma_edu_ioctl_import(f, (void __user *)arg);
+		mutex_lock(&f->imports_lock);
+		ret = p2pdma_edu_ioctl_import(f, (void __user *)arg);
+		mutex_unlock(&f->imports_lock);
+		return ret;
 	case P2PDMA_EDU_IMPORT_MAP:
 	case P2PDMA_EDU_IMPORT_UNMAP:
 	case P2PDMA_EDU_IMPORT_DMA:
@@ -739,6 +750,7 @@ static int p2pdma_edu_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	xa_init_flags(&f->maps, XA_FLAGS_ALLOC);
 	xa_init_flags(&f->imports, XA_FLAGS_ALLOC);
+	mutex_init(&f->imports_lock);
 	file->private_data = f;
 	return 0;
 }
@@ -756,6 +768,7 @@ static int p2pdma_edu_release(struct inode *inode, struct file *file)
 	xa_for_each(&f->imports, handle, imp)
 		p2pdma_edu_import_free(imp);
 	xa_destroy(&f->imports);
+	mutex_destroy(&f->imports_lock);
 	kfree(f);
 	return 0;
 }

@@ -15,8 +15,8 @@
  * valid until their last reference goes away.
  *
  * Locking: vdev->memory_lock, held for write, protects vdev->dmabufs,
- * vdev->dmabufs_closed, vdev->dmabuf_exportable after registration, and
- * every change of a dma-buf's @revoked and @vdev.
+ * vdev->dmabufs_closed, vdev->dmabufs_removed and every change of a
+ * dma-buf's @revoked and @vdev.
  * Those changes are also made under the dma-buf's reservation lock, taken
  * inside memory_lock, so that map_dma_buf, which runs under the reservation
  * lock alone, sees a stable state.
@@ -257,7 +257,7 @@ void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 void vfio_pci_dma_buf_remove(struct vfio_pci_core_device *vdev)
 {
 	down_write(&vdev->memory_lock);
-	vdev->dmabuf_exportable = false;
+	vdev->dmabufs_removed = true;
 	up_write(&vdev->memory_lock);
 	vfio_pci_dma_buf_cleanup(vdev);
 }
@@ -271,7 +271,7 @@ void vfio_pci_dma_buf_remove(struct vfio_pci_core_device *vdev)
 void vfio_pci_dma_buf_open(struct vfio_pci_core_device *vdev)
 {
 	down_write(&vdev->memory_lock);
-	vdev->dmabufs_closed = false;
+	vdev->dmabufs_closed = vdev->dmabufs_removed;
 	up_write(&vdev->memory_lock);
 }
 

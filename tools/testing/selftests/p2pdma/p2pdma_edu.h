@@ -178,6 +178,7 @@ struct p2pdma_edu_import_dma {
  * @maps: out: number of successful mappings
  * @map_errors: out: number of failed mapping attempts
  * @last_error: out: positive errno of the last failed mapping attempt
+ * @fences_signalled: out: number of P2PDMA_EDU_IMPORT_FENCE fences signalled
  */
 struct p2pdma_edu_import_info {
 	__u32 handle;
@@ -186,6 +187,21 @@ struct p2pdma_edu_import_info {
 	__u32 maps;
 	__u32 map_errors;
 	__s32 last_error;
+	__u32 fences_signalled;
+};
+
+/**
+ * struct p2pdma_edu_import_fence - publish a fence in the dma-buf's resv
+ * @handle: import handle
+ * @delay_ms: the fence signals this long after the ioctl, 1 to 10000
+ *
+ * Stands for work the importer queued on the buffer: an exporter that waits
+ * for the resv fences before completing a revoke returns after it signals.
+ * One fence per import at a time (EBUSY).
+ */
+struct p2pdma_edu_import_fence {
+	__u32 handle;
+	__u32 delay_ms;
 };
 
 #define P2PDMA_EDU_MAP		_IOWR('P', 0x01, struct p2pdma_edu_map)
@@ -199,5 +215,6 @@ struct p2pdma_edu_import_info {
 #define P2PDMA_EDU_IMPORT_DMA	_IOW('P', 0x09, struct p2pdma_edu_import_dma)
 #define P2PDMA_EDU_IMPORT_INFO	_IOWR('P', 0x0a, struct p2pdma_edu_import_info)
 #define P2PDMA_EDU_IMPORT_CLOSE	_IOW('P', 0x0b, __u32)
+#define P2PDMA_EDU_IMPORT_FENCE	_IOW('P', 0x0c, struct p2pdma_edu_import_fence)
 
 #endif /* _P2PDMA_EDU_H */

@@ -1391,6 +1391,40 @@ TEST_F_TIMEOUT(dmabuf, revoke_memory_decode, 120)
 	EXPECT_EQ(0, close(fd));
 }
 
+/*
+ * The importer publishes a fence that signals 1.5 s later (work it queued
+ * on the buffer): clearing memory decode must not return before it has.
+ */
+TEST_F_TIMEOUT(dmabuf, revoke_waits_for_fences, 60)
+{
+	struct p2pdma_edu_import_fence f = { .delay_ms = 1500 };
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_import_info i;
+	__u32 h = 0;
+	int fd;
+
+	fd = export1(e, 0, 16 * PAGE);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h));
+	f.handle = h;
+	ASSERT_EQ(0, ioctl(e->edu, P2PDMA_EDU_IMPORT_FENCE, &f));
+	i = imp_info(_metadata, e, h);
+	ASSERT_EQ(0, i.fences_signalled) TH_LOG("the fence signalled at once");
+
+	ASSERT_EQ(0, set_memory(e, false));
+	i = imp_info(_metadata, e, h);
+	EXPECT_EQ(1, i.move_notify);
+	EXPECT_EQ(1, i.fences_signalled)
+		TH_LOG("revoke returned before the importer's fence signalled");
+	expect_revoked(_metadata, e, h, "revoked after the fence");
+
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_state(_metadata, e, h, 2, 0, "memory decode on again");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
 TEST_F_TIMEOUT(dmabuf, revoke_reset, 120)
 {
 	const struct vfio_region_dma_range r = { 0x300000, 0x10000 };

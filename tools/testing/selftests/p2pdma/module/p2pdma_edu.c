@@ -22,6 +22,7 @@
 
 #include <linux/delay.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 #include <linux/dma-mapping.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
@@ -79,6 +80,13 @@ struct p2pdma_edu_attachment {
 	struct sg_table *sgt;
 	bool pinned;
 	bool revoked;			/* a revocable pin was revoked */
+	/* P2PDMA_EDU_IMPORT_FENCE: one pending fence, signalled by the work */
+	struct dma_fence *fence;
+	spinlock_t fence_lock;		/* of the fences */
+	u64 fence_context;
+	u64 fence_seqno;
+	struct delayed_work fence_work;
+	atomic_t fences_signalled;
 	u32 move_notify;
 	u32 maps;
 	u32 map_errors;
@@ -413,9 +421,71 @@ static void p2pdma_edu_import_unmap_locked(struct p2pdma_edu_attachment *imp)
 	}
 }
 
+static const char *p2pdma_edu_fence_name(struct dma_fence *fence)
+{
+	return KBUILD_MODNAME;
+}
+
+static const struct dma_fence_ops p2pdma_edu_fence_ops = {
+	.get_driver_name = p2pdma_edu_fence_name,
+	.get_timeline_name = p2pdma_edu_fence_name,
+};
+
+static void p2pdma_edu_fence_work(struct work_struct *work)
+{
+	struct p2pdma_edu_attachment *imp =
+		container_of(work, struct p2pdma_edu_attachment,
+			     fence_work.work);
+	struct dma_fence *fence = xchg(&imp->fence, NULL);
+
+	if (fence) {
+		dma_fence_signal(fence);
+		atomic_inc(&imp->fences_signalled);
+		dma_fence_put(fence);
+	}
+}
+
+static long p2pdma_edu_ioctl_import_fence(struct p2pdma_edu_attachment *imp,
+					  void __user *arg)
+{
+	struct p2pdma_edu_import_fence req;
+	struct dma_fence *fence;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (!req.delay_ms || req.delay_ms > 10000)
+		return -EINVAL;
+	if (READ_ONCE(imp->fence))
+		return -EBUSY;
+	fence = kzalloc(sizeof(*fence), GFP_KERNEL);
+	if (!fence)
+		return -ENOMEM;
+	dma_fence_init(fence, &p2pdma_edu_fence_ops, &imp->fence_lock,
+		       imp->fence_context, ++imp->fence_seqno);
+
+	dma_resv_lock(imp->dmabuf->resv, NULL);
+	ret = dma_resv_reserve_fences(imp->dmabuf->resv, 1);
+	if (!ret)
+		dma_resv_add_fence(imp->dmabuf->resv, fence,
+				   DMA_RESV_USAGE_BOOKKEEP);
+	dma_resv_unlock(imp->dmabuf->resv);
+	if (ret) {
+		dma_fence_put(fence);
+		return ret;
+	}
+	imp->fence = fence;
+	schedule_delayed_work(&imp->fence_work, msecs_to_jiffies(req.delay_ms));
+	return 0;
+}
+
 static void p2pdma_edu_import_free(struct p2pdma_edu_attachment *imp)
 {
 	struct dma_buf *dmabuf = imp->dmabuf;
+
+	/* Signal a pending fence now rather than leave it to the work */
+	if (cancel_delayed_work_sync(&imp->fence_work))
+		p2pdma_edu_fence_work(&imp->fence_work.work);
 
 	dma_resv_lock(dmabuf->resv, NULL);
 	p2pdma_edu_import_unmap_locked(imp);
@@ -448,6 +518,9 @@ static long p2pdma_edu_ioctl_import(struct p2pdma_edu_file *f,
 	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
 	if (!imp)
 		return -ENOMEM;
+	spin_lock_init(&imp->fence_lock);
+	imp->fence_context = dma_fence_context_alloc(1);
+	INIT_DELAYED_WORK(&imp->fence_work, p2pdma_edu_fence_work);
 
 	mutex_lock(&p2pdma_edu_devices_lock);
 	edu = p2pdma_edu_find(req.importer, true);
@@ -628,6 +701,7 @@ static long p2pdma_edu_ioctl_import_info(struct p2pdma_edu_attachment *imp,
 	info.map_errors = imp->map_errors;
 	info.last_error = imp->last_error;
 	dma_resv_unlock(imp->dmabuf->resv);
+	info.fences_signalled = atomic_read(&imp->fences_signalled);
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
@@ -665,6 +739,9 @@ static long p2pdma_edu_ioctl_import_op(struct p2pdma_edu_file *f,
 	case P2PDMA_EDU_IMPORT_DMA:
 		ret = p2pdma_edu_ioctl_import_dma(imp, arg);
 		break;
+	case P2PDMA_EDU_IMPORT_FENCE:
+		ret = p2pdma_edu_ioctl_import_fence(imp, arg);
+		break;
 	default:
 		ret = p2pdma_edu_ioctl_import_info(imp, arg);
 		break;
@@ -701,6 +778,7 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 	case P2PDMA_EDU_IMPORT_DMA:
 	case P2PDMA_EDU_IMPORT_INFO:
 	case P2PDMA_EDU_IMPORT_CLOSE:
+	case P2PDMA_EDU_IMPORT_FENCE:
 		return p2pdma_edu_ioctl_import_op(f, cmd, (void __user *)arg);
 	case P2PDMA_EDU_UNMAP:
 		if (get_user(handle, (u32 __user *)arg))

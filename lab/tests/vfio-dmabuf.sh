@@ -15,16 +15,19 @@ echo "TAP version 13"
 insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" ||
 	{ t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
 vfio_bind_group "$P"
+vfio_bind_group "$LAB_IODEV"
 t_check "provider $P bound to vfio-pci, importer $I to p2pdma_edu" \
 	eval '[ "$(basename "$(readlink -f "$(pci_sysfs "$P")/driver")")" = vfio-pci ] &&
 	      [ "$(basename "$(readlink -f "$(pci_sysfs "$I")/driver")")" = p2pdma_edu ]'
 
 dmesg -C
 VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE \
-VFIO_DMABUF_EXPECT=$LAB_EXPECT "$LAB_KSFT/vfio/vfio_dmabuf_test" 2>&1 |
+VFIO_DMABUF_EXPECT=$LAB_EXPECT VFIO_DMABUF_IO_DEVICE=$LAB_IODEV \
+	"$LAB_KSFT/vfio/vfio_dmabuf_test" 2>&1 |
 	sed -e 's/^\(ok\|not ok\) [0-9]*/& vfio_dmabuf_test:/' -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
 log=$(dmesg)
-echo "$log" | grep -E 'dma-buf|cannot DMA|DMAR' | sort | uniq -c | sed 's/^/# /'
+echo "$log" | grep -E 'dma-buf|cannot DMA|DMAR' | sed 's/^\[[ 0-9.]*\] //' |
+	sort | uniq -c | sed 's/^/# /'
 
 t_check "a static importer is refused with a log line naming it" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: $I cannot attach: only dynamic peer-to-peer importers can'"
@@ -32,6 +35,8 @@ t_check "a pin by a non-revocable importer is refused with a log line" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: $I cannot pin: the importer cannot be revoked'"
 t_check "a BAR that is not exportable is refused with a log line" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf: BAR 0 cannot be exported for peer-to-peer DMA'"
+t_check "an I/O port BAR is refused with a log line" \
+	eval "echo \"\$log\" | grep -q 'vfio-pci $LAB_IODEV: dma-buf: BAR 1 cannot be exported for peer-to-peer DMA'"
 if [ "$LAB_EXPECT" = not-supported ]; then
 	t_check "the topology refusal names both devices" \
 		eval "echo \"\$log\" | grep -q 'p2pdma_edu $I: cannot DMA to $P BAR 2: the path crosses a host bridge without P2P support (-EOPNOTSUPP)'"
@@ -40,4 +45,5 @@ t_check "no vfio-pci dma-buf is left in debugfs" \
 	eval "! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
 t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_edu
 vfio_unbind "$P"
+vfio_unbind "$LAB_IODEV"
 t_done

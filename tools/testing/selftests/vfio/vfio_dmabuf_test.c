@@ -30,6 +30,8 @@
  *                         edu reaches the BAR in this topology.  With
  *                         not-supported every mapping must be refused with
  *                         EOPNOTSUPP; that is checked instead of the data.
+ *   VFIO_DMABUF_IO_DEVICE optional: a device with an I/O port BAR, bound
+ *                         to vfio-pci (io_port_bar is skipped without it)
  *
  * The vfio device is opened through the legacy group API; only one process
  * can hold the group, so every fixture closes everything it opened.
@@ -239,7 +241,9 @@ static void device_open(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, set_memory(e, true));
 }
 
-static void vfio_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
+/* Open the container and the IOMMU group of e->bdf, type1 IOMMU set. */
+static void vfio_open_group(struct __test_metadata *_metadata,
+			    struct dmabuf_env *e)
 {
 	struct vfio_group_status st = { .argsz = sizeof(st) };
 	char path[PATH_MAX], link[PATH_MAX];
@@ -269,6 +273,11 @@ static void vfio_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
 	       VFIO_TYPE1v2_IOMMU : VFIO_TYPE1_IOMMU;
 	ASSERT_EQ(0, ioctl(e->container, VFIO_SET_IOMMU, type))
 		TH_LOG("VFIO_SET_IOMMU: %s", strerror(errno));
+}
+
+static void vfio_open(struct __test_metadata *_metadata, struct dmabuf_env *e)
+{
+	vfio_open_group(_metadata, e);
 	device_open(_metadata, e);
 }
 
@@ -1083,6 +1092,52 @@ TEST_F(dmabuf, bar_not_exportable)
 		if (ret >= 0)
 			close(ret);
 	}
+}
+
+/* The first BAR of @bdf with I/O port resources, or -1. */
+static int find_io_port_bar(const char *bdf)
+{
+	unsigned long long start, end, flags;
+	char path[PATH_MAX];
+	int bar, found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	for (bar = 0; bar < 6 && found < 0; bar++)
+		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3 &&
+		    flags & 0x100 /* IORESOURCE_IO */)
+			found = bar;
+	fclose(f);
+	return found;
+}
+
+/*
+ * An I/O port BAR cannot be exported: the lab adds a QEMU pci-testdev
+ * (BAR1 is I/O ports), bound to vfio-pci, for this test.
+ */
+TEST(io_port_bar)
+{
+	const char *bdf = getenv("VFIO_DMABUF_IO_DEVICE");
+	struct vfio_region_dma_range r = { .offset = 0, .length = PAGE };
+	struct dmabuf_env e = { .container = -1, .group = -1, .device = -1 };
+	int bar, ret;
+
+	if (!bdf)
+		SKIP(return, "no device with an I/O port BAR (VFIO_DMABUF_IO_DEVICE)");
+	snprintf(e.bdf, sizeof(e.bdf), "%s", bdf);
+	bar = find_io_port_bar(bdf);
+	ASSERT_LE(0, bar) TH_LOG("%s has no I/O port BAR", bdf);
+	vfio_open_group(_metadata, &e);
+	e.device = ioctl(e.group, VFIO_GROUP_GET_DEVICE_FD, e.bdf);
+	ASSERT_LE(0, e.device) TH_LOG("%s: %s", bdf, strerror(errno));
+	ret = export_bar(&e, VFIO_PCI_BAR0_REGION_INDEX + bar, 0, &r, 1);
+	EXPECT_EQ(-EOPNOTSUPP, ret) TH_LOG("%s BAR%d (I/O ports)", bdf, bar);
+	if (ret >= 0)
+		close(ret);
+	vfio_close(&e);
 }
 
 /*

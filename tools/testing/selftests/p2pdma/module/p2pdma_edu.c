@@ -439,8 +439,9 @@ static void p2pdma_edu_fence_work(struct work_struct *work)
 	struct dma_fence *fence = xchg(&imp->fence, NULL);
 
 	if (fence) {
-		dma_fence_signal(fence);
+		/* Counted first: whoever waited for the fence sees the count */
 		atomic_inc(&imp->fences_signalled);
+		dma_fence_signal(fence);
 		dma_fence_put(fence);
 	}
 }

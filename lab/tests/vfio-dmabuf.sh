@@ -37,6 +37,10 @@ t_check "a BAR that is not exportable is refused with a log line" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf: BAR 0 cannot be exported for peer-to-peer DMA'"
 t_check "an I/O port BAR is refused with a log line" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $LAB_IODEV: dma-buf: BAR 1 cannot be exported for peer-to-peer DMA'"
+if [ "$LAB_EXPECT" = host-bridge ] && ! grep -qw iommu=pt /proc/cmdline; then
+	t_check "the vIOMMU blocked edu's DMA to a revoked IOVA" \
+		eval "echo \"\$log\" | grep -q 'DMAR:.*${I#0000:}.*fault addr'"
+fi
 if [ "$LAB_EXPECT" = not-supported ]; then
 	t_check "the topology refusal names both devices" \
 		eval "echo \"\$log\" | grep -q 'p2pdma_edu $I: cannot DMA to $P BAR 2: the path crosses a host bridge without P2P support (-EOPNOTSUPP)'"

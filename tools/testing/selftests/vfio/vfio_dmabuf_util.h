@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers of the VFIO_DEVICE_FEATURE_DMA_BUF selftests: open the provider
+ * through vfio (legacy group API), export ranges of its BAR2, find where
+ * dma-buf bytes live in the host file backing the BAR.  See
+ * vfio_dmabuf_test.c for the environment the tests need.
+ */
+#ifndef _VFIO_DMABUF_UTIL_H
+#define _VFIO_DMABUF_UTIL_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "../p2pdma/p2pdma_edu.h"
+
+#ifndef VFIO_DEVICE_FEATURE_DMA_BUF
+/* Older installed uAPI headers: the series' additions to linux/vfio.h */
+struct vfio_region_dma_range {
+	__u64 offset;
+	__u64 length;
+};
+
+struct vfio_device_feature_dma_buf {
+	__u32	region_index;
+	__u32	open_flags;
+	__u32	flags;
+	__u32	nr_ranges;
+	struct vfio_region_dma_range dma_ranges[];
+};
+
+#define VFIO_DEVICE_FEATURE_DMA_BUF 11
+#endif
+
+#define BAR		VFIO_PCI_BAR2_REGION_INDEX
+#define PAGE		4096ULL
+#define MAX_RANGES	1024	/* the exporter's limit */
+/* The feature header and the dma-buf structure, without the ranges */
+#define FEAT_HDR	(sizeof(struct vfio_device_feature) + \
+			 sizeof(struct vfio_device_feature_dma_buf))
+#define FEAT_SZ(n)	(FEAT_HDR + (n) * sizeof(struct vfio_region_dma_range))
+#define DMA_BUF_GET	(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF)
+
+#define NO_LAB "no provider/edu importer (VFIO_DMABUF_* not set)"
+
+struct dmabuf_env {
+	char bdf[64];		/* provider, canonical name (pci_name()) */
+	const char *importer_bdf;
+	__u32 importer;		/* P2PDMA_EDU_PCI() of edu */
+	bool p2p;		/* the topology lets edu reach the BAR */
+	bool host_bridge;	/* ... through the host bridge */
+	bool iommu;		/* edu's DMA is translated by an IOMMU */
+	int container;
+	int group;
+	int group_id;		/* IOMMU group number of the provider */
+	int device;
+	int edu;		/* /dev/p2pdma_edu: owns the imports */
+	int bar_fd;		/* host file backing BAR2 */
+	__u32 dev_flags;	/* vfio_device_info.flags */
+	__u64 bar_size;
+	__u64 cfg_off;		/* offset of the config region */
+	unsigned int seed;	/* of the patterns: differs from run to run */
+};
+
+static inline int parse_pci(const char *s, __u32 *addr)
+{
+	unsigned int dom, bus, dev, fn;
+
+	if (!s || sscanf(s, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+		return -1;
+	*addr = P2PDMA_EDU_PCI(dom, bus, dev, fn);
+	return 0;
+}
+
+/* Is the importer in a translating IOMMU domain (not identity/none)? */
+static inline bool importer_translated(const char *pci)
+{
+	char path[128], type[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type",
+		 pci);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(type, sizeof(type), f))
+		type[0] = 0;
+	fclose(f);
+	return !strncmp(type, "DMA", 3);
+}
+
+/* Name of the driver bound to @bdf, "" if none. */
+static inline void pci_driver(const char *bdf, char *drv, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		drv[0] = 0;
+		return;
+	}
+	link[n] = 0;
+	snprintf(drv, len, "%s", strrchr(link, '/') + 1);
+}
+
+static inline int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? n : 0;
+}
+
+static inline int bind_vfio_pci(const char *bdf)
+{
+	return sysfs_write("/sys/bus/pci/drivers/vfio-pci/bind", bdf);
+}
+
+/* 32-bit xorshift: a pattern no stale data from an earlier run can match */
+static inline void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	uint32_t x = seed * 2654435761u ^ 0x5bd1e995u;
+	size_t i;
+
+	if (!x)
+		x = 1;
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = x;
+	}
+}
+
+static inline int cfg_read16(struct dmabuf_env *e, unsigned int off, __u16 *val)
+{
+	return pread(e->device, val, 2, e->cfg_off + off) == 2 ? 0 : -errno;
+}
+
+/* Set or clear memory decode through the config region, as a VMM does. */
+static inline int set_memory(struct dmabuf_env *e, bool on)
+{
+	__u16 cmd;
+	int ret;
+
+	ret = cfg_read16(e, PCI_COMMAND, &cmd);
+	if (ret)
+		return ret;
+	if (on)
+		cmd |= PCI_COMMAND_MEMORY;
+	else
+		cmd &= ~PCI_COMMAND_MEMORY;
+	return pwrite(e->device, &cmd, 2, e->cfg_off + PCI_COMMAND) == 2 ?
+	       0 : -errno;
+}
+
+static inline void region_info(struct __test_metadata *_metadata,
+			       struct dmabuf_env *e, __u32 index,
+			       struct vfio_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	ri->argsz = sizeof(*ri);
+	ri->index = index;
+	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_REGION_INFO, ri))
+		TH_LOG("%s: region %u info: %s", e->bdf, index,
+		       strerror(errno));
+}
+
+/* Get a device fd from the open group, with memory decode on. */
+static inline void device_open(struct __test_metadata *_metadata,
+			       struct dmabuf_env *e)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info ri;
+
+	e->device = ioctl(e->group, VFIO_GROUP_GET_DEVICE_FD, e->bdf);
+	ASSERT_LE(0, e->device) TH_LOG("VFIO_GROUP_GET_DEVICE_FD %s: %s",
+				       e->bdf, strerror(errno));
+	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_TRUE(info.flags & VFIO_DEVICE_FLAGS_PCI);
+	e->dev_flags = info.flags;
+	region_info(_metadata, e, BAR, &ri);
+	ASSERT_LE(16 * PAGE, ri.size) TH_LOG("BAR2 of %s: %llu bytes", e->bdf,
+					     (unsigned long long)ri.size);
+	e->bar_size = ri.size;
+	region_info(_metadata, e, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
+	e->cfg_off = ri.offset;
+	ASSERT_EQ(0, set_memory(e, true));
+}
+
+/* Open the container and the IOMMU group of e->bdf, type1 IOMMU set. */
+static inline void vfio_open_group(struct __test_metadata *_metadata,
+				   struct dmabuf_env *e)
+{
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	char path[PATH_MAX], link[PATH_MAX];
+	int type;
+	ssize_t n;
+
+	e->container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, e->container) TH_LOG("/dev/vfio/vfio: %s",
+					  strerror(errno));
+	ASSERT_EQ(VFIO_API_VERSION, ioctl(e->container, VFIO_GET_API_VERSION));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 e->bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n) TH_LOG("%s has no IOMMU group", e->bdf);
+	link[n] = 0;
+	e->group_id = atoi(strrchr(link, '/') + 1);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", e->group_id);
+	e->group = open(path, O_RDWR);
+	ASSERT_LE(0, e->group) TH_LOG("%s: %s (group held elsewhere?)", path,
+				      strerror(errno));
+	ASSERT_EQ(0, ioctl(e->group, VFIO_GROUP_GET_STATUS, &st));
+	ASSERT_TRUE(st.flags & VFIO_GROUP_FLAGS_VIABLE)
+		TH_LOG("IOMMU group %d of %s is not viable: bind all to vfio-pci",
+		       e->group_id, e->bdf);
+	ASSERT_EQ(0, ioctl(e->group, VFIO_GROUP_SET_CONTAINER, &e->container));
+	type = ioctl(e->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0 ?
+	       VFIO_TYPE1v2_IOMMU : VFIO_TYPE1_IOMMU;
+	ASSERT_EQ(0, ioctl(e->container, VFIO_SET_IOMMU, type))
+		TH_LOG("VFIO_SET_IOMMU: %s", strerror(errno));
+}
+
+static inline void vfio_open(struct __test_metadata *_metadata,
+			     struct dmabuf_env *e)
+{
+	vfio_open_group(_metadata, e);
+	device_open(_metadata, e);
+}
+
+static inline void vfio_close(struct dmabuf_env *e)
+{
+	if (e->device >= 0)
+		close(e->device);
+	if (e->group >= 0)
+		close(e->group);
+	if (e->container >= 0)
+		close(e->container);
+	e->device = -1;
+	e->group = -1;
+	e->container = -1;
+}
+
+/* Returns 0, or 1 if the lab environment is missing (skip). */
+static inline int env_open(struct __test_metadata *_metadata,
+			   struct dmabuf_env *e)
+{
+	const char *prov = getenv("VFIO_DMABUF_PROVIDER");
+	const char *file = getenv("VFIO_DMABUF_BAR_FILE");
+	const char *expect = getenv("VFIO_DMABUF_EXPECT");
+	char path[PATH_MAX], link[PATH_MAX], drv[64];
+	struct timespec ts;
+	struct stat st;
+	ssize_t n;
+
+	memset(e, 0, sizeof(*e));
+	e->container = -1;
+	e->group = -1;
+	e->device = -1;
+	e->edu = -1;
+	e->bar_fd = -1;
+	e->importer_bdf = getenv("VFIO_DMABUF_IMPORTER");
+	if (!prov || !file || !expect ||
+	    parse_pci(e->importer_bdf, &e->importer))
+		return 1;
+
+	if (!strcmp(expect, "bus-address")) {
+		e->p2p = true;
+	} else if (!strcmp(expect, "host-bridge")) {
+		e->p2p = true;
+		e->host_bridge = true;
+	} else {
+		ASSERT_STREQ("not-supported", expect)
+			TH_LOG("VFIO_DMABUF_EXPECT: bus-address, host-bridge or not-supported");
+	}
+	e->iommu = importer_translated(e->importer_bdf);
+
+	/* The name the kernel uses, e.g. for the dma-buf */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", prov);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n) TH_LOG("no PCI device %s", prov);
+	link[n] = 0;
+	snprintf(e->bdf, sizeof(e->bdf), "%s", strrchr(link, '/') + 1);
+
+	/* An earlier unbind test that failed half-way may have left it so */
+	pci_driver(e->bdf, drv, sizeof(drv));
+	if (!drv[0]) {
+		TH_LOG("%s has no driver: binding it to vfio-pci", e->bdf);
+		ASSERT_EQ(0, bind_vfio_pci(e->bdf));
+		pci_driver(e->bdf, drv, sizeof(drv));
+	}
+	ASSERT_STREQ("vfio-pci", drv) TH_LOG("driver of %s", e->bdf);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e->seed = ts.tv_nsec ^ ts.tv_sec << 20 ^ getpid() << 8;
+
+	e->bar_fd = open(file, O_RDONLY);
+	ASSERT_LE(0, e->bar_fd) TH_LOG("%s: %s", file, strerror(errno));
+	e->edu = open(P2PDMA_EDU_DEV, O_RDWR);
+	ASSERT_LE(0, e->edu) TH_LOG("%s: %s (p2pdma_edu.ko not loaded?)",
+				    P2PDMA_EDU_DEV, strerror(errno));
+	vfio_open(_metadata, e);
+	ASSERT_EQ(0, fstat(e->bar_fd, &st));
+	ASSERT_LE(e->bar_size, (__u64)st.st_size)
+		TH_LOG("%s is smaller than BAR2", file);
+	return 0;
+}
+
+static inline void env_close(struct dmabuf_env *e)
+{
+	/* Imports first: they hold the dma-bufs */
+	if (e->edu >= 0)
+		close(e->edu);
+	e->edu = -1;
+	vfio_close(e);
+	if (e->bar_fd >= 0)
+		close(e->bar_fd);
+	e->bar_fd = -1;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE with struct vfio_device_feature_dma_buf, every field
+ * under the caller's control.  @nr_copy ranges of @r are copied, whatever
+ * @nr_ranges says.  Returns the ioctl's value or -errno.
+ */
+static inline int feature_dma_buf(int device, __u32 feat_flags, __u32 argsz,
+				  __u32 index, __u32 open_flags, __u32 flags,
+				  __u32 nr_ranges,
+				  const struct vfio_region_dma_range *r,
+				  unsigned int nr_copy)
+{
+	size_t sz = FEAT_SZ(nr_copy);
+	struct vfio_device_feature_dma_buf *db;
+	struct vfio_device_feature *f;
+	int ret;
+
+	f = calloc(1, sz > argsz ? sz : argsz);
+	if (!f)
+		return -ENOMEM;
+	f->argsz = argsz;
+	f->flags = feat_flags;
+	db = (void *)f->data;
+	db->region_index = index;
+	db->open_flags = open_flags;
+	db->flags = flags;
+	db->nr_ranges = nr_ranges;
+	if (nr_copy)
+		memcpy(db->dma_ranges, r, nr_copy * sizeof(*r));
+	ret = ioctl(device, VFIO_DEVICE_FEATURE, f);
+	if (ret < 0)
+		ret = -errno;
+	free(f);
+	return ret;
+}
+
+/* Export @n ranges of BAR @index: the new dma-buf fd, or -errno. */
+static inline int export_bar(struct dmabuf_env *e, __u32 index,
+			     __u32 open_flags,
+			     const struct vfio_region_dma_range *r,
+			     unsigned int n)
+{
+	return feature_dma_buf(e->device, DMA_BUF_GET, FEAT_SZ(n), index,
+			       open_flags, 0, n, r, n);
+}
+
+static inline int export1(struct dmabuf_env *e, __u64 off, __u64 len)
+{
+	struct vfio_region_dma_range r = { .offset = off, .length = len };
+
+	return export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+}
+
+/*
+ * Where dma-buf offset @off is in the BAR: the ranges are concatenated in
+ * order.  *@left: bytes to the end of that range.
+ */
+static inline __u64 bar_offset(const struct vfio_region_dma_range *r,
+			       unsigned int n, __u64 off, __u64 *left)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (off < r[i].length) {
+			*left = r[i].length - off;
+			return r[i].offset + off;
+		}
+		off -= r[i].length;
+	}
+	*left = 0;
+	return ~0ULL;
+}
+
+/* Read what backs dma-buf bytes [@off, @off + @len) from the host file. */
+static inline void read_host(struct __test_metadata *_metadata,
+			     struct dmabuf_env *e,
+			     const struct vfio_region_dma_range *r,
+			     unsigned int n, __u64 off, uint8_t *buf, __u64 len)
+{
+	__u64 done = 0, left, at, chunk;
+
+	while (done < len) {
+		at = bar_offset(r, n, off + done, &left);
+		ASSERT_NE(0, left) TH_LOG("offset %#llx beyond the dma-buf",
+					  (unsigned long long)(off + done));
+		chunk = len - done < left ? len - done : left;
+		ASSERT_EQ((ssize_t)chunk, pread(e->bar_fd, buf + done, chunk, at))
+			TH_LOG("host file at %#llx", (unsigned long long)at);
+		done += chunk;
+	}
+}
+
+/*
+ * A DMA by edu to the address the import had before it was revoked must
+ * not reach the BAR.  That is certain only when the address was an IOMMU
+ * mapping that revocation removed (host bridge, translated importer); a
+ * bus address or an identity-mapped one stays valid by nature.
+ */
+static inline void check_old_addr(struct __test_metadata *_metadata,
+				  struct dmabuf_env *e, __u64 addr,
+				  __u64 bar_off, const char *when)
+{
+	uint8_t before[PAGE], after[PAGE], junk[PAGE];
+	struct p2pdma_edu_dma d = {
+		.importer = e->importer, .to_device = 1, .dma_addr = addr,
+		.length = PAGE, .user_buf = (uintptr_t)junk,
+	};
+	int ret;
+
+	if (!e->p2p)
+		return;		/* never mapped */
+	if (!e->host_bridge || !e->iommu) {
+		TH_LOG("%s: DMA to the old address not checked: %s", when,
+		       e->host_bridge ? "importer not translated by an IOMMU" :
+		       "bus addresses need no mapping");
+		return;
+	}
+	ASSERT_EQ(PAGE, pread(e->bar_fd, before, PAGE, bar_off));
+	fill(junk, PAGE, e->seed ^ 0xdead);
+	/* edu need not see an error: the proof is in the BAR's memory */
+	ret = ioctl(e->edu, P2PDMA_EDU_DMA, &d) ? -errno : 0;
+	ASSERT_EQ(PAGE, pread(e->bar_fd, after, PAGE, bar_off));
+	EXPECT_EQ(0, memcmp(before, after, PAGE))
+		TH_LOG("%s: DMA to the revoked IOVA %#llx reached the BAR (edu: %d)",
+		       when, (unsigned long long)addr, ret);
+}
+
+#endif /* _VFIO_DMABUF_UTIL_H */

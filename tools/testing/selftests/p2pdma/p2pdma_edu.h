@@ -204,6 +204,98 @@ struct p2pdma_edu_import_fence {
 	__u32 delay_ms;
 };
 
+/* Flags of p2pdma_edu_reg_mr.flags */
+#define P2PDMA_EDU_MR_PINNED		_BITUL(0) /* ib_umem_dmabuf_get_pinned() */
+#define P2PDMA_EDU_MR_PINNED_REVOCABLE	_BITUL(1) /* ..._pinned_revocable_and_lock() */
+
+/* Block sizes of the stand-in HCA's translation table, as an mlx5 MTT */
+#define P2PDMA_EDU_MR_PGSZ_DEFAULT	(0x1000ULL | 0x200000ULL | 0x40000000ULL)
+
+/**
+ * struct p2pdma_edu_reg_mr - register a dma-buf MR on edu's stand-in HCA
+ * @importer: edu PCI function
+ * @fd: dma-buf file descriptor
+ * @offset: start of the MR in the dma-buf
+ * @length: length of the MR
+ * @iova: address of the MR's first byte for P2PDMA_EDU_MR_ACCESS; its low
+ *	12 bits must be those of @offset, as for ibv_reg_dmabuf_mr()
+ * @pgsz_bitmap: block sizes the HCA may use, 0 for
+ *	P2PDMA_EDU_MR_PGSZ_DEFAULT; must include 4 KiB
+ * @flags: P2PDMA_EDU_MR_*; 0 registers the way mlx5 does: a dynamic
+ *	importer through ib_umem_dmabuf_get(), mapped up front
+ * @handle: out: for the other P2PDMA_EDU_MR_* ioctls
+ * @page_size: out: block size ib_umem_find_best_pgsz() chose
+ * @entries: out: translation entries (blocks) of the MR
+ *
+ * The HCA is a struct ib_device of the RDMA core with edu as its DMA
+ * device, never registered.  The MR's umem comes from the RDMA core; the
+ * HCA builds a table with one DMA address per block from it, under the
+ * dma-buf's resv lock.  On move_notify it zaps the table and unmaps the
+ * umem, as mlx5 does; the next access maps again (a page fault) and fails
+ * with that errno, e.g. ENODEV while the exporter has revoked access.
+ * Registration fails with the errno of the RDMA core or of the first
+ * mapping, e.g. EOPNOTSUPP where the topology refuses P2P.
+ */
+struct p2pdma_edu_reg_mr {
+	__u32 importer;
+	__s32 fd;
+	__u64 offset;
+	__u64 length;
+	__u64 iova;
+	__u64 pgsz_bitmap;
+	__u32 flags;
+	__u32 handle;
+	__u64 page_size;
+	__u64 entries;
+};
+
+/**
+ * struct p2pdma_edu_mr_access - an RDMA write or read into an MR
+ * @handle: MR handle
+ * @write: 1: user buffer -> MR (RDMA write), 0: MR -> user buffer
+ * @iova: first byte, within the MR
+ * @length: bytes, at most P2PDMA_EDU_MAX_DMA
+ * @user_buf: user buffer
+ *
+ * edu DMAs block by block to the addresses of the translation table,
+ * under the resv lock.  EINVAL if the range is outside the MR.
+ */
+struct p2pdma_edu_mr_access {
+	__u32 handle;
+	__u32 write;
+	__u64 iova;
+	__u64 length;
+	__u64 user_buf;
+};
+
+/**
+ * struct p2pdma_edu_mr_info - what the HCA has seen of an MR
+ * @handle: MR handle
+ * @valid: out: 1 while the translation table is valid
+ * @invalidations: out: move_notify calls, or the revoke of a pinned MR
+ * @faults: out: successful mappings (registration included)
+ * @fault_errors: out: failed mapping attempts
+ * @last_error: out: positive errno of the last failed attempt
+ * @revoked: out: 1 once a pinned revocable MR was revoked
+ * @nents: out: sg entries of the umem while mapped
+ * @page_size: out: block size of the table while valid
+ * @entries: out: entries of the table while valid
+ * @first_dma: out: DMA address of the first block while valid
+ */
+struct p2pdma_edu_mr_info {
+	__u32 handle;
+	__u32 valid;
+	__u32 invalidations;
+	__u32 faults;
+	__u32 fault_errors;
+	__s32 last_error;
+	__u32 revoked;
+	__u32 nents;
+	__u64 page_size;
+	__u64 entries;
+	__u64 first_dma;
+};
+
 #define P2PDMA_EDU_MAP		_IOWR('P', 0x01, struct p2pdma_edu_map)
 #define P2PDMA_EDU_UNMAP	_IOW('P', 0x02, __u32)
 #define P2PDMA_EDU_DMA		_IOW('P', 0x03, struct p2pdma_edu_dma)
@@ -216,5 +308,9 @@ struct p2pdma_edu_import_fence {
 #define P2PDMA_EDU_IMPORT_INFO	_IOWR('P', 0x0a, struct p2pdma_edu_import_info)
 #define P2PDMA_EDU_IMPORT_CLOSE	_IOW('P', 0x0b, __u32)
 #define P2PDMA_EDU_IMPORT_FENCE	_IOW('P', 0x0c, struct p2pdma_edu_import_fence)
+#define P2PDMA_EDU_REG_MR	_IOWR('P', 0x0d, struct p2pdma_edu_reg_mr)
+#define P2PDMA_EDU_MR_ACCESS	_IOW('P', 0x0e, struct p2pdma_edu_mr_access)
+#define P2PDMA_EDU_MR_INFO	_IOWR('P', 0x0f, struct p2pdma_edu_mr_info)
+#define P2PDMA_EDU_DEREG_MR	_IOW('P', 0x10, __u32)
 
 #endif /* _P2PDMA_EDU_H */

@@ -30,9 +30,13 @@
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
+#include <rdma/ib_umem.h>
+#include <rdma/iter.h>
+#include <rdma/ib_verbs.h>
 
 #include "../p2pdma_edu.h"
 
@@ -59,6 +63,7 @@ struct p2pdma_edu {
 	struct mutex lock;		/* serialises the DMA engine */
 	void *bounce;
 	dma_addr_t bounce_dma;
+	struct ib_device *ibdev;	/* the stand-in HCA */
 	/* providers only */
 	struct p2pdma_provider *providers[PCI_STD_NUM_BARS];
 };
@@ -66,7 +71,8 @@ struct p2pdma_edu {
 struct p2pdma_edu_file {
 	struct xarray maps;		/* handle -> struct p2pdma_edu_mapping */
 	struct xarray imports;		/* handle -> struct p2pdma_edu_attachment */
-	struct mutex imports_lock;	/* serialises the import ioctls */
+	struct xarray mrs;		/* handle -> struct p2pdma_edu_mr */
+	struct mutex imports_lock;	/* serialises the import and MR ioctls */
 };
 
 /*
@@ -752,6 +758,365 @@ out:
 	return ret;
 }
 
+/*
+ * The stand-in HCA: a struct ib_device of the RDMA core with edu as its
+ * DMA device, never registered, whose dma-buf MRs work the way mlx5's do.
+ * The umem comes from ib_umem_dmabuf_get(); under the resv lock the HCA
+ * maps it, picks the largest block size with ib_umem_find_best_pgsz() and
+ * writes one DMA address per block into its translation table (mlx5's
+ * MTT).  move_notify zaps the table and unmaps; the next access faults
+ * the mapping in again or fails.
+ *
+ * @table, @entries, @page_size and the counters are protected by the
+ * dma-buf's resv lock.
+ */
+struct p2pdma_edu_mr {
+	struct pci_dev *pdev;		/* the edu importer, referenced */
+	struct ib_device *ibdev;	/* its struct device referenced */
+	struct ib_umem_dmabuf *umem_dmabuf;
+	u64 iova;
+	u64 length;
+	unsigned long pgsz_bitmap;
+	bool pinned;
+	bool revoked;			/* a pinned revocable MR was revoked */
+	u64 *table;
+	size_t entries;
+	unsigned long page_size;
+	u32 invalidations;
+	u32 faults;
+	u32 fault_errors;
+	int last_error;
+};
+
+static struct dma_resv *p2pdma_edu_mr_resv(struct p2pdma_edu_mr *mr)
+{
+	return mr->umem_dmabuf->attach->dmabuf->resv;
+}
+
+/* Called with the resv lock held: the device stops using the mapping. */
+static void p2pdma_edu_mr_zap(struct p2pdma_edu_mr *mr)
+{
+	kvfree(mr->table);
+	mr->table = NULL;
+	mr->entries = 0;
+	mr->page_size = 0;
+}
+
+/* Called with the resv lock held and the umem mapped. */
+static int p2pdma_edu_mr_build(struct p2pdma_edu_mr *mr)
+{
+	struct ib_umem *umem = &mr->umem_dmabuf->umem;
+	struct ib_block_iter biter;
+	unsigned long pgsz;
+	size_t n, i = 0;
+	u64 *table;
+
+	pgsz = ib_umem_find_best_pgsz(umem, mr->pgsz_bitmap, mr->iova);
+	if (!pgsz)
+		return -EINVAL;
+	n = ib_umem_num_dma_blocks(umem, pgsz);
+	table = kvcalloc(n, sizeof(*table), GFP_KERNEL);
+	if (!table)
+		return -ENOMEM;
+	rdma_umem_for_each_dma_block(umem, &biter, pgsz) {
+		if (i == n)
+			break;
+		table[i++] = rdma_block_iter_dma_address(&biter);
+	}
+	if (i != n) {
+		kvfree(table);
+		return -EIO;
+	}
+	mr->table = table;
+	mr->entries = n;
+	mr->page_size = pgsz;
+	return 0;
+}
+
+/*
+ * Called with the resv lock held: make the translation valid, mapping the
+ * umem if a move_notify unmapped it.  This is the HCA's page fault.
+ */
+static int p2pdma_edu_mr_fault_locked(struct p2pdma_edu_mr *mr)
+{
+	int ret;
+
+	if (mr->table)
+		return 0;
+	ret = mr->revoked ? -ENODEV :
+	      ib_umem_dmabuf_map_pages(mr->umem_dmabuf);
+	if (!ret) {
+		ret = p2pdma_edu_mr_build(mr);
+		if (ret && !mr->pinned)
+			ib_umem_dmabuf_unmap_pages(mr->umem_dmabuf);
+	}
+	if (ret) {
+		mr->fault_errors++;
+		mr->last_error = -ret;
+		return ret;
+	}
+	mr->faults++;
+	return 0;
+}
+
+/* move_notify of a dynamic MR, as mlx5_ib_dmabuf_invalidate_cb() */
+static void p2pdma_edu_mr_invalidate(struct dma_buf_attachment *attach)
+{
+	struct ib_umem_dmabuf *umem_dmabuf = attach->importer_priv;
+	struct p2pdma_edu_mr *mr = umem_dmabuf->private;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (!mr)
+		return;
+	mr->invalidations++;
+	p2pdma_edu_mr_zap(mr);
+	ib_umem_dmabuf_unmap_pages(umem_dmabuf);
+}
+
+static const struct dma_buf_attach_ops p2pdma_edu_mr_ops = {
+	.allow_peer2peer = true,
+	.move_notify = p2pdma_edu_mr_invalidate,
+};
+
+/* Revoke callback of a pinned revocable MR; the core unmaps and unpins. */
+static void p2pdma_edu_mr_revoke(void *priv)
+{
+	struct p2pdma_edu_mr *mr = priv;
+
+	mr->invalidations++;
+	mr->revoked = true;
+	p2pdma_edu_mr_zap(mr);
+}
+
+static void p2pdma_edu_mr_free(struct p2pdma_edu_mr *mr)
+{
+	/* Serialised with move_notify; calls the revoke callback if pinned */
+	if (mr->umem_dmabuf)
+		ib_umem_release(&mr->umem_dmabuf->umem);
+	kvfree(mr->table);
+	put_device(&mr->ibdev->dev);
+	pci_dev_put(mr->pdev);
+	kfree(mr);
+}
+
+static int p2pdma_edu_mr_get_umem(struct p2pdma_edu_mr *mr,
+				  const struct p2pdma_edu_reg_mr *req)
+{
+	int access = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
+		     IB_ACCESS_REMOTE_READ;
+	struct ib_umem_dmabuf *umem_dmabuf;
+	int ret;
+
+	if (req->flags & P2PDMA_EDU_MR_PINNED_REVOCABLE) {
+		umem_dmabuf = ib_umem_dmabuf_get_pinned_revocable_and_lock(
+			mr->ibdev, req->offset, req->length, req->fd, access);
+		if (IS_ERR(umem_dmabuf))
+			return PTR_ERR(umem_dmabuf);
+		ib_umem_dmabuf_set_revoke_locked(umem_dmabuf,
+						 p2pdma_edu_mr_revoke, mr);
+	} else if (req->flags & P2PDMA_EDU_MR_PINNED) {
+		umem_dmabuf = ib_umem_dmabuf_get_pinned(mr->ibdev, req->offset,
+							req->length, req->fd,
+							access);
+		if (IS_ERR(umem_dmabuf))
+			return PTR_ERR(umem_dmabuf);
+		dma_resv_lock(umem_dmabuf->attach->dmabuf->resv, NULL);
+	} else {
+		umem_dmabuf = ib_umem_dmabuf_get(mr->ibdev, req->offset,
+						 req->length, req->fd, access,
+						 &p2pdma_edu_mr_ops);
+		if (IS_ERR(umem_dmabuf))
+			return PTR_ERR(umem_dmabuf);
+		dma_resv_lock(umem_dmabuf->attach->dmabuf->resv, NULL);
+		umem_dmabuf->private = mr;
+	}
+	mr->umem_dmabuf = umem_dmabuf;
+	/* A pinned umem is mapped already: this only builds the table */
+	ret = p2pdma_edu_mr_fault_locked(mr);
+	dma_resv_unlock(umem_dmabuf->attach->dmabuf->resv);
+	return ret;
+}
+
+static long p2pdma_edu_ioctl_reg_mr(struct p2pdma_edu_file *f,
+				    void __user *arg)
+{
+	struct p2pdma_edu_reg_mr req;
+	struct p2pdma_edu_mr *mr;
+	struct p2pdma_edu *edu;
+	u32 handle;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags & ~(P2PDMA_EDU_MR_PINNED |
+			  P2PDMA_EDU_MR_PINNED_REVOCABLE) ||
+	    hweight32(req.flags) > 1)
+		return -EINVAL;
+	if (!req.pgsz_bitmap)
+		req.pgsz_bitmap = P2PDMA_EDU_MR_PGSZ_DEFAULT;
+	if (!(req.pgsz_bitmap & SZ_4K) || req.pgsz_bitmap & (SZ_4K - 1))
+		return -EINVAL;
+	/* As uverbs for ibv_reg_dmabuf_mr() */
+	if ((req.offset ^ req.iova) & ~PAGE_MASK)
+		return -EINVAL;
+
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	if (!mr)
+		return -ENOMEM;
+	mr->iova = req.iova;
+	mr->length = req.length;
+	mr->pgsz_bitmap = req.pgsz_bitmap;
+	mr->pinned = req.flags;
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	edu = p2pdma_edu_find(req.importer, true);
+	if (edu) {
+		mr->pdev = pci_dev_get(edu->pdev);
+		mr->ibdev = edu->ibdev;
+		get_device(&mr->ibdev->dev);
+	}
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	if (!edu) {
+		kfree(mr);
+		return -ENODEV;
+	}
+
+	ret = p2pdma_edu_mr_get_umem(mr, &req);
+	if (ret)
+		goto err_free;
+	ret = xa_alloc(&f->mrs, &handle, mr, xa_limit_32b, GFP_KERNEL);
+	if (ret)
+		goto err_free;
+
+	dma_resv_lock(p2pdma_edu_mr_resv(mr), NULL);
+	req.handle = handle;
+	req.page_size = mr->page_size;
+	req.entries = mr->entries;
+	dma_resv_unlock(p2pdma_edu_mr_resv(mr));
+	if (copy_to_user(arg, &req, sizeof(req))) {
+		xa_erase(&f->mrs, handle);
+		ret = -EFAULT;
+		goto err_free;
+	}
+	return 0;
+
+err_free:
+	p2pdma_edu_mr_free(mr);
+	return ret;
+}
+
+/*
+ * An RDMA write or read: translate each block of the range with the table
+ * and have edu DMA to it, all under the resv lock so that move_notify
+ * waits for the transfer, as it waits for an HCA's zap to complete.
+ */
+static long p2pdma_edu_ioctl_mr_access(struct p2pdma_edu_mr *mr,
+				       void __user *arg)
+{
+	struct p2pdma_edu_mr_access req;
+	struct p2pdma_edu *edu;
+	u64 done = 0;
+	u8 *buf;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.iova < mr->iova || req.iova - mr->iova > mr->length ||
+	    req.length > mr->length - (req.iova - mr->iova))
+		return -EINVAL;
+	buf = p2pdma_edu_get_buf(req.user_buf, req.length, req.write);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+
+	dma_resv_lock(p2pdma_edu_mr_resv(mr), NULL);
+	ret = p2pdma_edu_mr_fault_locked(mr);
+	if (ret)
+		goto out_unlock;
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	edu = p2pdma_edu_find(p2pdma_edu_addr(mr->pdev), true);
+	if (!edu)
+		ret = -ENODEV;
+	while (!ret && done < req.length) {
+		u64 va = req.iova + done;
+		u64 block = (va - ALIGN_DOWN(mr->iova, mr->page_size)) /
+			    mr->page_size;
+		u64 off = va & (mr->page_size - 1);
+		u64 len = min(mr->page_size - off, req.length - done);
+
+		if (WARN_ON_ONCE(block >= mr->entries)) {
+			ret = -EIO;
+			break;
+		}
+		ret = p2pdma_edu_xfer(edu, req.write, mr->table[block] + off,
+				      buf + done, len);
+		done += len;
+	}
+	mutex_unlock(&p2pdma_edu_devices_lock);
+out_unlock:
+	dma_resv_unlock(p2pdma_edu_mr_resv(mr));
+	return p2pdma_edu_put_buf(buf, req.user_buf, req.length, req.write,
+				  ret);
+}
+
+static long p2pdma_edu_ioctl_mr_info(struct p2pdma_edu_mr *mr,
+				     void __user *arg)
+{
+	struct p2pdma_edu_mr_info info = {};
+
+	if (copy_from_user(&info.handle, arg, sizeof(info.handle)))
+		return -EFAULT;
+	dma_resv_lock(p2pdma_edu_mr_resv(mr), NULL);
+	info.valid = !!mr->table;
+	info.invalidations = mr->invalidations;
+	info.faults = mr->faults;
+	info.fault_errors = mr->fault_errors;
+	info.last_error = mr->last_error;
+	info.revoked = mr->revoked;
+	if (mr->umem_dmabuf->sgt)
+		info.nents = mr->umem_dmabuf->umem.sgt_append.sgt.nents;
+	info.page_size = mr->page_size;
+	info.entries = mr->entries;
+	if (mr->table)
+		info.first_dma = mr->table[0];
+	dma_resv_unlock(p2pdma_edu_mr_resv(mr));
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long p2pdma_edu_ioctl_mr_op(struct p2pdma_edu_file *f,
+				   unsigned int cmd, void __user *arg)
+{
+	struct p2pdma_edu_mr *mr;
+	u32 handle;
+	long ret;
+
+	if (get_user(handle, (u32 __user *)arg))
+		return -EFAULT;
+
+	mutex_lock(&f->imports_lock);
+	mr = xa_load(&f->mrs, handle);
+	if (!mr) {
+		ret = -ENOENT;
+		goto out;
+	}
+	switch (cmd) {
+	case P2PDMA_EDU_DEREG_MR:
+		xa_erase(&f->mrs, handle);
+		p2pdma_edu_mr_free(mr);
+		ret = 0;
+		break;
+	case P2PDMA_EDU_MR_ACCESS:
+		ret = p2pdma_edu_ioctl_mr_access(mr, arg);
+		break;
+	default:
+		ret = p2pdma_edu_ioctl_mr_info(mr, arg);
+		break;
+	}
+out:
+	mutex_unlock(&f->imports_lock);
+	return ret;
+}
+
 static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -781,6 +1146,15 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 	case P2PDMA_EDU_IMPORT_CLOSE:
 	case P2PDMA_EDU_IMPORT_FENCE:
 		return p2pdma_edu_ioctl_import_op(f, cmd, (void __user *)arg);
+	case P2PDMA_EDU_REG_MR:
+		mutex_lock(&f->imports_lock);
+		ret = p2pdma_edu_ioctl_reg_mr(f, (void __user *)arg);
+		mutex_unlock(&f->imports_lock);
+		return ret;
+	case P2PDMA_EDU_MR_ACCESS:
+	case P2PDMA_EDU_MR_INFO:
+	case P2PDMA_EDU_DEREG_MR:
+		return p2pdma_edu_ioctl_mr_op(f, cmd, (void __user *)arg);
 	case P2PDMA_EDU_UNMAP:
 		if (get_user(handle, (u32 __user *)arg))
 			return -EFAULT;
@@ -829,6 +1203,7 @@ static int p2pdma_edu_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	xa_init_flags(&f->maps, XA_FLAGS_ALLOC);
 	xa_init_flags(&f->imports, XA_FLAGS_ALLOC);
+	xa_init_flags(&f->mrs, XA_FLAGS_ALLOC);
 	mutex_init(&f->imports_lock);
 	file->private_data = f;
 	return 0;
@@ -839,8 +1214,12 @@ static int p2pdma_edu_release(struct inode *inode, struct file *file)
 	struct p2pdma_edu_file *f = file->private_data;
 	struct p2pdma_edu_mapping *m;
 	struct p2pdma_edu_attachment *imp;
+	struct p2pdma_edu_mr *mr;
 	unsigned long handle;
 
+	xa_for_each(&f->mrs, handle, mr)
+		p2pdma_edu_mr_free(mr);
+	xa_destroy(&f->mrs);
 	xa_for_each(&f->maps, handle, m)
 		p2pdma_edu_unmap(m);
 	xa_destroy(&f->maps);
@@ -885,6 +1264,17 @@ static int p2pdma_edu_probe_edu(struct p2pdma_edu *e)
 	if (!e->bounce)
 		return -ENOMEM;
 	mutex_init(&e->lock);
+
+	/* The stand-in HCA: an RDMA core device that is never registered */
+	e->ibdev = _ib_alloc_device(sizeof(*e->ibdev));
+	if (!e->ibdev)
+		return -ENOMEM;
+	e->ibdev->dma_device = &pdev->dev;
+	ret = dev_set_name(&e->ibdev->dev, "edu_hca_%s", pci_name(pdev));
+	if (ret) {
+		ib_dealloc_device(e->ibdev);
+		return ret;
+	}
 	pci_set_master(pdev);
 	return 0;
 }
@@ -939,6 +1329,9 @@ static void p2pdma_edu_remove(struct pci_dev *pdev)
 	mutex_lock(&p2pdma_edu_devices_lock);
 	list_del(&e->node);
 	mutex_unlock(&p2pdma_edu_devices_lock);
+	/* MRs hold the device until they are deregistered */
+	if (e->ibdev)
+		ib_dealloc_device(e->ibdev);
 }
 
 static const struct pci_device_id p2pdma_edu_ids[] = {

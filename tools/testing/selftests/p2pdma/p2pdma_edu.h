@@ -226,6 +226,8 @@ struct p2pdma_edu_import_fence {
  * @handle: out: for the other P2PDMA_EDU_MR_* ioctls
  * @page_size: out: block size ib_umem_find_best_pgsz() chose
  * @entries: out: translation entries (blocks) of the MR
+ * @umem_pages: out: ib_umem_num_pages() of the umem before its first
+ *	mapping: the pages the MR spans in the dma-buf
  *
  * The HCA is a struct ib_device of the RDMA core with edu as its DMA
  * device, never registered.  The MR's umem comes from the RDMA core; the
@@ -247,6 +249,7 @@ struct p2pdma_edu_reg_mr {
 	__u32 handle;
 	__u64 page_size;
 	__u64 entries;
+	__u64 umem_pages;
 };
 
 /**

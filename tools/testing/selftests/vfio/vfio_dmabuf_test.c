@@ -95,12 +95,6 @@ static struct p2pdma_edu_import_info imp_info(struct __test_metadata *_metadata,
 	return info;
 }
 
-/* What mapping a usable dma-buf gives in this topology */
-static int map_ok(struct dmabuf_env *e)
-{
-	return e->p2p ? 0 : -EOPNOTSUPP;
-}
-
 /* The import saw exactly @notify move_notify calls and holds @mapped. */
 static void expect_state(struct __test_metadata *_metadata,
 			 struct dmabuf_env *e, __u32 h, __u32 notify,

@@ -379,6 +379,12 @@ static inline int feature_dma_buf(int device, __u32 feat_flags, __u32 argsz,
 	return ret;
 }
 
+/* What mapping a usable dma-buf gives in this topology */
+static inline int map_ok(struct dmabuf_env *e)
+{
+	return e->p2p ? 0 : -EOPNOTSUPP;
+}
+
 /* Export @n ranges of BAR @index: the new dma-buf fd, or -errno. */
 static inline int export_bar(struct dmabuf_env *e, __u32 index,
 			     __u32 open_flags,

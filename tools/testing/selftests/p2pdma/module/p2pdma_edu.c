@@ -777,6 +777,7 @@ struct p2pdma_edu_mr {
 	u64 iova;
 	u64 length;
 	unsigned long pgsz_bitmap;
+	size_t umem_pages;
 	bool pinned;
 	bool revoked;			/* a pinned revocable MR was revoked */
 	u64 *table;
@@ -843,8 +844,8 @@ static int p2pdma_edu_mr_fault_locked(struct p2pdma_edu_mr *mr)
 
 	if (mr->table)
 		return 0;
-	ret = mr->revoked ? -ENODEV :
-	      ib_umem_dmabuf_map_pages(mr->umem_dmabuf);
+	/* -ENODEV while revoked, by the exporter or (pinned) for good */
+	ret = ib_umem_dmabuf_map_pages(mr->umem_dmabuf);
 	if (!ret) {
 		ret = p2pdma_edu_mr_build(mr);
 		if (ret && !mr->pinned)
@@ -931,6 +932,8 @@ static int p2pdma_edu_mr_get_umem(struct p2pdma_edu_mr *mr,
 		umem_dmabuf->private = mr;
 	}
 	mr->umem_dmabuf = umem_dmabuf;
+	/* What a driver sizing its table before the first mapping sees */
+	mr->umem_pages = ib_umem_num_pages(&umem_dmabuf->umem);
 	/* A pinned umem is mapped already: this only builds the table */
 	ret = p2pdma_edu_mr_fault_locked(mr);
 	dma_resv_unlock(umem_dmabuf->attach->dmabuf->resv);
@@ -992,6 +995,7 @@ static long p2pdma_edu_ioctl_reg_mr(struct p2pdma_edu_file *f,
 	req.handle = handle;
 	req.page_size = mr->page_size;
 	req.entries = mr->entries;
+	req.umem_pages = mr->umem_pages;
 	dma_resv_unlock(p2pdma_edu_mr_resv(mr));
 	if (copy_to_user(arg, &req, sizeof(req))) {
 		xa_erase(&f->mrs, handle);

@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dma-buf MRs of the RDMA core on a vfio-pci BAR: the p2pdma_edu test
+ * module gives QEMU's edu device a stand-in HCA, a struct ib_device whose
+ * MRs get their umem from ib_umem_dmabuf_get() and translate with a table
+ * of DMA blocks of the size ib_umem_find_best_pgsz() picks, as mlx5 does.
+ * edu then does "RDMA writes and reads" into the MR through that table.
+ * What it writes is checked byte for byte in the host file that backs the
+ * BAR.
+ *
+ * Covered: registration at offset 0, at offsets not aligned to a block or
+ * to a page, across a 2 GiB split of the exporter's sg table, the whole
+ * BAR; the block size (the largest the DMA addresses allow) and the number
+ * of translation entries; revocation while registered (memory decode off,
+ * reset, device close) with the invalidation seen, access failing with
+ * ENODEV and working again once the BAR is back; deregistration while
+ * revoked; the pinned paths (refused by vfio-pci unless revocable, working
+ * on udmabuf); registration errors; the refusal in a topology without P2P.
+ *
+ * Environment: as vfio_dmabuf_test.c (VFIO_DMABUF_PROVIDER, _IMPORTER,
+ * _BAR_FILE, _EXPECT); the kernel also needs CONFIG_INFINIBAND_USER_MEM
+ * and CONFIG_UDMABUF (see config).
+ */
+#include <sys/syscall.h>
+#include <linux/udmabuf.h>
+
+#include "vfio_dmabuf_util.h"
+
+#define SZ_2M		0x200000ULL
+#define SZ_1G		0x40000000ULL
+#define SZ_2G		0x80000000ULL
+
+static int mr_reg(struct dmabuf_env *e, int fd, __u64 off, __u64 len,
+		  __u64 iova, __u64 pgsz, __u32 flags,
+		  struct p2pdma_edu_reg_mr *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->importer = e->importer;
+	r->fd = fd;
+	r->offset = off;
+	r->length = len;
+	r->iova = iova;
+	r->pgsz_bitmap = pgsz;
+	r->flags = flags;
+	return ioctl(e->edu, P2PDMA_EDU_REG_MR, r) ? -errno : 0;
+}
+
+static int mr_access(struct dmabuf_env *e, __u32 h, int write, __u64 iova,
+		     void *buf, __u64 len)
+{
+	struct p2pdma_edu_mr_access a = {
+		.handle = h, .write = write, .iova = iova, .length = len,
+		.user_buf = (uintptr_t)buf,
+	};
+
+	return ioctl(e->edu, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
+}
+
+static int mr_dereg(struct dmabuf_env *e, __u32 h)
+{
+	return ioctl(e->edu, P2PDMA_EDU_DEREG_MR, &h) ? -errno : 0;
+}
+
+static struct p2pdma_edu_mr_info mr_info(struct __test_metadata *_metadata,
+					 struct dmabuf_env *e, __u32 h)
+{
+	struct p2pdma_edu_mr_info i = { .handle = h };
+
+	EXPECT_EQ(0, ioctl(e->edu, P2PDMA_EDU_MR_INFO, &i))
+		TH_LOG("MR_INFO %u: %s", h, strerror(errno));
+	return i;
+}
+
+static __u64 align_down(__u64 x, __u64 a)
+{
+	return x & ~(a - 1);
+}
+
+static __u64 align_up(__u64 x, __u64 a)
+{
+	return align_down(x + a - 1, a);
+}
+
+/*
+ * The block size is the largest one of @bitmap at which the MR's IOVA and
+ * its DMA address agree (the range is contiguous in DMA space), and the
+ * table has one entry per block the MR touches.
+ */
+static void check_blocks(struct __test_metadata *_metadata,
+			 const struct p2pdma_edu_reg_mr *r, __u64 bitmap,
+			 const struct p2pdma_edu_mr_info *i)
+{
+	__u64 p = i->page_size, dma0, s, best = 0;
+
+	ASSERT_EQ(1, i->valid);
+	ASSERT_NE(0, p & bitmap) TH_LOG("block size %#llx not offered",
+					(unsigned long long)p);
+	EXPECT_EQ(r->page_size, p);
+	dma0 = i->first_dma + (r->iova & (p - 1));
+	for (s = 0x1000; s && s <= bitmap; s <<= 1)
+		if ((bitmap & s) && !((dma0 ^ r->iova) & (s - 1)))
+			best = s;
+	EXPECT_EQ(best, p)
+		TH_LOG("IOVA %#llx at DMA address %#llx: block %#llx, not the largest %#llx",
+		       (unsigned long long)r->iova, (unsigned long long)dma0,
+		       (unsigned long long)p, (unsigned long long)best);
+	EXPECT_EQ((align_up(r->iova + r->length, p) -
+		   align_down(r->iova, p)) / p, i->entries);
+	EXPECT_EQ(i->entries, r->entries);
+}
+
+/*
+ * edu writes a fresh pattern to MR bytes [@at, @at + @len) (an offset in
+ * the MR), which must show up in the host file at @bar_off + @at, and
+ * reads it back.
+ */
+static void check_access(struct __test_metadata *_metadata,
+			 struct dmabuf_env *e, __u32 h,
+			 const struct p2pdma_edu_reg_mr *r, __u64 bar_off,
+			 __u64 at, __u64 len, unsigned int seed)
+{
+	uint8_t *want = malloc(len), *got = malloc(len);
+
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got);
+	fill(want, len, e->seed + seed * 7919 + at);
+	ASSERT_EQ(0, mr_access(e, h, 1, r->iova + at, want, len))
+		TH_LOG("RDMA write at MR offset %#llx", (unsigned long long)at);
+	ASSERT_EQ((ssize_t)len, pread(e->bar_fd, got, len, bar_off + at));
+	EXPECT_EQ(0, memcmp(want, got, len))
+		TH_LOG("MR offset %#llx (+%#llx) is not at BAR offset %#llx",
+		       (unsigned long long)at, (unsigned long long)len,
+		       (unsigned long long)(bar_off + at));
+	memset(got, 0, len);
+	ASSERT_EQ(0, mr_access(e, h, 0, r->iova + at, got, len));
+	EXPECT_EQ(0, memcmp(want, got, len))
+		TH_LOG("RDMA read at MR offset %#llx: other data",
+		       (unsigned long long)at);
+	free(want);
+	free(got);
+}
+
+/* An RDMA write that must fail with @err and leave the BAR untouched. */
+static void check_access_fails(struct __test_metadata *_metadata,
+			       struct dmabuf_env *e, __u32 h, __u64 iova,
+			       __u64 bar_off, int err, const char *when)
+{
+	uint8_t before[PAGE], after[PAGE], junk[PAGE];
+
+	ASSERT_EQ(PAGE, pread(e->bar_fd, before, PAGE, bar_off));
+	fill(junk, PAGE, e->seed ^ 0xbad);
+	EXPECT_EQ(err, mr_access(e, h, 1, iova, junk, PAGE))
+		TH_LOG("RDMA write, %s", when);
+	ASSERT_EQ(PAGE, pread(e->bar_fd, after, PAGE, bar_off));
+	EXPECT_EQ(0, memcmp(before, after, PAGE))
+		TH_LOG("%s: the failed write reached the BAR", when);
+}
+
+/* The MR saw @inval invalidations and holds a valid table or not. */
+static struct p2pdma_edu_mr_info
+expect_mr(struct __test_metadata *_metadata, struct dmabuf_env *e, __u32 h,
+	  __u32 inval, __u32 valid, const char *when)
+{
+	struct p2pdma_edu_mr_info i = mr_info(_metadata, e, h);
+
+	EXPECT_EQ(inval, i.invalidations)
+		TH_LOG("%s: invalidations", when);
+	EXPECT_EQ(valid, i.valid) TH_LOG("%s: translation valid", when);
+	return i;
+}
+
+FIXTURE(mr)
+{
+	struct dmabuf_env env;
+};
+
+FIXTURE_SETUP(mr)
+{
+	if (env_open(_metadata, &self->env))
+		SKIP(return, NO_LAB);
+}
+
+FIXTURE_TEARDOWN(mr)
+{
+	env_close(&self->env);
+}
+
+/*
+ * Where the MR is: in a dma-buf of the whole BAR, so that dma-buf offsets
+ * are BAR offsets.  @iova_base is added to the offset's low bits (modulo
+ * @iova_mod) to make the MR's IOVA.
+ */
+FIXTURE(layout)
+{
+	struct dmabuf_env env;
+	int fd;
+	__u32 h;
+	__u64 off, len;
+	struct p2pdma_edu_reg_mr r;
+};
+
+FIXTURE_VARIANT(layout)
+{
+	__u64 off;		/* ~0ULL: 2 GiB - 8 KiB, across the split */
+	__u64 len;		/* 0: to the end of the BAR */
+	__u64 iova_base;
+	__u64 iova_mod;
+};
+
+/* The start of the BAR, IOVA 0 */
+FIXTURE_VARIANT_ADD(layout, offset_zero) {
+	.off = 0, .len = 0x10000, .iova_base = 0, .iova_mod = SZ_1G,
+};
+
+/* Across a 2 MiB boundary, not page aligned, the IOVA agreeing up to 2 MiB */
+FIXTURE_VARIANT_ADD(layout, unaligned_2m) {
+	.off = 3 * SZ_2M - 0x1f80, .len = 0x4100,
+	.iova_base = 0x7f0000000000ULL, .iova_mod = SZ_2M,
+};
+
+/* An IOVA that agrees with the offset only within the page: 4 KiB blocks */
+FIXTURE_VARIANT_ADD(layout, unaligned_page) {
+	.off = SZ_2M + 0x3080, .len = 0x3000,
+	.iova_base = 0x10000000ULL + 0x1000, .iova_mod = 0x1000,
+};
+
+/* 8 KiB on each side of the exporter's 2 GiB sg split */
+FIXTURE_VARIANT_ADD(layout, across_2g_split) {
+	.off = ~0ULL, .len = 0x4000, .iova_base = 0, .iova_mod = SZ_1G,
+};
+
+/* The whole BAR, at the largest blocks */
+FIXTURE_VARIANT_ADD(layout, whole_bar) {
+	.off = 0, .len = 0, .iova_base = 0x100000000ULL, .iova_mod = SZ_1G,
+};
+
+FIXTURE_SETUP(layout)
+{
+	struct dmabuf_env *e = &self->env;
+	int ret;
+
+	self->fd = -1;
+	self->h = 0;
+	if (env_open(_metadata, e))
+		SKIP(return, NO_LAB);
+	self->off = variant->off == ~0ULL ? SZ_2G - 0x2000 : variant->off;
+	self->len = variant->len ? variant->len : e->bar_size;
+	if (self->off + self->len > e->bar_size)
+		SKIP(return, "BAR2 of %s is %llu MiB: this layout needs %llu MiB (the rootports lab topology has 8 GiB)",
+		     e->bdf, (unsigned long long)(e->bar_size >> 20),
+		     (unsigned long long)((self->off + self->len) >> 20));
+	self->fd = export1(e, 0, e->bar_size);
+	ASSERT_LE(0, self->fd);
+	ret = mr_reg(e, self->fd, self->off, self->len,
+		     variant->iova_base +
+		     (self->off & (variant->iova_mod - 1)), 0, 0, &self->r);
+	if (!e->p2p) {
+		ASSERT_EQ(-EOPNOTSUPP, ret)
+			TH_LOG("the topology refuses P2P: registration must fail with EOPNOTSUPP");
+		return;
+	}
+	ASSERT_EQ(0, ret) TH_LOG("REG_MR at %#llx: %s",
+				 (unsigned long long)self->off, strerror(-ret));
+	self->h = self->r.handle;
+}
+
+FIXTURE_TEARDOWN(layout)
+{
+	if (self->env.p2p && self->fd >= 0)
+		EXPECT_EQ(0, mr_dereg(&self->env, self->h));
+	if (self->fd >= 0)
+		close(self->fd);
+	env_close(&self->env);
+}
+
+TEST_F(layout, blocks)
+{
+	struct p2pdma_edu_mr_info i;
+
+	if (!self->env.p2p)
+		return;
+	i = mr_info(_metadata, &self->env, self->h);
+	check_blocks(_metadata, &self->r, P2PDMA_EDU_MR_PGSZ_DEFAULT, &i);
+	EXPECT_EQ(1, i.faults);
+	EXPECT_EQ(0, i.invalidations);
+	EXPECT_LE(1, i.nents);
+	/* What the MR spans in the dma-buf, counted before the first map */
+	EXPECT_EQ((align_up(self->off + self->len, PAGE) -
+		   align_down(self->off, PAGE)) / PAGE, self->r.umem_pages);
+	TH_LOG("MR %#llx+%#llx at IOVA %#llx: %llu entries of %#llx, %u sg entries",
+	       (unsigned long long)self->off, (unsigned long long)self->len,
+	       (unsigned long long)self->r.iova,
+	       (unsigned long long)i.entries,
+	       (unsigned long long)i.page_size, i.nents);
+}
+
+TEST_F_TIMEOUT(layout, write_read, 120)
+{
+	__u64 len = self->len, chunk = len < 0x4000 ? len : 0x4000;
+	__u64 p = self->r.page_size, at;
+
+	if (!self->env.p2p)
+		return;
+	/* First and last bytes, and across the first block boundary */
+	check_access(_metadata, &self->env, self->h, &self->r, self->off, 0,
+		     chunk, 1);
+	check_access(_metadata, &self->env, self->h, &self->r, self->off,
+		     len - chunk, chunk, 2);
+	at = align_up(self->r.iova + 1, p) - self->r.iova;
+	if (at > 0x800 && at + 0x800 <= len)
+		check_access(_metadata, &self->env, self->h, &self->r,
+			     self->off, at - 0x800, 0x1000, 3);
+	if (self->off + len > SZ_2G && self->off < SZ_2G)
+		check_access(_metadata, &self->env, self->h, &self->r,
+			     self->off, SZ_2G - self->off - 0x10, 0x20, 4);
+	/* Outside the MR */
+	EXPECT_EQ(-EINVAL, mr_access(&self->env, self->h, 1,
+				     self->r.iova - 1, &at, 1));
+	EXPECT_EQ(-EINVAL, mr_access(&self->env, self->h, 1,
+				     self->r.iova + len - 1, &at, 2));
+	EXPECT_EQ(1, mr_info(_metadata, &self->env, self->h).faults);
+}
+
+/* 4 KiB blocks only: one entry per page, against the largest blocks. */
+TEST_F_TIMEOUT(mr, entries_4k, 60)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_reg_mr big, small;
+	struct p2pdma_edu_mr_info i;
+	int fd;
+
+	fd = export1(e, 0, e->bar_size);
+	ASSERT_LE(0, fd);
+	if (!e->p2p) {
+		EXPECT_EQ(-EOPNOTSUPP, mr_reg(e, fd, 0, e->bar_size, 0,
+					      0x1000, 0, &small));
+		close(fd);
+		return;
+	}
+	ASSERT_EQ(0, mr_reg(e, fd, 0, e->bar_size, 0, 0x1000, 0, &small));
+	i = mr_info(_metadata, e, small.handle);
+	check_blocks(_metadata, &small, 0x1000, &i);
+	EXPECT_EQ(e->bar_size / PAGE, small.entries);
+	ASSERT_EQ(0, mr_reg(e, fd, 0, e->bar_size, 0, 0, 0, &big));
+	i = mr_info(_metadata, e, big.handle);
+	check_blocks(_metadata, &big, P2PDMA_EDU_MR_PGSZ_DEFAULT, &i);
+	/*
+	 * BARs are naturally aligned, and so is the IOVA range of a whole
+	 * BAR: at least 2 MiB blocks, 1 GiB ones from a 1 GiB BAR up.
+	 */
+	if (e->bar_size >= SZ_1G) {
+		EXPECT_EQ(SZ_1G, big.page_size);
+		EXPECT_EQ(e->bar_size / SZ_1G, big.entries);
+	} else {
+		EXPECT_LE(SZ_2M, big.page_size);
+	}
+	TH_LOG("%llu MiB BAR: %llu entries of 4 KiB, %llu of %llu KiB",
+	       (unsigned long long)(e->bar_size >> 20),
+	       (unsigned long long)small.entries,
+	       (unsigned long long)big.entries,
+	       (unsigned long long)(big.page_size >> 10));
+	EXPECT_EQ(0, mr_dereg(e, small.handle));
+	EXPECT_EQ(0, mr_dereg(e, big.handle));
+	EXPECT_EQ(0, close(fd));
+}
+
+/* The errno contract of registration, from the RDMA core. */
+TEST_F(mr, reg_errors)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_reg_mr r;
+	int fd, null_fd;
+
+	fd = export1(e, 0, 16 * PAGE);
+	ASSERT_LE(0, fd);
+	null_fd = open("/dev/null", O_RDWR);
+	ASSERT_LE(0, null_fd);
+	EXPECT_EQ(-EBADF, mr_reg(e, -1, 0, PAGE, 0, 0, 0, &r));
+	EXPECT_EQ(-EINVAL, mr_reg(e, null_fd, 0, PAGE, 0, 0, 0, &r))
+		TH_LOG("not a dma-buf");
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 0, 0, 0, 0, 0, &r));
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 0x800, 0, 0x800, 0, 0, &r))
+		TH_LOG("zero length at an offset inside a page");
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 0, 16 * PAGE + 1, 0, 0, 0, &r));
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 15 * PAGE + 1, PAGE, 1, 0, 0, &r));
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, ~0ULL - 0xfff, PAGE, 0, 0, 0, &r))
+		TH_LOG("offset + length wraps");
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 0x100, PAGE, 0x200, 0, 0, &r))
+		TH_LOG("IOVA and offset differ within the page");
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 0, PAGE, 0, SZ_2M, 0, &r))
+		TH_LOG("no 4 KiB blocks");
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 0, PAGE, 0, 0,
+				  P2PDMA_EDU_MR_PINNED |
+				  P2PDMA_EDU_MR_PINNED_REVOCABLE, &r));
+	/* A valid one for comparison */
+	EXPECT_EQ(map_ok(e), mr_reg(e, fd, 0x800, PAGE, 0x800, 0, 0, &r));
+	if (e->p2p) {
+		EXPECT_EQ(2, r.umem_pages) TH_LOG("4 KiB at offset 0x800");
+		EXPECT_EQ(0, mr_dereg(e, r.handle));
+	}
+	EXPECT_EQ(-ENOENT, mr_dereg(e, 12345));
+	close(null_fd);
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * Memory decode off while registered: one invalidation, access fails with
+ * ENODEV and does not reach the BAR, the MR stays registered.  On again:
+ * one more invalidation, the next access faults the mapping in.
+ */
+TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_edu_mr_info i;
+	__u64 off = 0x400000, old;
+	int fd;
+
+	fd = export1(e, 0, e->bar_size);
+	ASSERT_LE(0, fd);
+	if (!e->p2p) {
+		EXPECT_EQ(-EOPNOTSUPP, mr_reg(e, fd, off, 0x10000, off, 0, 0,
+					      &r));
+		close(fd);
+		return;
+	}
+	ASSERT_EQ(0, mr_reg(e, fd, off, 0x10000, off, 0, 0, &r));
+	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+	old = expect_mr(_metadata, e, r.handle, 0, 1, "registered").first_dma;
+
+	ASSERT_EQ(0, set_memory(e, false));
+	expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
+	check_access_fails(_metadata, e, r.handle, r.iova + PAGE, off + PAGE,
+			   -ENODEV, "memory decode off");
+	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
+			   "memory decode off, again");
+	i = expect_mr(_metadata, e, r.handle, 1, 0, "after failed accesses");
+	EXPECT_EQ(1, i.faults);
+	EXPECT_EQ(2, i.fault_errors);
+	EXPECT_EQ(ENODEV, i.last_error);
+	check_old_addr(_metadata, e, old, off, "memory decode off");
+
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_mr(_metadata, e, r.handle, 2, 0, "memory decode on");
+	check_access(_metadata, e, r.handle, &r, off, 0x2000, PAGE, 2);
+	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in again");
+	EXPECT_EQ(2, i.faults);
+	EXPECT_EQ(2, i.fault_errors);
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, close(fd));
+}
+
+/* A reset revokes and restores: the MR is invalidated twice and re-faults. */
+TEST_F_TIMEOUT(mr, revoke_reset, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_edu_mr_info i;
+	__u64 off = 0x500000;
+	int fd;
+
+	if (!(e->dev_flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s has no reset (no VFIO_DEVICE_FLAGS_RESET)",
+		     e->bdf);
+	fd = export1(e, 0, e->bar_size);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(map_ok(e), mr_reg(e, fd, off, 0x10000, off, 0, 0, &r));
+	if (!e->p2p)
+		goto out;
+	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_RESET))
+		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
+	expect_mr(_metadata, e, r.handle, 2, 0, "after the reset");
+	check_access(_metadata, e, r.handle, &r, off, 0x3000, PAGE, 2);
+	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in again");
+	EXPECT_EQ(2, i.faults);
+	EXPECT_EQ(0, i.fault_errors);
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+out:
+	EXPECT_EQ(0, close(fd));
+}
+
+/* Deregistration while revoked, then a new MR once the BAR is back. */
+TEST_F_TIMEOUT(mr, dereg_while_revoked, 60)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_reg_mr r;
+	__u64 off = 0x600000;
+	int fd;
+
+	fd = export1(e, 0, e->bar_size);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(map_ok(e), mr_reg(e, fd, off, 0x8000, off, 0, 0, &r));
+	if (!e->p2p)
+		goto out;
+	ASSERT_EQ(0, set_memory(e, false));
+	expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	/* Registration maps up front: refused while revoked */
+	EXPECT_EQ(-ENODEV, mr_reg(e, fd, off, 0x8000, off, 0, 0, &r));
+	ASSERT_EQ(0, set_memory(e, true));
+	ASSERT_EQ(0, mr_reg(e, fd, off, 0x8000, off, 0, 0, &r));
+	check_access(_metadata, e, r.handle, &r, off, 0x1000, PAGE, 1);
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+out:
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * Closing the vfio device while an MR is registered revokes for good: one
+ * invalidation, ENODEV from then on, deregistration still works.
+ */
+TEST_F_TIMEOUT(mr, close_device, 60)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_edu_mr_info i;
+	__u64 off = 0x700000;
+	int fd;
+
+	fd = export1(e, 0, e->bar_size);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(map_ok(e), mr_reg(e, fd, off, 0x8000, off, 0, 0, &r));
+	if (!e->p2p)
+		goto out;
+	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+	vfio_close(e);
+	expect_mr(_metadata, e, r.handle, 1, 0, "device closed");
+	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
+			   "device closed");
+	/* Reopening the device does not bring the dma-buf back */
+	vfio_open(_metadata, e);
+	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
+			   "device reopened");
+	i = expect_mr(_metadata, e, r.handle, 1, 0, "device reopened");
+	EXPECT_EQ(2, i.fault_errors);
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+out:
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * The pinned paths: vfio-pci refuses a pin it cannot revoke; a revocable
+ * pinned MR works until the first revoke and is dead from then on.
+ */
+TEST_F_TIMEOUT(mr, pinned, 60)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_edu_mr_info i;
+	__u64 off = 0x800000;
+	int fd;
+
+	fd = export1(e, 0, e->bar_size);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EOPNOTSUPP, mr_reg(e, fd, off, 0x8000, off, 0,
+				      P2PDMA_EDU_MR_PINNED, &r))
+		TH_LOG("a pin that cannot be revoked");
+	ASSERT_EQ(map_ok(e), mr_reg(e, fd, off, 0x8000, off, 0,
+				    P2PDMA_EDU_MR_PINNED_REVOCABLE, &r));
+	if (!e->p2p)
+		goto out;
+	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+	ASSERT_EQ(0, set_memory(e, false));
+	i = expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
+	EXPECT_EQ(1, i.revoked);
+	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
+			   "pinned MR revoked");
+	ASSERT_EQ(0, set_memory(e, true));
+	/* Revoked for good: the restore does not reach it */
+	expect_mr(_metadata, e, r.handle, 1, 0, "memory decode on");
+	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
+			   "pinned MR after the restore");
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+out:
+	EXPECT_EQ(0, close(fd));
+}
+
+/* The pinned path with an exporter that lets importers pin: udmabuf. */
+TEST_F_TIMEOUT(mr, pinned_udmabuf, 60)
+{
+	struct dmabuf_env *e = &self->env;
+	const __u64 size = 64 * PAGE;
+	struct udmabuf_create c = { .size = size };
+	struct p2pdma_edu_reg_mr r;
+	uint8_t want[2 * PAGE], got[2 * PAGE];
+	int memfd, dev, fd;
+
+	memfd = syscall(SYS_memfd_create, "mr", MFD_ALLOW_SEALING);
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, ftruncate(memfd, size));
+	ASSERT_EQ(0, fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK));
+	dev = open("/dev/udmabuf", O_RDWR);
+	ASSERT_LE(0, dev) TH_LOG("/dev/udmabuf: %s (CONFIG_UDMABUF)",
+				 strerror(errno));
+	c.memfd = memfd;
+	fd = ioctl(dev, UDMABUF_CREATE, &c);
+	ASSERT_LE(0, fd) TH_LOG("UDMABUF_CREATE: %s", strerror(errno));
+
+	ASSERT_EQ(0, mr_reg(e, fd, 8 * PAGE + 0x100, 4 * PAGE,
+			    0x10000000 + 0x100, 0, P2PDMA_EDU_MR_PINNED, &r));
+	fill(want, sizeof(want), e->seed ^ 0x0dab);
+	ASSERT_EQ(0, mr_access(e, r.handle, 1, r.iova + PAGE, want,
+			       sizeof(want)));
+	ASSERT_EQ((ssize_t)sizeof(got),
+		  pread(memfd, got, sizeof(got), 9 * PAGE + 0x100));
+	EXPECT_EQ(0, memcmp(want, got, sizeof(got)))
+		TH_LOG("the write is not in the memfd");
+	memset(got, 0, sizeof(got));
+	ASSERT_EQ(0, mr_access(e, r.handle, 0, r.iova + PAGE, got,
+			       sizeof(got)));
+	EXPECT_EQ(0, memcmp(want, got, sizeof(got)));
+	EXPECT_EQ(0, mr_info(_metadata, e, r.handle).invalidations);
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	close(fd);
+	close(dev);
+	close(memfd);
+}
+
+TEST_HARNESS_MAIN

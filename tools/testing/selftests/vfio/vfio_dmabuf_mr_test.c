@@ -10,8 +10,8 @@
  *
  * Covered: registration at offset 0, at offsets not aligned to a block or
  * to a page, across a 2 GiB split of the exporter's sg table, the whole
- * BAR; the block size (the largest the DMA addresses allow) and the number
- * of translation entries; revocation while registered (memory decode off,
+ * BAR; the block size (the largest the DMA addresses allow, or the smallest
+ * that holds the MR whole) and the number of translation entries; revocation while registered (memory decode off,
  * reset, device close) with the invalidation seen, access failing with
  * ENODEV and working again once the BAR is back; deregistration while
  * revoked; the pinned paths (refused by vfio-pci unless revocable, working
@@ -82,28 +82,37 @@ static __u64 align_up(__u64 x, __u64 a)
 }
 
 /*
- * The block size is the largest one of @bitmap at which the MR's IOVA and
- * its DMA address agree (the range is contiguous in DMA space), and the
+ * The block size is ib_umem_find_best_pgsz()'s: the smallest size of
+ * @bitmap that holds the MR in one block, unless the MR's IOVA and its DMA
+ * address disagree below it; then the largest size at which they agree
+ * (the range is contiguous in DMA space, so nothing else limits it).  The
  * table has one entry per block the MR touches.
  */
 static void check_blocks(struct __test_metadata *_metadata,
 			 const struct p2pdma_edu_reg_mr *r, __u64 bitmap,
 			 const struct p2pdma_edu_mr_info *i)
 {
-	__u64 p = i->page_size, dma0, s, best = 0;
+	__u64 p = i->page_size, dma0, s, whole = 0, aligned = 0, want;
+	__u64 span = r->iova ^ (r->iova + r->length - 1);
 
 	ASSERT_EQ(1, i->valid);
 	ASSERT_NE(0, p & bitmap) TH_LOG("block size %#llx not offered",
 					(unsigned long long)p);
 	EXPECT_EQ(r->page_size, p);
 	dma0 = i->first_dma + (r->iova & (p - 1));
-	for (s = 0x1000; s && s <= bitmap; s <<= 1)
-		if ((bitmap & s) && !((dma0 ^ r->iova) & (s - 1)))
-			best = s;
-	EXPECT_EQ(best, p)
-		TH_LOG("IOVA %#llx at DMA address %#llx: block %#llx, not the largest %#llx",
+	for (s = 0x1000; s && s <= bitmap; s <<= 1) {
+		if (!(bitmap & s))
+			continue;
+		if (!whole && s > span)
+			whole = s;
+		if (!((dma0 ^ r->iova) & (s - 1)))
+			aligned = s;
+	}
+	want = whole && whole < aligned ? whole : aligned;
+	EXPECT_EQ(want, p)
+		TH_LOG("IOVA %#llx at DMA address %#llx: block %#llx, expected %#llx",
 		       (unsigned long long)r->iova, (unsigned long long)dma0,
-		       (unsigned long long)p, (unsigned long long)best);
+		       (unsigned long long)p, (unsigned long long)want);
 	EXPECT_EQ((align_up(r->iova + r->length, p) -
 		   align_down(r->iova, p)) / p, i->entries);
 	EXPECT_EQ(i->entries, r->entries);

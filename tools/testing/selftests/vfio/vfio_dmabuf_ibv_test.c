@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ibv_reg_dmabuf_mr() on a vfio-pci BAR exported as a dma-buf, on every
+ * RDMA device present (ibv_get_device_list()):
+ *
+ *   - no_dmabuf_support_is_eopnotsupp: a device without dma-buf support
+ *     must fail every ibv_reg_dmabuf_mr() with EOPNOTSUPP, whatever the
+ *     arguments (NCCL's probe ibv_reg_dmabuf_mr(pd, 0, 0, 0, -1, 0), a
+ *     bad fd, offset or length), never EINVAL or EBADF: that is how
+ *     applications tell "unsupported" from "bad arguments".  A device
+ *     with dma-buf support must register the BAR (or refuse it with
+ *     EOPNOTSUPP where the topology refuses P2P) and fail bad arguments
+ *     with their own errno: EBADF for fd -1, EINVAL for a file that is
+ *     not a dma-buf, a range beyond the dma-buf, a zero length, or an
+ *     offset and IOVA that differ within a page.
+ *   - write_into_bar: on every device with dma-buf support, an RC QP
+ *     connected to itself RDMA WRITEs a pattern into dma-buf MRs of the
+ *     BAR (one at a page aligned offset, one at an unaligned offset that
+ *     spans two pages), addressed by the MRs' IOVA and rkey.  The bytes
+ *     are checked in the host file that backs the BAR, and those around
+ *     them must not change; an RDMA READ must bring the pattern back.
+ *   - loopback_self_check: the same RC loopback WRITE and READ into an
+ *     ordinary MR (malloc'd memory) on every device, so that the QP,
+ *     post and poll code the dma-buf case relies on is tested where no
+ *     device supports dma-buf (soft RoCE).
+ *
+ * Needs:
+ *   - the environment of vfio_dmabuf_test.c (the provider bound to
+ *     vfio-pci, the edu importer and p2pdma_edu.ko, VFIO_DMABUF_PROVIDER,
+ *     VFIO_DMABUF_IMPORTER, VFIO_DMABUF_BAR_FILE, VFIO_DMABUF_EXPECT);
+ *     without it the dma-buf tests are skipped (loopback_self_check does
+ *     not use the BAR and runs anyway);
+ *   - CONFIG_INFINIBAND_USER_ACCESS, libibverbs with the provider of the
+ *     device (rdma-core), and at least one RDMA device, port 1 ACTIVE:
+ *     InfiniBand (addressed by LID) or RoCE (by a GID of port 1).  With
+ *     no RDMA device every test is skipped.  The QEMU lab has soft RoCE
+ *     on lo ("rdma link add rxe0 type rxe netdev lo"), which has no
+ *     dma-buf support: write_into_bar is skipped there as without the
+ *     hardware, and needs a NIC such as mlx5 to run.
+ */
+#include "vfio_dmabuf_util.h"
+
+#include <infiniband/verbs.h>
+
+#define PORT		1
+#define ACCESS		(IBV_ACCESS_LOCAL_WRITE | \
+			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
+#define DMABUF_LEN	(16 * PAGE)	/* the BAR range exported */
+/* IOVAs of the MRs: neither 0 nor their offset, same low 12 bits */
+#define IOVA		0x7f5a00000000ULL
+#define IOVA2		0x7f5b00000000ULL
+#define MEM_LEN		(8 * PAGE)	/* ordinary target memory */
+#define XFER_MAX	(4 * PAGE)	/* the largest RDMA transfer */
+#define GUARD		64	/* bytes each side of a write: kept */
+#define CQ_WAIT_MS	5000
+#define REG_OK		(-1)	/* reg_errno(): MR registered */
+
+/* The device under test: everything it holds, freed by dev_close(). */
+struct rdma_dev {
+	const char *name;
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_port_attr port;
+	union ibv_gid gid;
+	int gid_index;		/* -1: no GRH (InfiniBand, by LID) */
+	struct ibv_cq *cq;
+	struct ibv_qp *qp;
+	uint8_t *buf;		/* source of writes, sink of reads */
+	struct ibv_mr *buf_mr;
+	uint8_t *peek;		/* the target's bytes, before and after */
+	uint8_t *mem;		/* ordinary memory written into */
+	struct ibv_mr *target[2];	/* the MRs written into */
+};
+
+/*
+ * What an RDMA loopback writes into: an MR, or a part of it, seen through
+ * its remote address and rkey, and where the CPU reads its bytes back.
+ */
+struct window {
+	const char *what;	/* for the messages */
+	__u64 addr;		/* remote address of its first byte */
+	__u32 rkey;
+	__u64 len;
+	uint8_t *mem;		/* ordinary memory: the bytes themselves */
+	struct dmabuf_env *e;	/* or a dma-buf of the BAR ... */
+	const struct vfio_region_dma_range *r;	/* ... of this range */
+	__u64 dmabuf_off;	/* the window's offset in the dma-buf */
+};
+
+FIXTURE(ibv)
+{
+	struct dmabuf_env env;
+	int no_lab;		/* env_open() found no lab environment */
+	struct ibv_device **list;
+	int nr;
+	struct vfio_region_dma_range range;	/* exported as ... */
+	int dmabuf;		/* ... this dma-buf */
+	int not_dmabuf;		/* /dev/null */
+	unsigned int seed;
+	struct rdma_dev d;
+};
+
+/*
+ * Log only real failures: after an ASSERT_*() the harness may still have
+ * a pending TH_LOG() trigger, which the bare EXPECT_EQ() consumes.
+ */
+static void put(struct __test_metadata *_metadata, struct rdma_dev *d,
+		const char *what, int ret)
+{
+	if (ret)
+		TH_LOG("%s: %s: %s", d->name, what, strerror(ret));
+	EXPECT_EQ(0, ret);
+}
+
+static void dev_close(struct __test_metadata *_metadata, struct rdma_dev *d)
+{
+	unsigned int i;
+
+	if (d->qp)
+		put(_metadata, d, "destroy QP", ibv_destroy_qp(d->qp));
+	if (d->cq)
+		put(_metadata, d, "destroy CQ", ibv_destroy_cq(d->cq));
+	for (i = 0; i < ARRAY_SIZE(d->target); i++)
+		if (d->target[i])
+			put(_metadata, d, "deregister target MR",
+			    ibv_dereg_mr(d->target[i]));
+	if (d->buf_mr)
+		put(_metadata, d, "deregister local MR",
+		    ibv_dereg_mr(d->buf_mr));
+	if (d->pd)
+		put(_metadata, d, "dealloc PD", ibv_dealloc_pd(d->pd));
+	if (d->ctx)
+		put(_metadata, d, "close device", ibv_close_device(d->ctx));
+	free(d->buf);
+	free(d->peek);
+	free(d->mem);
+	memset(d, 0, sizeof(*d));
+	d->gid_index = -1;
+}
+
+static void dev_open(struct __test_metadata *_metadata, struct rdma_dev *d,
+		     struct ibv_device *dev)
+{
+	memset(d, 0, sizeof(*d));
+	d->gid_index = -1;
+	d->name = ibv_get_device_name(dev);
+	d->ctx = ibv_open_device(dev);
+	ASSERT_NE(NULL, d->ctx) TH_LOG("%s: ibv_open_device: %s", d->name,
+				       strerror(errno));
+	d->pd = ibv_alloc_pd(d->ctx);
+	ASSERT_NE(NULL, d->pd) TH_LOG("%s: ibv_alloc_pd: %s", d->name,
+				      strerror(errno));
+}
+
+/* A GID of the port: an IPv4-mapped one if there is one. */
+static void find_gid(struct __test_metadata *_metadata, struct rdma_dev *d)
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+	union ibv_gid gid, zero;
+	int i;
+
+	memset(&zero, 0, sizeof(zero));
+	for (i = 0; i < d->port.gid_tbl_len; i++) {
+		if (ibv_query_gid(d->ctx, PORT, i, &gid) ||
+		    !memcmp(&gid, &zero, sizeof(gid)))
+			continue;
+		if (d->gid_index < 0 ||
+		    (!memcmp(gid.raw, v4mapped, sizeof(v4mapped)) &&
+		     memcmp(d->gid.raw, v4mapped, sizeof(v4mapped)))) {
+			d->gid = gid;
+			d->gid_index = i;
+		}
+	}
+	ASSERT_LE(0, d->gid_index)
+		TH_LOG("%s: RoCE port %d has no GID: no IP address on its netdev?",
+		       d->name, PORT);
+}
+
+/* An RC QP on port PORT connected to itself, in RTS. */
+static void qp_connect(struct __test_metadata *_metadata, struct rdma_dev *d)
+{
+	struct ibv_qp_init_attr init = {
+		.qp_type = IBV_QPT_RC,
+		.sq_sig_all = 1,
+		.cap = {
+			.max_send_wr = 4, .max_recv_wr = 1,
+			.max_send_sge = 1, .max_recv_sge = 1,
+		},
+	};
+	struct ibv_qp_attr a;
+	int ret;
+
+	ret = ibv_query_port(d->ctx, PORT, &d->port);
+	ASSERT_EQ(0, ret) TH_LOG("%s: port %d: %s", d->name, PORT,
+				 strerror(ret));
+	ASSERT_EQ(IBV_PORT_ACTIVE, d->port.state)
+		TH_LOG("%s: port %d is %s, not ACTIVE: link down, or no subnet manager?",
+		       d->name, PORT, ibv_port_state_str(d->port.state));
+	if (d->port.link_layer == IBV_LINK_LAYER_ETHERNET) {
+		find_gid(_metadata, d);
+	} else {
+		ASSERT_NE(0, d->port.lid)
+			TH_LOG("%s: InfiniBand port %d has no LID", d->name,
+			       PORT);
+	}
+
+	d->cq = ibv_create_cq(d->ctx, 8, NULL, NULL, 0);
+	ASSERT_NE(NULL, d->cq) TH_LOG("%s: ibv_create_cq: %s", d->name,
+				      strerror(errno));
+	init.send_cq = d->cq;
+	init.recv_cq = d->cq;
+	d->qp = ibv_create_qp(d->pd, &init);
+	ASSERT_NE(NULL, d->qp) TH_LOG("%s: ibv_create_qp (RC): %s", d->name,
+				      strerror(errno));
+
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_INIT;
+	a.pkey_index = 0;
+	a.port_num = PORT;
+	a.qp_access_flags = ACCESS;
+	ret = ibv_modify_qp(d->qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+			    IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
+	ASSERT_EQ(0, ret) TH_LOG("%s: QP to INIT: %s", d->name, strerror(ret));
+
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = d->port.active_mtu;
+	a.dest_qp_num = d->qp->qp_num;
+	a.rq_psn = 0;
+	a.max_dest_rd_atomic = 1;
+	a.min_rnr_timer = 12;
+	a.ah_attr.port_num = PORT;
+	a.ah_attr.dlid = d->port.lid;
+	if (d->gid_index >= 0) {
+		a.ah_attr.is_global = 1;
+		a.ah_attr.grh.dgid = d->gid;
+		a.ah_attr.grh.sgid_index = d->gid_index;
+		a.ah_attr.grh.hop_limit = 64;
+	}
+	ret = ibv_modify_qp(d->qp, &a, IBV_QP_STATE | IBV_QP_AV |
+			    IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+			    IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+			    IBV_QP_MIN_RNR_TIMER);
+	ASSERT_EQ(0, ret) TH_LOG("%s: QP to RTR (GID index %d): %s", d->name,
+				 d->gid_index, strerror(ret));
+
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 14;
+	a.retry_cnt = 7;
+	a.rnr_retry = 7;
+	a.sq_psn = 0;
+	a.max_rd_atomic = 1;
+	ret = ibv_modify_qp(d->qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
+			    IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+			    IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC);
+	ASSERT_EQ(0, ret) TH_LOG("%s: QP to RTS: %s", d->name, strerror(ret));
+}
+
+/* The local buffers: source and sink (registered), and the CPU's view. */
+static void local_bufs(struct __test_metadata *_metadata, struct rdma_dev *d)
+{
+	d->buf = aligned_alloc(PAGE, 2 * XFER_MAX);
+	ASSERT_NE(NULL, d->buf);
+	d->peek = malloc(2 * (XFER_MAX + 2 * GUARD));
+	ASSERT_NE(NULL, d->peek);
+	d->buf_mr = ibv_reg_mr(d->pd, d->buf, 2 * XFER_MAX,
+			       IBV_ACCESS_LOCAL_WRITE);
+	ASSERT_NE(NULL, d->buf_mr) TH_LOG("%s: ibv_reg_mr: %s", d->name,
+					  strerror(errno));
+}
+
+/* Up to @ms for one completion: 1, 0 on timeout, < 0 on error. */
+static int poll_one(struct ibv_cq *cq, struct ibv_wc *wc, unsigned int ms)
+{
+	struct timespec t0, t;
+	int n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		n = ibv_poll_cq(cq, 1, wc);
+		if (n)
+			return n;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			return 0;
+		usleep(100);
+	}
+}
+
+/* One signalled RDMA WRITE or READ of @len bytes at @local, completed. */
+static void post_wait(struct __test_metadata *_metadata, struct rdma_dev *d,
+		      enum ibv_wr_opcode op, uint8_t *local, __u32 len,
+		      __u64 raddr, __u32 rkey)
+{
+	const char *name = op == IBV_WR_RDMA_WRITE ? "WRITE" : "READ";
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)local, .length = len,
+		.lkey = d->buf_mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = op, .sg_list = &sge, .num_sge = 1, .opcode = op,
+		.send_flags = IBV_SEND_SIGNALED,
+		.wr.rdma.remote_addr = raddr, .wr.rdma.rkey = rkey,
+	};
+	struct ibv_send_wr *bad = NULL;
+	struct ibv_wc wc;
+	int ret;
+
+	ret = ibv_post_send(d->qp, &wr, &bad);
+	ASSERT_EQ(0, ret) TH_LOG("%s: post RDMA %s: %s", d->name, name,
+				 strerror(ret));
+	ret = poll_one(d->cq, &wc, CQ_WAIT_MS);
+	ASSERT_LE(0, ret) TH_LOG("%s: ibv_poll_cq: %d", d->name, ret);
+	ASSERT_EQ(1, ret)
+		TH_LOG("%s: RDMA %s of %u bytes to %#llx: no completion in %d ms",
+		       d->name, name, len, (unsigned long long)raddr,
+		       CQ_WAIT_MS);
+	ASSERT_EQ(IBV_WC_SUCCESS, wc.status)
+		TH_LOG("%s: RDMA %s of %u bytes to %#llx (rkey %#x): %s (vendor error %#x)",
+		       d->name, name, len, (unsigned long long)raddr, rkey,
+		       ibv_wc_status_str(wc.status), wc.vendor_err);
+	EXPECT_EQ(op, wc.wr_id);
+	EXPECT_EQ(op == IBV_WR_RDMA_WRITE ? IBV_WC_RDMA_WRITE :
+		  IBV_WC_RDMA_READ, wc.opcode);
+}
+
+/* The CPU's view of window bytes [@at, @at + @len) */
+static void peek(struct __test_metadata *_metadata, const struct window *w,
+		 __u64 at, uint8_t *buf, __u64 len)
+{
+	if (w->mem)
+		memcpy(buf, w->mem + at, len);
+	else
+		read_host(_metadata, w->e, w->r, 1, w->dmabuf_off + at, buf,
+			  len);
+}
+
+static long first_diff(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return i;
+	return -1;
+}
+
+/*
+ * RDMA WRITE a pattern from @seed to window bytes [@at, @at + @len): the
+ * CPU must see it there and the bytes around it unchanged.  Then RDMA READ
+ * it back.
+ */
+static void loopback(struct __test_metadata *_metadata, struct rdma_dev *d,
+		     const struct window *w, __u64 at, __u32 len,
+		     unsigned int seed)
+{
+	__u64 lo = at > GUARD ? at - GUARD : 0;
+	__u64 hi = at + len + GUARD < w->len ? at + len + GUARD : w->len;
+	uint8_t *src = d->buf, *dst = d->buf + XFER_MAX;
+	uint8_t *before = d->peek, *after = d->peek + XFER_MAX + 2 * GUARD;
+	__u64 tail = at + len - lo;
+	long diff;
+
+	ASSERT_LE(len, XFER_MAX);
+	ASSERT_LE(at + len, w->len);
+	peek(_metadata, w, lo, before, hi - lo);
+	fill(src, len, seed);
+	memset(dst, 0, len);
+
+	post_wait(_metadata, d, IBV_WR_RDMA_WRITE, src, len, w->addr + at,
+		  w->rkey);
+	peek(_metadata, w, lo, after, hi - lo);
+	diff = first_diff(src, after + at - lo, len);
+	EXPECT_EQ(-1, diff)
+		TH_LOG("%s: RDMA WRITE of %u bytes to %s + %#llx: not there from byte %ld",
+		       d->name, len, w->what, (unsigned long long)at, diff);
+	EXPECT_EQ(-1, first_diff(before, after, at - lo))
+		TH_LOG("%s: RDMA WRITE to %s + %#llx changed bytes before it",
+		       d->name, w->what, (unsigned long long)at);
+	EXPECT_EQ(-1, first_diff(before + tail, after + tail, hi - lo - tail))
+		TH_LOG("%s: RDMA WRITE to %s + %#llx (+%u) changed bytes after it",
+		       d->name, w->what, (unsigned long long)at, len);
+
+	post_wait(_metadata, d, IBV_WR_RDMA_READ, dst, len, w->addr + at,
+		  w->rkey);
+	diff = first_diff(src, dst, len);
+	EXPECT_EQ(-1, diff)
+		TH_LOG("%s: RDMA READ of %u bytes from %s + %#llx: differs from byte %ld",
+		       d->name, len, w->what, (unsigned long long)at, diff);
+}
+
+/* The transfers of both the dma-buf test and the self-check */
+static void loopbacks(struct __test_metadata *_metadata, struct rdma_dev *d,
+		      const struct window *w, unsigned int seed)
+{
+	/* Unaligned, across a page boundary */
+	loopback(_metadata, d, w, 0x1234, 5000, seed);
+	/* To the last byte of the window */
+	loopback(_metadata, d, w, w->len - XFER_MAX, XFER_MAX, seed + 1);
+	/* Again where the first one was: no stale data can match */
+	loopback(_metadata, d, w, 0x1234, 5000, seed + 2);
+}
+
+/* An ibv_reg_dmabuf_mr() meant to fail: its errno, REG_OK if it did not. */
+static int reg_errno(struct ibv_pd *pd, __u64 off, size_t len, __u64 iova,
+		     int fd, int access)
+{
+	struct ibv_mr *mr;
+
+	errno = 0;
+	mr = ibv_reg_dmabuf_mr(pd, off, len, iova, fd, access);
+	if (!mr)
+		return errno;
+	ibv_dereg_mr(mr);
+	return REG_OK;
+}
+
+static const char *err_str(int err)
+{
+	if (err == REG_OK)
+		return "success (MR registered)";
+	return err ? strerror(err) : "failure with errno 0";
+}
+
+/* NCCL's probe: EOPNOTSUPP or EPROTONOSUPPORT means no dma-buf support */
+static int nccl_probe(struct ibv_pd *pd)
+{
+	return reg_errno(pd, 0, 0, 0, -1, 0);
+}
+
+static bool nccl_unsupported(int probe)
+{
+	return probe == EOPNOTSUPP || probe == EPROTONOSUPPORT;
+}
+
+enum bad_fd { FD_DMABUF, FD_NONE, FD_NOT_DMABUF };
+
+/* Registrations that must fail */
+static const struct bad_reg {
+	const char *what;
+	__u64 off, len, iova;
+	enum bad_fd fd;
+	int access;
+	int err;	/* with dma-buf support (0: not "unsupported") */
+} bad_regs[] = {
+	{ "NCCL's probe (0, 0, 0, -1, 0)", 0, 0, 0, FD_NONE, 0, 0 },
+	{ "fd -1", 0, DMABUF_LEN, IOVA, FD_NONE, ACCESS, EBADF },
+	{ "fd of /dev/null", 0, DMABUF_LEN, IOVA, FD_NOT_DMABUF, ACCESS,
+	  EINVAL },
+	{ "offset at the end of the dma-buf", DMABUF_LEN, PAGE, IOVA,
+	  FD_DMABUF, ACCESS, EINVAL },
+	{ "offset + length beyond the dma-buf", PAGE, DMABUF_LEN, IOVA,
+	  FD_DMABUF, ACCESS, EINVAL },
+	{ "offset + length wrapping around", -PAGE, 2 * PAGE, IOVA,
+	  FD_DMABUF, ACCESS, EINVAL },
+	{ "length beyond the dma-buf", 0, DMABUF_LEN + PAGE, IOVA, FD_DMABUF,
+	  ACCESS, EINVAL },
+	{ "length 0", 0, 0, IOVA, FD_DMABUF, ACCESS, EINVAL },
+	{ "offset and IOVA differing in the low 12 bits", 0, PAGE,
+	  IOVA + 0x800, FD_DMABUF, ACCESS, EINVAL },
+};
+
+static void check_bad_regs(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(ibv) *self, bool supported)
+{
+	struct rdma_dev *d = &self->d;
+	const struct bad_reg *b;
+	unsigned int i;
+	int fd, err;
+
+	for (i = 0; i < ARRAY_SIZE(bad_regs); i++) {
+		b = &bad_regs[i];
+		fd = b->fd == FD_DMABUF ? self->dmabuf :
+		     b->fd == FD_NOT_DMABUF ? self->not_dmabuf : -1;
+		err = reg_errno(d->pd, b->off, b->len, b->iova, fd, b->access);
+		if (!supported) {
+			EXPECT_EQ(EOPNOTSUPP, err)
+				TH_LOG("%s (no dma-buf support): %s: %s, not EOPNOTSUPP",
+				       d->name, b->what, err_str(err));
+		} else if (b->err) {
+			EXPECT_EQ(b->err, err)
+				TH_LOG("%s: %s gives %s, not %s", d->name,
+				       b->what, err_str(err),
+				       strerror(b->err));
+		} else {
+			EXPECT_FALSE(nccl_unsupported(err) || err == REG_OK)
+				TH_LOG("%s supports dma-buf MRs, but %s gives %s",
+				       d->name, b->what, err_str(err));
+		}
+	}
+}
+
+/* Export DMABUF_LEN bytes of BAR2 at @off; open a file that is not one. */
+static void dmabuf_open(struct __test_metadata *_metadata,
+			FIXTURE_DATA(ibv) *self, __u64 off)
+{
+	self->range.offset = off;
+	self->range.length = DMABUF_LEN;
+	self->dmabuf = export1(&self->env, off, DMABUF_LEN);
+	ASSERT_LE(0, self->dmabuf)
+		TH_LOG("export of BAR2 [%#llx, +%#llx): %s",
+		       (unsigned long long)off,
+		       (unsigned long long)DMABUF_LEN, strerror(-self->dmabuf));
+	self->not_dmabuf = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->not_dmabuf);
+}
+
+FIXTURE_SETUP(ibv)
+{
+	struct timespec ts;
+
+	self->dmabuf = -1;
+	self->not_dmabuf = -1;
+	self->d.gid_index = -1;
+	errno = 0;
+	self->list = ibv_get_device_list(&self->nr);
+	/* libibverbs' errno when the kernel has no uverbs class */
+	if (!self->list && errno == ENOSYS)
+		SKIP(return, "no RDMA device (no uverbs in the kernel)");
+	ASSERT_NE(NULL, self->list) TH_LOG("ibv_get_device_list: %s",
+					   strerror(errno));
+	if (!self->nr) {
+		ibv_free_device_list(self->list);
+		self->list = NULL;
+		SKIP(return, "no RDMA device");
+	}
+
+	self->no_lab = env_open(_metadata, &self->env);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	self->seed = self->no_lab ? ts.tv_nsec ^ getpid() << 8 :
+		     self->env.seed;
+}
+
+FIXTURE_TEARDOWN(ibv)
+{
+	/* The MRs first: they hold the dma-buf */
+	dev_close(_metadata, &self->d);
+	if (self->dmabuf >= 0)
+		close(self->dmabuf);
+	if (self->not_dmabuf >= 0)
+		close(self->not_dmabuf);
+	if (self->list)
+		ibv_free_device_list(self->list);
+	env_close(&self->env);
+}
+
+TEST_F(ibv, no_dmabuf_support_is_eopnotsupp)
+{
+	struct dmabuf_env *e = &self->env;
+	struct rdma_dev *d = &self->d;
+	int i, err, probe;
+
+	if (self->no_lab)
+		SKIP(return, NO_LAB);
+	dmabuf_open(_metadata, self, 0);
+
+	for (i = 0; i < self->nr; i++) {
+		dev_open(_metadata, d, self->list[i]);
+		err = reg_errno(d->pd, 0, DMABUF_LEN, IOVA, self->dmabuf,
+				ACCESS);
+		probe = nccl_probe(d->pd);
+		if (nccl_unsupported(probe)) {
+			EXPECT_EQ(EOPNOTSUPP, err)
+				TH_LOG("%s: NCCL's probe: %s, BAR's registration: %s",
+				       d->name, strerror(probe),
+				       err_str(err));
+			TH_LOG("%s: no dma-buf support: every call must say EOPNOTSUPP",
+			       d->name);
+			check_bad_regs(_metadata, self, false);
+		} else {
+			if (e->p2p) {
+				EXPECT_EQ(REG_OK, err)
+					TH_LOG("%s: NCCL's probe: %s, BAR's registration: %s",
+					       d->name, err_str(probe),
+					       err_str(err));
+			} else {
+				EXPECT_EQ(EOPNOTSUPP, err)
+					TH_LOG("%s: P2P refused: BAR's registration: %s",
+					       d->name, err_str(err));
+			}
+			check_bad_regs(_metadata, self, true);
+		}
+		dev_close(_metadata, d);
+	}
+}
+
+TEST_F_TIMEOUT(ibv, write_into_bar, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	struct rdma_dev *d = &self->d;
+	struct window w[2];
+	char none[256] = "";
+	int i, n = 0, err;
+	unsigned int seed;
+	size_t len;
+
+	if (self->no_lab)
+		SKIP(return, NO_LAB);
+	if (!e->p2p)
+		SKIP(return, "the topology refuses P2P (VFIO_DMABUF_EXPECT)");
+	/* The end of the BAR: the dma-buf does not start at offset 0 */
+	dmabuf_open(_metadata, self, e->bar_size - DMABUF_LEN);
+
+	for (i = 0; i < self->nr; i++) {
+		dev_open(_metadata, d, self->list[i]);
+		/* Page aligned: 8 pages from dma-buf offset PAGE */
+		errno = 0;
+		d->target[0] = ibv_reg_dmabuf_mr(d->pd, PAGE, 8 * PAGE, IOVA,
+						 self->dmabuf, ACCESS);
+		err = errno;
+		if (!d->target[0] && err == EOPNOTSUPP &&
+		    nccl_unsupported(nccl_probe(d->pd))) {
+			len = strlen(none);
+			snprintf(none + len, sizeof(none) - len, "%s%s",
+				 len ? ", " : "", d->name);
+			dev_close(_metadata, d);
+			continue;
+		}
+		ASSERT_NE(NULL, d->target[0])
+			TH_LOG("%s: dma-buf MR of the BAR: %s", d->name,
+			       strerror(err));
+		/* One page at an unaligned offset: it spans two pages */
+		d->target[1] = ibv_reg_dmabuf_mr(d->pd, 10 * PAGE + 0x800, PAGE,
+						 IOVA2 + 0x800, self->dmabuf,
+						 ACCESS);
+		ASSERT_NE(NULL, d->target[1])
+			TH_LOG("%s: dma-buf MR at offset %#llx: %s", d->name,
+			       10 * PAGE + 0x800, strerror(errno));
+		n++;
+
+		qp_connect(_metadata, d);
+		local_bufs(_metadata, d);
+		w[0] = (struct window) {
+			.what = "the aligned dma-buf MR", .addr = IOVA,
+			.rkey = d->target[0]->rkey, .len = 8 * PAGE,
+			.e = e, .r = &self->range, .dmabuf_off = PAGE,
+		};
+		w[1] = (struct window) {
+			.what = "the unaligned dma-buf MR",
+			.addr = IOVA2 + 0x800, .rkey = d->target[1]->rkey,
+			.len = PAGE, .e = e, .r = &self->range,
+			.dmabuf_off = 10 * PAGE + 0x800,
+		};
+		TH_LOG("%s: dma-buf support: RDMA loopback into the BAR",
+		       d->name);
+		seed = self->seed + i * 7919;
+		loopbacks(_metadata, d, &w[0], seed);
+		/* The whole unaligned MR */
+		loopback(_metadata, d, &w[1], 0, PAGE, seed + 3);
+		dev_close(_metadata, d);
+	}
+	if (!n)
+		SKIP(return, "no RDMA device with dma-buf support: %s", none);
+}
+
+TEST_F_TIMEOUT(ibv, loopback_self_check, 120)
+{
+	struct rdma_dev *d = &self->d;
+	struct window w;
+	int i;
+
+	for (i = 0; i < self->nr; i++) {
+		dev_open(_metadata, d, self->list[i]);
+		d->mem = aligned_alloc(PAGE, MEM_LEN);
+		ASSERT_NE(NULL, d->mem);
+		memset(d->mem, 0, MEM_LEN);
+		d->target[0] = ibv_reg_mr(d->pd, d->mem, MEM_LEN, ACCESS);
+		ASSERT_NE(NULL, d->target[0]) TH_LOG("%s: ibv_reg_mr: %s",
+						     d->name, strerror(errno));
+		qp_connect(_metadata, d);
+		local_bufs(_metadata, d);
+		w = (struct window) {
+			.what = "an ordinary MR", .addr = (uintptr_t)d->mem,
+			.rkey = d->target[0]->rkey, .len = MEM_LEN,
+			.mem = d->mem,
+		};
+		loopbacks(_metadata, d, &w, self->seed + i * 7919);
+		dev_close(_metadata, d);
+	}
+}
+
+TEST_HARNESS_MAIN

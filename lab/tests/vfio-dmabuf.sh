@@ -3,7 +3,9 @@
 #
 # The vfio-pci dma-buf exporter in a lab topology, run inside the guest:
 # the provider (ivshmem) is bound to vfio-pci, edu to the p2pdma_edu test
-# module, which imports the dma-bufs.  Runs the vfio kselftests, then checks
+# module, which imports the dma-bufs, directly and as dma-buf MRs of its
+# stand-in HCA; rxe over lo is the RDMA device for ibv_reg_dmabuf_mr().
+# Runs the vfio kselftests, then checks
 # what only the kernel log and debugfs show: refused importers are logged
 # once each, no dma-buf of vfio-pci is left behind, and everything unbinds.
 . "$(dirname "$0")/lib.sh"
@@ -20,11 +22,24 @@ t_check "provider $P bound to vfio-pci, importer $I to p2pdma_edu" \
 	eval '[ "$(basename "$(readlink -f "$(pci_sysfs "$P")/driver")")" = vfio-pci ] &&
 	      [ "$(basename "$(readlink -f "$(pci_sysfs "$I")/driver")")" = p2pdma_edu ]'
 
+# Soft RoCE over lo: an RDMA device without dma-buf support
+ip link set lo up
+rdma link add rxe0 type rxe netdev lo ||
+	t_notok "rdma link add rxe0 type rxe netdev lo"
+
+# A kselftest program, its TAP lines folded into this script's
+ksft() {
+	VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
+	VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
+	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV "$LAB_KSFT/vfio/$1" 2>&1 |
+		sed -e "s/^\\(ok\\|not ok\\) [0-9]*/& $1:/" \
+		    -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
+}
+
 dmesg -C
-VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE \
-VFIO_DMABUF_EXPECT=$LAB_EXPECT VFIO_DMABUF_IO_DEVICE=$LAB_IODEV \
-	"$LAB_KSFT/vfio/vfio_dmabuf_test" 2>&1 |
-	sed -e 's/^\(ok\|not ok\) [0-9]*/& vfio_dmabuf_test:/' -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
+ksft vfio_dmabuf_test
+ksft vfio_dmabuf_mr_test
+ksft vfio_dmabuf_ibv_test
 log=$(dmesg)
 echo "$log" | grep -E 'dma-buf|cannot DMA|DMAR' | sed 's/^\[[ 0-9.]*\] //' |
 	sort | uniq -c | sed 's/^/# /'
@@ -45,9 +60,12 @@ if [ "$LAB_EXPECT" = not-supported ]; then
 	t_check "the topology refusal names both devices" \
 		eval "echo \"\$log\" | grep -q 'p2pdma_edu $I: cannot DMA to $P BAR 2: the path crosses a host bridge without P2P support (-EOPNOTSUPP)'"
 fi
+t_check "the RDMA core saw no move_notify on a pinned umem" \
+	eval "! echo \"\$log\" | grep -q 'should not be called when memory is pinned'"
 t_check "no vfio-pci dma-buf is left in debugfs" \
 	eval "! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
 t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_edu
+rdma link delete rxe0
 vfio_unbind "$P"
 vfio_unbind "$LAB_IODEV"
 t_done

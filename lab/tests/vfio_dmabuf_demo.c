@@ -5,7 +5,8 @@
  * with the p2pdma_edu test module (a dynamic importer, like an RDMA
  * driver), have edu DMA into it, check the data in the host file behind
  * the BAR, then revoke the dma-buf by clearing memory decode and enable it
- * again.
+ * again.  Then the same through a dma-buf MR of the RDMA core on edu's
+ * stand-in HCA: RDMA write, revoke (the HCA zaps its table), re-fault.
  *
  * The provider must be bound to vfio-pci (alone in its IOMMU group) and edu
  * to p2pdma_edu.  Exits non-zero if any step does not do what it should.
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +33,18 @@
 #define OFFSET		0x300000ULL	/* of the exported range in BAR2 */
 #define LENGTH		0x10000ULL
 #define XFER		4096
+#define MR_OFFSET	0x8000ULL	/* of the MR in the dma-buf */
+#define MR_LENGTH	0x8000ULL
+#define MR_IOVA		0x7f0000008000ULL
 
 static int failures;
 
 #define step(fmt, ...)	printf("\n-- " fmt "\n", ##__VA_ARGS__)
 #define check(cond, fmt, ...) do {					\
-	printf("   %s: " fmt "\n", (cond) ? "ok" : "FAILED", ##__VA_ARGS__); \
-	if (!(cond))							\
+	bool __ok = (cond);						\
+									\
+	printf("   %s: " fmt "\n", __ok ? "ok" : "FAILED", ##__VA_ARGS__); \
+	if (!__ok)							\
 		failures++;						\
 } while (0)
 
@@ -127,6 +134,26 @@ static struct p2pdma_edu_import_info info(int edu, unsigned int handle)
 	return i;
 }
 
+static struct p2pdma_edu_mr_info mr_info(int edu, unsigned int handle)
+{
+	struct p2pdma_edu_mr_info i = { .handle = handle };
+
+	if (ioctl(edu, P2PDMA_EDU_MR_INFO, &i))
+		die("P2PDMA_EDU_MR_INFO");
+	return i;
+}
+
+/* An RDMA write of XFER bytes into the MR at @iova */
+static int mr_write(int edu, unsigned int handle, uint64_t iova, uint8_t *buf)
+{
+	struct p2pdma_edu_mr_access a = {
+		.handle = handle, .write = 1, .iova = iova, .length = XFER,
+		.user_buf = (uintptr_t)buf,
+	};
+
+	return ioctl(edu, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
+}
+
 static int dma_to_bar(int edu, unsigned int handle, uint64_t offset,
 		      uint8_t *buf)
 {
@@ -163,6 +190,8 @@ int main(int argc, char **argv)
 	struct p2pdma_edu_import imp = { 0 };
 	struct p2pdma_edu_import_map *map;
 	struct p2pdma_edu_import_info i;
+	struct p2pdma_edu_reg_mr mr = { 0 };
+	struct p2pdma_edu_mr_info m;
 	char path[64], line[128];
 	uint8_t buf[XFER];
 	int dev, edu, buf_fd, ret;
@@ -236,14 +265,60 @@ int main(int argc, char **argv)
 	check(landed(argv[3], OFFSET + 0x1000, buf) && i.maps == 2,
 	      "data landed; the importer mapped %u times", i.maps);
 
+	ioctl(edu, P2PDMA_EDU_IMPORT_CLOSE, &imp.handle);
+
+	step("register an MR on the dma-buf with edu's stand-in HCA (ib_umem_dmabuf_get())");
+	mr.importer = imp.importer;
+	mr.fd = buf_fd;
+	mr.offset = MR_OFFSET;
+	mr.length = MR_LENGTH;
+	mr.iova = MR_IOVA;
+	ret = ioctl(edu, P2PDMA_EDU_REG_MR, &mr);
+	check(!ret, "registered at IOVA %#llx: %llu translation entries of %llu KiB",
+	      MR_IOVA, (unsigned long long)mr.entries,
+	      (unsigned long long)mr.page_size >> 10);
+	if (ret)
+		return 1;
+
+	step("RDMA write of 4 KiB at IOVA %#llx, through the HCA's table",
+	     MR_IOVA + 0x1000);
+	pattern(buf, 3);
+	check(!mr_write(edu, mr.handle, MR_IOVA + 0x1000, buf),
+	      "edu wrote through the MR");
+	check(landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf),
+	      "host file holds the data at BAR offset %#llx",
+	      OFFSET + MR_OFFSET + 0x1000);
+
+	step("clear memory decode: the HCA zaps its table and unmaps the umem");
+	set_memory(dev, 0);
+	m = mr_info(edu, mr.handle);
+	check(m.invalidations == 1 && !m.valid,
+	      "move_notify seen (%u), table zapped", m.invalidations);
+	pattern(buf, 4);
+	ret = mr_write(edu, mr.handle, MR_IOVA + 0x1000, buf);
+	check(ret == -ENODEV, "the RDMA write faults and fails: %s",
+	      strerror(-ret));
+	check(!landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf),
+	      "the BAR is unchanged");
+
+	step("set memory decode again: the next RDMA write faults the MR in");
+	set_memory(dev, 1);
+	check(!mr_write(edu, mr.handle, MR_IOVA + 0x1000, buf),
+	      "RDMA write after re-enable");
+	m = mr_info(edu, mr.handle);
+	check(landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf) &&
+	      m.faults == 2 && m.invalidations == 2,
+	      "data landed; %u move_notify, %u faults (registration + re-fault)",
+	      m.invalidations, m.faults);
+
 	step("close the vfio device: revoked for good, the dma-buf stays valid");
 	close(dev);
-	i = info(edu, imp.handle);
-	check(i.move_notify == 3 && !i.mapped, "move_notify (%u)",
-	      i.move_notify);
-	ret = dma_to_bar(edu, imp.handle, 0x1000, buf);
-	check(ret == -ENODEV, "mapping refused: %s", strerror(-ret));
-	ioctl(edu, P2PDMA_EDU_IMPORT_CLOSE, &imp.handle);
+	m = mr_info(edu, mr.handle);
+	check(m.invalidations == 3 && !m.valid, "move_notify (%u)",
+	      m.invalidations);
+	ret = mr_write(edu, mr.handle, MR_IOVA + 0x1000, buf);
+	check(ret == -ENODEV, "the RDMA write fails: %s", strerror(-ret));
+	check(!ioctl(edu, P2PDMA_EDU_DEREG_MR, &mr.handle), "MR deregistered");
 	close(buf_fd);
 	close(edu);
 	free(map);

@@ -463,17 +463,17 @@ static const struct bad_reg {
 };
 
 static void check_bad_regs(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(ibv) *self, bool supported)
+			   struct rdma_dev *d, int dmabuf, int not_dmabuf,
+			   bool supported)
 {
-	struct rdma_dev *d = &self->d;
 	const struct bad_reg *b;
 	unsigned int i;
 	int fd, err;
 
 	for (i = 0; i < ARRAY_SIZE(bad_regs); i++) {
 		b = &bad_regs[i];
-		fd = b->fd == FD_DMABUF ? self->dmabuf :
-		     b->fd == FD_NOT_DMABUF ? self->not_dmabuf : -1;
+		fd = b->fd == FD_DMABUF ? dmabuf :
+		     b->fd == FD_NOT_DMABUF ? not_dmabuf : -1;
 		err = reg_errno(d->pd, b->off, b->len, b->iova, fd, b->access);
 		if (!supported) {
 			EXPECT_EQ(EOPNOTSUPP, err)
@@ -492,19 +492,24 @@ static void check_bad_regs(struct __test_metadata *_metadata,
 	}
 }
 
-/* Export DMABUF_LEN bytes of BAR2 at @off; open a file that is not one. */
+/*
+ * Export DMABUF_LEN bytes of BAR2 at @off into *@range and *@dmabuf; open
+ * a file that is not a dma-buf into *@not_dmabuf.
+ */
 static void dmabuf_open(struct __test_metadata *_metadata,
-			FIXTURE_DATA(ibv) *self, __u64 off)
+			struct dmabuf_env *e,
+			struct vfio_region_dma_range *range, int *dmabuf,
+			int *not_dmabuf, __u64 off)
 {
-	self->range.offset = off;
-	self->range.length = DMABUF_LEN;
-	self->dmabuf = export1(&self->env, off, DMABUF_LEN);
-	ASSERT_LE(0, self->dmabuf)
+	range->offset = off;
+	range->length = DMABUF_LEN;
+	*dmabuf = export1(e, off, DMABUF_LEN);
+	ASSERT_LE(0, *dmabuf)
 		TH_LOG("export of BAR2 [%#llx, +%#llx): %s",
 		       (unsigned long long)off,
-		       (unsigned long long)DMABUF_LEN, strerror(-self->dmabuf));
-	self->not_dmabuf = open("/dev/null", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->not_dmabuf);
+		       (unsigned long long)DMABUF_LEN, strerror(-*dmabuf));
+	*not_dmabuf = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, *not_dmabuf);
 }
 
 FIXTURE_SETUP(ibv)
@@ -514,11 +519,9 @@ FIXTURE_SETUP(ibv)
 	self->dmabuf = -1;
 	self->not_dmabuf = -1;
 	self->d.gid_index = -1;
-	errno = 0;
-	self->list = ibv_get_device_list(&self->nr);
-	/* libibverbs' errno when the kernel has no uverbs class */
-	if (!self->list && errno == ENOSYS)
+	if (access("/sys/class/infiniband_verbs", F_OK))
 		SKIP(return, "no RDMA device (no uverbs in the kernel)");
+	self->list = ibv_get_device_list(&self->nr);
 	ASSERT_NE(NULL, self->list) TH_LOG("ibv_get_device_list: %s",
 					   strerror(errno));
 	if (!self->nr) {
@@ -554,7 +557,8 @@ TEST_F(ibv, no_dmabuf_support_is_eopnotsupp)
 
 	if (self->no_lab)
 		SKIP(return, NO_LAB);
-	dmabuf_open(_metadata, self, 0);
+	dmabuf_open(_metadata, e, &self->range, &self->dmabuf,
+		    &self->not_dmabuf, 0);
 
 	for (i = 0; i < self->nr; i++) {
 		dev_open(_metadata, d, self->list[i]);
@@ -568,7 +572,8 @@ TEST_F(ibv, no_dmabuf_support_is_eopnotsupp)
 				       err_str(err));
 			TH_LOG("%s: no dma-buf support: every call must say EOPNOTSUPP",
 			       d->name);
-			check_bad_regs(_metadata, self, false);
+			check_bad_regs(_metadata, d, self->dmabuf,
+				       self->not_dmabuf, false);
 		} else {
 			if (e->p2p) {
 				EXPECT_EQ(REG_OK, err)
@@ -580,7 +585,8 @@ TEST_F(ibv, no_dmabuf_support_is_eopnotsupp)
 					TH_LOG("%s: P2P refused: BAR's registration: %s",
 					       d->name, err_str(err));
 			}
-			check_bad_regs(_metadata, self, true);
+			check_bad_regs(_metadata, d, self->dmabuf,
+				       self->not_dmabuf, true);
 		}
 		dev_close(_metadata, d);
 	}
@@ -601,7 +607,8 @@ TEST_F_TIMEOUT(ibv, write_into_bar, 120)
 	if (!e->p2p)
 		SKIP(return, "the topology refuses P2P (VFIO_DMABUF_EXPECT)");
 	/* The end of the BAR: the dma-buf does not start at offset 0 */
-	dmabuf_open(_metadata, self, e->bar_size - DMABUF_LEN);
+	dmabuf_open(_metadata, e, &self->range, &self->dmabuf,
+		    &self->not_dmabuf, e->bar_size - DMABUF_LEN);
 
 	for (i = 0; i < self->nr; i++) {
 		dev_open(_metadata, d, self->list[i]);

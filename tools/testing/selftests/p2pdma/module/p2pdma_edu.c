@@ -909,8 +909,13 @@ static int p2pdma_edu_mr_get_umem(struct p2pdma_edu_mr *mr,
 	int ret;
 
 	if (req->flags & P2PDMA_EDU_MR_PINNED_REVOCABLE) {
-		umem_dmabuf = ib_umem_dmabuf_get_pinned_revocable_and_lock(
-			mr->ibdev, req->offset, req->length, req->fd, access);
+		unsigned long off = req->offset;
+		size_t len = req->length;
+
+		umem_dmabuf = ib_umem_dmabuf_get_pinned_revocable_and_lock(mr->ibdev,
+									   off, len,
+									   req->fd,
+									   access);
 		if (IS_ERR(umem_dmabuf))
 			return PTR_ERR(umem_dmabuf);
 		ib_umem_dmabuf_set_revoke_locked(umem_dmabuf,

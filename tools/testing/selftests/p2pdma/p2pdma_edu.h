@@ -208,7 +208,7 @@ struct p2pdma_edu_import_fence {
 #define P2PDMA_EDU_MR_PINNED		_BITUL(0) /* ib_umem_dmabuf_get_pinned() */
 #define P2PDMA_EDU_MR_PINNED_REVOCABLE	_BITUL(1) /* ..._pinned_revocable_and_lock() */
 
-/* Block sizes of the stand-in HCA's translation table, as an mlx5 MTT */
+/* Block sizes the stand-in HCA's translation table offers by default */
 #define P2PDMA_EDU_MR_PGSZ_DEFAULT	(0x1000ULL | 0x200000ULL | 0x40000000ULL)
 
 /**
@@ -217,14 +217,16 @@ struct p2pdma_edu_import_fence {
  * @fd: dma-buf file descriptor
  * @offset: start of the MR in the dma-buf
  * @length: length of the MR
- * @iova: address of the MR's first byte for P2PDMA_EDU_MR_ACCESS; its low
- *	12 bits must be those of @offset, as for ibv_reg_dmabuf_mr()
+ * @iova: address of the MR's first byte for P2PDMA_EDU_MR_ACCESS; its
+ *	bits below the page size must be those of @offset, as for
+ *	ibv_reg_dmabuf_mr()
  * @pgsz_bitmap: block sizes the HCA may use, 0 for
  *	P2PDMA_EDU_MR_PGSZ_DEFAULT; must include 4 KiB
  * @flags: P2PDMA_EDU_MR_*; 0 registers the way mlx5 does: a dynamic
  *	importer through ib_umem_dmabuf_get(), mapped up front
  * @handle: out: for the other P2PDMA_EDU_MR_* ioctls
- * @page_size: out: block size ib_umem_find_best_pgsz() chose
+ * @page_size: out: block size ib_umem_find_best_pgsz() chose; the MR
+ *	keeps it, and a later mapping it does not fit fails with EINVAL
  * @entries: out: translation entries (blocks) of the MR
  * @umem_pages: out: ib_umem_num_pages() of the umem before its first
  *	mapping: the pages the MR spans in the dma-buf
@@ -299,6 +301,23 @@ struct p2pdma_edu_mr_info {
 	__u64 first_dma;
 };
 
+/* The made-up DMA address of P2PDMA_EDU_EXPORT_SHORT's mapping */
+#define P2PDMA_EDU_SHORT_DMA	0x7e0000000000ULL
+
+/**
+ * struct p2pdma_edu_export_short - export a dma-buf that maps short
+ * @size: size of the dma-buf, page aligned, at most 1 GiB
+ * @mapped: bytes its mapping covers, 1 to @size
+ *
+ * An exporter bug on purpose: every mapping is one sg entry of @mapped
+ * bytes at P2PDMA_EDU_SHORT_DMA, which is never used for DMA.  Returns
+ * the dma-buf fd.
+ */
+struct p2pdma_edu_export_short {
+	__u64 size;
+	__u64 mapped;
+};
+
 #define P2PDMA_EDU_MAP		_IOWR('P', 0x01, struct p2pdma_edu_map)
 #define P2PDMA_EDU_UNMAP	_IOW('P', 0x02, __u32)
 #define P2PDMA_EDU_DMA		_IOW('P', 0x03, struct p2pdma_edu_dma)
@@ -315,5 +334,6 @@ struct p2pdma_edu_mr_info {
 #define P2PDMA_EDU_MR_ACCESS	_IOW('P', 0x0e, struct p2pdma_edu_mr_access)
 #define P2PDMA_EDU_MR_INFO	_IOWR('P', 0x0f, struct p2pdma_edu_mr_info)
 #define P2PDMA_EDU_DEREG_MR	_IOW('P', 0x10, __u32)
+#define P2PDMA_EDU_EXPORT_SHORT	_IOW('P', 0x11, struct p2pdma_edu_export_short)
 
 #endif /* _P2PDMA_EDU_H */

@@ -18,6 +18,11 @@
  * revoked; the pinned paths (refused by vfio-pci unless revocable, working
  * on udmabuf); registration errors; the refusal in a topology without P2P.
  *
+ * What the series changes in the RDMA core shows in reg_errors and the
+ * pages a umem spans (the IOVA set from the offset), in short_exporter
+ * (a mapping that does not cover the MR) and in the ENODEV of a revoked
+ * pinned MR; the ENODEV of a revoked dynamic MR comes from vfio-pci.
+ *
  * Environment: as vfio_dmabuf_test.c (VFIO_DMABUF_PROVIDER, _IMPORTER,
  * _BAR_FILE, _EXPECT); the kernel also needs CONFIG_INFINIBAND_USER_MEM
  * and CONFIG_UDMABUF (see config).
@@ -204,6 +209,7 @@ FIXTURE(layout)
 {
 	struct dmabuf_env env;
 	int fd;
+	bool registered;
 	__u32 h;
 	__u64 off, len;
 	struct p2pdma_edu_reg_mr r;
@@ -250,7 +256,7 @@ FIXTURE_SETUP(layout)
 	int ret;
 
 	self->fd = -1;
-	self->h = 0;
+	self->registered = false;
 	if (env_open(_metadata, e))
 		SKIP(return, NO_LAB);
 	self->off = variant->off == ~0ULL ? SZ_2G - 0x2000 : variant->off;
@@ -272,11 +278,12 @@ FIXTURE_SETUP(layout)
 	ASSERT_EQ(0, ret) TH_LOG("REG_MR at %#llx: %s",
 				 (unsigned long long)self->off, strerror(-ret));
 	self->h = self->r.handle;
+	self->registered = true;
 }
 
 FIXTURE_TEARDOWN(layout)
 {
-	if (self->env.p2p && self->fd >= 0)
+	if (self->registered)
 		EXPECT_EQ(0, mr_dereg(&self->env, self->h));
 	if (self->fd >= 0)
 		close(self->fd);
@@ -374,7 +381,11 @@ TEST_F_TIMEOUT(mr, entries_4k, 60)
 	EXPECT_EQ(0, close(fd));
 }
 
-/* The errno contract of registration, from the RDMA core. */
+/*
+ * The errno contract of registration: EBADF and EINVAL from the RDMA core
+ * (ib_umem_dmabuf_get(), which refuses a zero length at any offset), the
+ * IOVA check as uverbs does it, and the stand-in HCA's own checks.
+ */
 TEST_F(mr, reg_errors)
 {
 	struct dmabuf_env *e = &self->env;
@@ -410,6 +421,38 @@ TEST_F(mr, reg_errors)
 	}
 	EXPECT_EQ(-ENOENT, mr_dereg(e, 12345));
 	close(null_fd);
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * An exporter whose mapping is shorter than its dma-buf: an MR inside
+ * what it maps registers, one that reaches past it or starts after it is
+ * refused with EINVAL (and a log line) rather than built from entries
+ * that do not cover it.
+ */
+TEST_F(mr, short_exporter)
+{
+	struct p2pdma_edu_export_short x = {
+		.size = 16 * PAGE, .mapped = 8 * PAGE,
+	};
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_edu_mr_info i;
+	int fd;
+
+	fd = ioctl(e->edu, P2PDMA_EDU_EXPORT_SHORT, &x);
+	ASSERT_LE(0, fd) TH_LOG("EXPORT_SHORT: %s", strerror(errno));
+	ASSERT_EQ(0, mr_reg(e, fd, PAGE, 4 * PAGE, PAGE, 0x1000, 0, &r));
+	i = mr_info(_metadata, e, r.handle);
+	EXPECT_EQ(4, i.entries);
+	EXPECT_EQ(P2PDMA_EDU_SHORT_DMA + PAGE, i.first_dma);
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 6 * PAGE, 4 * PAGE, 6 * PAGE, 0,
+				  0, &r))
+		TH_LOG("an MR past the end of the mapping");
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 12 * PAGE, 2 * PAGE, 12 * PAGE, 0,
+				  0, &r))
+		TH_LOG("an MR after the end of the mapping");
 	EXPECT_EQ(0, close(fd));
 }
 

@@ -762,10 +762,16 @@ out:
  * The stand-in HCA: a struct ib_device of the RDMA core with edu as its
  * DMA device, never registered, whose dma-buf MRs work the way mlx5's do.
  * The umem comes from ib_umem_dmabuf_get(); under the resv lock the HCA
- * maps it, picks the largest block size with ib_umem_find_best_pgsz() and
- * writes one DMA address per block into its translation table (mlx5's
- * MTT).  move_notify zaps the table and unmaps; the next access faults
- * the mapping in again or fails.
+ * maps it, picks the block size with ib_umem_find_best_pgsz() and writes
+ * one DMA address per block into its translation table (mlx5's MTT).
+ * move_notify zaps the table and unmaps; the next access faults the
+ * mapping in again or fails.
+ *
+ * Like an mkey, an MR keeps the block size it got at registration: a
+ * later mapping that the block size does not fit fails the fault with
+ * -EINVAL.  (mlx5 registers dynamic dma-buf MRs with PAGE_SIZE blocks for
+ * that reason; this HCA takes the best size the first mapping allows, to
+ * show what a P2P range gives.)
  *
  * @table, @entries, @page_size and the counters are protected by the
  * dma-buf's resv lock.
@@ -780,6 +786,7 @@ struct p2pdma_edu_mr {
 	size_t umem_pages;
 	bool pinned;
 	bool revoked;			/* a pinned revocable MR was revoked */
+	unsigned long reg_page_size;	/* block size fixed at registration */
 	u64 *table;
 	size_t entries;
 	unsigned long page_size;
@@ -812,11 +819,12 @@ static int p2pdma_edu_mr_build(struct p2pdma_edu_mr *mr)
 	size_t n, i = 0;
 	u64 *table;
 
-	pgsz = ib_umem_find_best_pgsz(umem, mr->pgsz_bitmap, mr->iova);
+	pgsz = ib_umem_find_best_pgsz(umem, mr->reg_page_size ?:
+				      mr->pgsz_bitmap, mr->iova);
 	if (!pgsz)
 		return -EINVAL;
 	n = ib_umem_num_dma_blocks(umem, pgsz);
-	table = kvcalloc(n, sizeof(*table), GFP_KERNEL);
+	table = kvcalloc(n, sizeof(*table), GFP_KERNEL | __GFP_NOWARN);
 	if (!table)
 		return -ENOMEM;
 	rdma_umem_for_each_dma_block(umem, &biter, pgsz) {
@@ -831,6 +839,7 @@ static int p2pdma_edu_mr_build(struct p2pdma_edu_mr *mr)
 	mr->table = table;
 	mr->entries = n;
 	mr->page_size = pgsz;
+	mr->reg_page_size = pgsz;
 	return 0;
 }
 
@@ -974,7 +983,7 @@ static long p2pdma_edu_ioctl_reg_mr(struct p2pdma_edu_file *f,
 	mr->iova = req.iova;
 	mr->length = req.length;
 	mr->pgsz_bitmap = req.pgsz_bitmap;
-	mr->pinned = req.flags;
+	mr->pinned = !!req.flags;
 
 	mutex_lock(&p2pdma_edu_devices_lock);
 	edu = p2pdma_edu_find(req.importer, true);
@@ -1126,6 +1135,87 @@ out:
 	return ret;
 }
 
+/*
+ * A broken exporter for the importer's sake: its dma-buf of @size bytes
+ * maps to a single made-up DMA range of only @mapped bytes.  Never DMAed
+ * to; it shows whether an importer checks the mapping covers its range.
+ */
+struct p2pdma_edu_short {
+	u64 mapped;
+};
+
+static struct sg_table *p2pdma_edu_short_map(struct dma_buf_attachment *a,
+					     enum dma_data_direction dir)
+{
+	struct p2pdma_edu_short *sh = a->dmabuf->priv;
+	struct sg_table *sgt;
+	int ret;
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
+	if (ret) {
+		kfree(sgt);
+		return ERR_PTR(ret);
+	}
+	/* Page-less, like a P2P exporter's: only the DMA fields are set */
+	sg_dma_address(sgt->sgl) = P2PDMA_EDU_SHORT_DMA;
+	sg_dma_len(sgt->sgl) = sh->mapped;
+	return sgt;
+}
+
+static void p2pdma_edu_short_unmap(struct dma_buf_attachment *a,
+				   struct sg_table *sgt,
+				   enum dma_data_direction dir)
+{
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+
+static void p2pdma_edu_short_release(struct dma_buf *dmabuf)
+{
+	kfree(dmabuf->priv);
+}
+
+static const struct dma_buf_ops p2pdma_edu_short_ops = {
+	.map_dma_buf = p2pdma_edu_short_map,
+	.unmap_dma_buf = p2pdma_edu_short_unmap,
+	.release = p2pdma_edu_short_release,
+};
+
+static long p2pdma_edu_ioctl_export_short(void __user *arg)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp);
+	struct p2pdma_edu_export_short req;
+	struct p2pdma_edu_short *sh;
+	struct dma_buf *dmabuf;
+	int fd;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (!req.size || req.size > SZ_1G || !PAGE_ALIGNED(req.size) ||
+	    !req.mapped || req.mapped > req.size)
+		return -EINVAL;
+	sh = kzalloc(sizeof(*sh), GFP_KERNEL);
+	if (!sh)
+		return -ENOMEM;
+	sh->mapped = req.mapped;
+	exp.ops = &p2pdma_edu_short_ops;
+	exp.size = req.size;
+	exp.flags = O_RDWR | O_CLOEXEC;
+	exp.priv = sh;
+	dmabuf = dma_buf_export(&exp);
+	if (IS_ERR(dmabuf)) {
+		kfree(sh);
+		return PTR_ERR(dmabuf);
+	}
+	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
+	if (fd < 0)
+		dma_buf_put(dmabuf);
+	return fd;
+}
+
 static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -1155,6 +1245,8 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 	case P2PDMA_EDU_IMPORT_CLOSE:
 	case P2PDMA_EDU_IMPORT_FENCE:
 		return p2pdma_edu_ioctl_import_op(f, cmd, (void __user *)arg);
+	case P2PDMA_EDU_EXPORT_SHORT:
+		return p2pdma_edu_ioctl_export_short((void __user *)arg);
 	case P2PDMA_EDU_REG_MR:
 		mutex_lock(&f->imports_lock);
 		ret = p2pdma_edu_ioctl_reg_mr(f, (void __user *)arg);

@@ -578,7 +578,7 @@ TEST_F(ibv, no_dmabuf_support_is_eopnotsupp)
 		} else {
 			if (e->p2p && err == EOPNOTSUPP) {
 				/* efa, irdma, bnxt_re: pinned importers only */
-				TH_LOG("%s: dma-buf MRs, but the BAR's registration is refused (pinned importer?)",
+				TH_LOG("%s: the BAR is refused (pinned importer?)",
 				       d->name);
 			} else if (e->p2p) {
 				EXPECT_EQ(REG_OK, err)

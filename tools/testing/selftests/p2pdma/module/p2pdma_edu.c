@@ -774,7 +774,7 @@ out:
  * show what a P2P range gives.)
  *
  * @table, @entries, @page_size and the counters are protected by the
- * dma-buf's resv lock.
+ * dma-buf's resv lock.  @page_size is 0 until the first mapping.
  */
 struct p2pdma_edu_mr {
 	struct pci_dev *pdev;		/* the edu importer, referenced */
@@ -785,11 +785,9 @@ struct p2pdma_edu_mr {
 	unsigned long pgsz_bitmap;
 	size_t umem_pages;
 	bool pinned;
-	bool revoked;			/* a pinned revocable MR was revoked */
-	unsigned long reg_page_size;	/* block size fixed at registration */
 	u64 *table;
 	size_t entries;
-	unsigned long page_size;
+	unsigned long page_size;	/* block size, fixed by the first map */
 	u32 invalidations;
 	u32 faults;
 	u32 fault_errors;
@@ -807,7 +805,6 @@ static void p2pdma_edu_mr_zap(struct p2pdma_edu_mr *mr)
 	kvfree(mr->table);
 	mr->table = NULL;
 	mr->entries = 0;
-	mr->page_size = 0;
 }
 
 /* Called with the resv lock held and the umem mapped. */
@@ -819,8 +816,8 @@ static int p2pdma_edu_mr_build(struct p2pdma_edu_mr *mr)
 	size_t n, i = 0;
 	u64 *table;
 
-	pgsz = ib_umem_find_best_pgsz(umem, mr->reg_page_size ?:
-				      mr->pgsz_bitmap, mr->iova);
+	pgsz = ib_umem_find_best_pgsz(umem, mr->page_size ?: mr->pgsz_bitmap,
+				      mr->iova);
 	if (!pgsz)
 		return -EINVAL;
 	n = ib_umem_num_dma_blocks(umem, pgsz);
@@ -839,7 +836,6 @@ static int p2pdma_edu_mr_build(struct p2pdma_edu_mr *mr)
 	mr->table = table;
 	mr->entries = n;
 	mr->page_size = pgsz;
-	mr->reg_page_size = pgsz;
 	return 0;
 }
 
@@ -894,7 +890,6 @@ static void p2pdma_edu_mr_revoke(void *priv)
 	struct p2pdma_edu_mr *mr = priv;
 
 	mr->invalidations++;
-	mr->revoked = true;
 	p2pdma_edu_mr_zap(mr);
 }
 
@@ -1090,13 +1085,15 @@ static long p2pdma_edu_ioctl_mr_info(struct p2pdma_edu_mr *mr,
 	info.faults = mr->faults;
 	info.fault_errors = mr->fault_errors;
 	info.last_error = mr->last_error;
-	info.revoked = mr->revoked;
+	/* Set by the RDMA core once it revoked a pinned umem */
+	info.revoked = mr->umem_dmabuf->revoked;
 	if (mr->umem_dmabuf->sgt)
 		info.nents = mr->umem_dmabuf->umem.sgt_append.sgt.nents;
-	info.page_size = mr->page_size;
 	info.entries = mr->entries;
-	if (mr->table)
+	if (mr->table) {
+		info.page_size = mr->page_size;
 		info.first_dma = mr->table[0];
+	}
 	dma_resv_unlock(p2pdma_edu_mr_resv(mr));
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }

@@ -184,19 +184,44 @@ expect_mr(struct __test_metadata *_metadata, struct dmabuf_env *e, __u32 h,
 	return i;
 }
 
+/*
+ * Register [@off, @off + @len) of the whole-BAR dma-buf @fd at IOVA @off.
+ * Returns true if registered; where the topology refuses P2P the
+ * registration must fail with EOPNOTSUPP, and it returns false.
+ */
+static bool reg_bar(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		    int fd, __u64 off, __u64 len, __u64 pgsz, __u32 flags,
+		    struct p2pdma_edu_reg_mr *r)
+{
+	int ret = mr_reg(e, fd, off, len, off, pgsz, flags, r);
+
+	ASSERT_EQ(map_ok(e), ret)
+		TH_LOG("REG_MR of BAR [%#llx, +%#llx): %s",
+		       (unsigned long long)off, (unsigned long long)len,
+		       strerror(-ret));
+	return !ret;
+}
+
+/* The provider open through vfio, and a dma-buf of its whole BAR2. */
 FIXTURE(mr)
 {
 	struct dmabuf_env env;
+	int fd;
 };
 
 FIXTURE_SETUP(mr)
 {
+	self->fd = -1;
 	if (env_open(_metadata, &self->env))
 		SKIP(return, NO_LAB);
+	self->fd = export1(&self->env, 0, self->env.bar_size);
+	ASSERT_LE(0, self->fd);
 }
 
 FIXTURE_TEARDOWN(mr)
 {
+	if (self->fd >= 0)
+		EXPECT_EQ(0, close(self->fd));
 	env_close(&self->env);
 }
 
@@ -344,21 +369,15 @@ TEST_F_TIMEOUT(mr, entries_4k, 60)
 	struct dmabuf_env *e = &self->env;
 	struct p2pdma_edu_reg_mr big, small;
 	struct p2pdma_edu_mr_info i;
-	int fd;
 
-	fd = export1(e, 0, e->bar_size);
-	ASSERT_LE(0, fd);
-	if (!e->p2p) {
-		EXPECT_EQ(-EOPNOTSUPP, mr_reg(e, fd, 0, e->bar_size, 0,
-					      0x1000, 0, &small));
-		close(fd);
+	if (!reg_bar(_metadata, e, self->fd, 0, e->bar_size, 0x1000, 0,
+		     &small))
 		return;
-	}
-	ASSERT_EQ(0, mr_reg(e, fd, 0, e->bar_size, 0, 0x1000, 0, &small));
 	i = mr_info(_metadata, e, small.handle);
 	check_blocks(_metadata, &small, 0x1000, &i);
 	EXPECT_EQ(e->bar_size / PAGE, small.entries);
-	ASSERT_EQ(0, mr_reg(e, fd, 0, e->bar_size, 0, 0, 0, &big));
+	ASSERT_TRUE(reg_bar(_metadata, e, self->fd, 0, e->bar_size, 0, 0,
+			    &big));
 	i = mr_info(_metadata, e, big.handle);
 	check_blocks(_metadata, &big, P2PDMA_EDU_MR_PGSZ_DEFAULT, &i);
 	/*
@@ -378,7 +397,6 @@ TEST_F_TIMEOUT(mr, entries_4k, 60)
 	       (unsigned long long)(big.page_size >> 10));
 	EXPECT_EQ(0, mr_dereg(e, small.handle));
 	EXPECT_EQ(0, mr_dereg(e, big.handle));
-	EXPECT_EQ(0, close(fd));
 }
 
 /*
@@ -467,17 +485,9 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	struct p2pdma_edu_reg_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x400000, old;
-	int fd;
 
-	fd = export1(e, 0, e->bar_size);
-	ASSERT_LE(0, fd);
-	if (!e->p2p) {
-		EXPECT_EQ(-EOPNOTSUPP, mr_reg(e, fd, off, 0x10000, off, 0, 0,
-					      &r));
-		close(fd);
+	if (!reg_bar(_metadata, e, self->fd, off, 0x10000, 0, 0, &r))
 		return;
-	}
-	ASSERT_EQ(0, mr_reg(e, fd, off, 0x10000, off, 0, 0, &r));
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
 	old = expect_mr(_metadata, e, r.handle, 0, 1, "registered").first_dma;
 
@@ -500,7 +510,6 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	EXPECT_EQ(2, i.faults);
 	EXPECT_EQ(2, i.fault_errors);
 	EXPECT_EQ(0, mr_dereg(e, r.handle));
-	EXPECT_EQ(0, close(fd));
 }
 
 /* A reset revokes and restores: the MR is invalidated twice and re-faults. */
@@ -510,16 +519,12 @@ TEST_F_TIMEOUT(mr, revoke_reset, 120)
 	struct p2pdma_edu_reg_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x500000;
-	int fd;
 
 	if (!(e->dev_flags & VFIO_DEVICE_FLAGS_RESET))
 		SKIP(return, "%s has no reset (no VFIO_DEVICE_FLAGS_RESET)",
 		     e->bdf);
-	fd = export1(e, 0, e->bar_size);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(map_ok(e), mr_reg(e, fd, off, 0x10000, off, 0, 0, &r));
-	if (!e->p2p)
-		goto out;
+	if (!reg_bar(_metadata, e, self->fd, off, 0x10000, 0, 0, &r))
+		return;
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
 	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_RESET))
 		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
@@ -529,8 +534,6 @@ TEST_F_TIMEOUT(mr, revoke_reset, 120)
 	EXPECT_EQ(2, i.faults);
 	EXPECT_EQ(0, i.fault_errors);
 	EXPECT_EQ(0, mr_dereg(e, r.handle));
-out:
-	EXPECT_EQ(0, close(fd));
 }
 
 /* Deregistration while revoked, then a new MR once the BAR is back. */
@@ -539,24 +542,18 @@ TEST_F_TIMEOUT(mr, dereg_while_revoked, 60)
 	struct dmabuf_env *e = &self->env;
 	struct p2pdma_edu_reg_mr r;
 	__u64 off = 0x600000;
-	int fd;
 
-	fd = export1(e, 0, e->bar_size);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(map_ok(e), mr_reg(e, fd, off, 0x8000, off, 0, 0, &r));
-	if (!e->p2p)
-		goto out;
+	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
+		return;
 	ASSERT_EQ(0, set_memory(e, false));
 	expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
 	EXPECT_EQ(0, mr_dereg(e, r.handle));
 	/* Registration maps up front: refused while revoked */
-	EXPECT_EQ(-ENODEV, mr_reg(e, fd, off, 0x8000, off, 0, 0, &r));
+	EXPECT_EQ(-ENODEV, mr_reg(e, self->fd, off, 0x8000, off, 0, 0, &r));
 	ASSERT_EQ(0, set_memory(e, true));
-	ASSERT_EQ(0, mr_reg(e, fd, off, 0x8000, off, 0, 0, &r));
+	ASSERT_TRUE(reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r));
 	check_access(_metadata, e, r.handle, &r, off, 0x1000, PAGE, 1);
 	EXPECT_EQ(0, mr_dereg(e, r.handle));
-out:
-	EXPECT_EQ(0, close(fd));
 }
 
 /*
@@ -569,13 +566,9 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 	struct p2pdma_edu_reg_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x700000;
-	int fd;
 
-	fd = export1(e, 0, e->bar_size);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(map_ok(e), mr_reg(e, fd, off, 0x8000, off, 0, 0, &r));
-	if (!e->p2p)
-		goto out;
+	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
+		return;
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
 	vfio_close(e);
 	expect_mr(_metadata, e, r.handle, 1, 0, "device closed");
@@ -588,8 +581,6 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 	i = expect_mr(_metadata, e, r.handle, 1, 0, "device reopened");
 	EXPECT_EQ(2, i.fault_errors);
 	EXPECT_EQ(0, mr_dereg(e, r.handle));
-out:
-	EXPECT_EQ(0, close(fd));
 }
 
 /*
@@ -602,17 +593,13 @@ TEST_F_TIMEOUT(mr, pinned, 60)
 	struct p2pdma_edu_reg_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x800000;
-	int fd;
 
-	fd = export1(e, 0, e->bar_size);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EOPNOTSUPP, mr_reg(e, fd, off, 0x8000, off, 0,
+	EXPECT_EQ(-EOPNOTSUPP, mr_reg(e, self->fd, off, 0x8000, off, 0,
 				      P2PDMA_EDU_MR_PINNED, &r))
 		TH_LOG("a pin that cannot be revoked");
-	ASSERT_EQ(map_ok(e), mr_reg(e, fd, off, 0x8000, off, 0,
-				    P2PDMA_EDU_MR_PINNED_REVOCABLE, &r));
-	if (!e->p2p)
-		goto out;
+	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0,
+		     P2PDMA_EDU_MR_PINNED_REVOCABLE, &r))
+		return;
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
 	ASSERT_EQ(0, set_memory(e, false));
 	i = expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
@@ -625,8 +612,6 @@ TEST_F_TIMEOUT(mr, pinned, 60)
 	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
 			   "pinned MR after the restore");
 	EXPECT_EQ(0, mr_dereg(e, r.handle));
-out:
-	EXPECT_EQ(0, close(fd));
 }
 
 /* The pinned path with an exporter that lets importers pin: udmabuf. */

@@ -14,6 +14,9 @@ CMD ?= lspci -tv
 KARGS ?=
 QARGS ?=
 SIZE ?= 64M
+# make series [OUT=dir] [PREFIX="RFC PATCH v2"]
+OUT ?=
+PREFIX ?= PATCH
 
 all: build
 
@@ -31,6 +34,14 @@ save:
 
 status:
 	@source $(LAB)/lib.sh && LAB_SRC=$$LAB_SRC python3 $(LAB)/tree.py status
+
+series:
+	@source $(LAB)/lib.sh && $(LAB)/setup && \
+	LAB_SRC=$$LAB_SRC LAB_SERIES_TREE=$$LAB_SERIES_TREE \
+	python3 $(LAB)/series.py build --out "$(if $(OUT),$(OUT),$$LAB_SERIES)" --prefix "$(PREFIX)"
+
+series-check:
+	@$(LAB)/series-check
 
 check: build
 	@$(LAB)/check $(SUITES)
@@ -50,9 +61,10 @@ paths:
 	echo "labtests: $$LAB_TESTS" && \
 	echo "vm: $(CURDIR)/$(LAB)/vm" && \
 	echo "runs: $$LAB_RUNS" && \
+	echo "series: $$LAB_SERIES" && \
 	echo "ccache: $$CCACHE_DIR"
 
 clean:
 	@source $(LAB)/lib.sh && rm -rf "$$LAB_OUT" "$$LAB_KSFT" "$$LAB_TESTS"
 
-.PHONY: all build setup sync save status check demo vm paths clean
+.PHONY: all build setup sync save status series series-check check demo vm paths clean

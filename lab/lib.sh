@@ -29,6 +29,9 @@ LAB_KSFT_TARGETS="p2pdma vfio"
 LAB_TEST_MODULES="tools/testing/selftests/p2pdma/module"
 LAB_MODS=$LAB_HOME/$LAB_KEY/modules
 LAB_TESTS=$LAB_HOME/$LAB_KEY/labtests     # lab/tests programs
+LAB_SERIES_TREE=$LAB_HOME/$LAB_KEY/series-tree  # commits of make series
+LAB_SERIES_OUT=$LAB_HOME/$LAB_KEY/series-out    # objects of make series-check
+LAB_SERIES=${LAB_SERIES:-$LAB_HOME/series}      # make series output
 
 # Debian packages the lab needs on the host.
 LAB_PACKAGES="build-essential flex bison bc libelf-dev libssl-dev ccache

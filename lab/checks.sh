@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0
+# Static checks shared by lab/static-check (the whole series, on the lab
+# tree) and lab/series-check (each patch, on the series tree).  Sourced
+# after lib.sh and tests/lib.sh; they run in the current directory, a
+# kernel tree whose git repository has the tag "base", with objects in
+# $LAB_OUT.  For files of the base, only findings on lines the series adds
+# or changes count: the base's own warnings are not ours to fix here.
+
+# checkpatch's SPDX check runs scripts/spdxcheck.py with the python3 in
+# PATH; it needs Debian's python3-ply and python3-git.
+export PATH=/usr/bin:$PATH
+CHECKPATCH=(perl scripts/checkpatch.pl --strict --quiet --no-summary --show-types)
+
+# Line numbers the series adds or changes in $1 up to ${REV:-the work
+# tree}, one per line ("all" for a file that is not in the base).
+changed_lines() {
+	git cat-file -e "base:$1" 2>/dev/null || { echo all; return; }
+	git diff -U0 base ${REV:-} -- "$1" |
+		sed -n 's/^@@ -[0-9,]* +\([0-9]*\)\(,\([0-9]*\)\)\{0,1\} @@.*/\1 \3/p' |
+		while read -r start count; do
+			[ -n "$count" ] || count=1
+			seq "$start" $((start + count - 1))
+		done
+}
+
+# Keep the "path:line:" findings of stdin that are on changed lines of $1.
+ours() {
+	local f=$1 lines src
+	src=$(pwd)
+	lines=$(changed_lines "$f")
+	grep -E "^(\./|$src/)?$f:[0-9]+:" | sed "s|^$src/||; s|^\./||" |
+		while IFS= read -r l; do
+			n=${l#"$f":}
+			n=${n%%:*}
+			if [ "$lines" = all ] || grep -qx "$n" <<< "$lines"; then
+				echo "$l"
+			fi
+		done
+}
+
+report() {	# report "description" "findings"
+	if [ -z "$2" ]; then
+		t_ok "$1"
+	else
+		echo "$2" | sed 's/^/# /'
+		t_notok "$1"
+	fi
+}
+
+# checkpatch --strict, all of it but FILE_PATH_CHANGES, which only asks
+# "does MAINTAINERS need updating?" for every new file.  That question is
+# answered instead: each file the patch adds must belong to a MAINTAINERS
+# entry of its subsystem (not just THE REST, DOCUMENTATION or KERNEL
+# SELFTEST FRAMEWORK) in the tree as it stands.
+check_checkpatch() {	# check_checkpatch MAIL
+	local out f secs
+	out=$("${CHECKPATCH[@]}" --ignore FILE_PATH_CHANGES "$1" 2>&1)
+	for f in $(awk '/^diff --git /{f=substr($4, 3)} /^new file mode/{print f}' "$1"); do
+		secs=$(perl scripts/get_maintainer.pl --no-git --no-git-fallback \
+			--sections -f "$f" 2>/dev/null | grep -v -E '^([A-Z]:|$)' |
+			grep -v -x -E 'THE REST|DOCUMENTATION|KERNEL SELFTEST FRAMEWORK')
+		[ -n "$secs" ] || out+="${out:+$'\n'}$f: new file without a MAINTAINERS entry"
+	done
+	report "checkpatch --strict $(basename "$1")" "$out"
+}
+
+check_kdoc() {		# check_kdoc FILE (kernel .c/.h)
+	report "kernel-doc $1" "$(perl scripts/kernel-doc -none -Wall "$1" 2>&1 | ours "$1")"
+}
+
+cocci() {	# cocci FILE: coccicheck report mode, with the lab's includes
+	local src
+	src=$(pwd)
+	(cd "$LAB_OUT" && C=2 MODE=report srctree=$src \
+		LINUXINCLUDE="-I$src/arch/x86/include -I./arch/x86/include/generated -I$src/include -I./include -I$src/arch/x86/include/uapi -I./arch/x86/include/generated/uapi -I$src/include/uapi -I./include/generated/uapi -include $src/include/linux/kconfig.h" \
+		"$src/scripts/coccicheck" "$1" 2>&1) | grep -v '^/usr/bin/spatch'
+}
+
+# sparse (C=2) and W=1 on the object of a kernel .c file, then coccicheck.
+# Files the lab config does not build are listed, not checked.
+check_c() {		# check_c FILE
+	local f=$1 obj=${1%.c}.o
+	if [ ! -f "$LAB_OUT/$obj" ]; then
+		echo "# $f: not built on its own in the lab config"
+		return
+	fi
+	touch "$f"	# force a rebuild so warnings are reported again
+	report "sparse + W=1 $f" "$(lab_kmake C=2 W=1 "$obj" 2>&1 | ours "$f")"
+	lab_kmake -s "$obj" >/dev/null 2>&1	# back to the normal flags
+	report "coccicheck $f" "$(cocci "$(pwd)/$f" | ours "$f")"
+}
+
+# The documents the series touches, built with Sphinx (the directories
+# that hold them only: the whole of Documentation takes an hour here).
+# Any warning that names a file of the series fails, and so does a new
+# document that is in no toctree.
+LAB_DOC_DIRS="driver-api/pci userspace-api"
+check_docs() {		# check_docs FILE...
+	local out=$LAB_HOME/$LAB_KEY/docs log f pat=""
+	log=$(mktemp)
+	rm -rf "$out"
+	for f in "$@"; do pat="$pat|$f"; done
+	# htmldocs writes generated .rst files into the source tree
+	if ! make -s O="$out" SPHINXDIRS="$LAB_DOC_DIRS" htmldocs > "$log" 2>&1; then
+		report "htmldocs $LAB_DOC_DIRS" "$(tail -20 "$log")"
+	else
+		report "htmldocs $LAB_DOC_DIRS: no warnings on the series' files" \
+			"$(grep -E "WARNING|ERROR|CRITICAL" "$log" | grep -E "${pat#|}")"
+	fi
+	rm -f "$log"
+}

@@ -40,6 +40,15 @@ dmesg -C
 ksft vfio_dmabuf_test
 ksft vfio_dmabuf_mr_test
 ksft vfio_dmabuf_ibv_test
+
+# The example program of Documentation/userspace-api/vfio-dmabuf.rst
+ex=$("$LAB_TESTS/vfio-dmabuf-example" "$P" 2 0x1000 0x200000 2>&1)
+echo "$ex" | sed 's/^/# /'
+t_check "the documentation's example exports 2 MiB at 0x1000 of BAR 2" \
+	eval "echo \"\$ex\" | grep -q '^dma-buf fd [0-9]*: 2097152 bytes of BAR2 at offset 0x1000$'"
+ex=$("$LAB_TESTS/vfio-dmabuf-example" "$P" 2 0x800 0x1000 2>&1)
+t_check "the documentation's example reports EINVAL for an unaligned range" \
+	eval "echo \"\$ex\" | grep -qx 'VFIO_DEVICE_FEATURE_DMA_BUF: Invalid argument'"
 log=$(dmesg)
 echo "$log" | grep -E 'dma-buf|cannot DMA|DMAR' | sed 's/^\[[ 0-9.]*\] //' |
 	sort | uniq -c | sed 's/^/# /'

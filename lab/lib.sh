@@ -38,7 +38,9 @@ LAB_PACKAGES="build-essential flex bison bc libelf-dev libssl-dev ccache
 	ocaml-nox ocaml-findlib python3-ply python3-git
 	sparse coccinelle qemu-system-x86 busybox-static rdma-core
 	ibverbs-utils libibverbs-dev pciutils kmod cpio xz-utils python3
-	rsync iproute2 git python3-sphinx python3-yaml"
+	rsync iproute2 git python3-sphinx python3-yaml linux-config-6.12"
+# Debian's kernel config, for the README's "using this on your kernel"
+LAB_DEBIAN_CONFIG=/usr/src/linux-config-6.12/config.amd64_none_amd64.xz
 
 lab_say()  { printf '[lab] %s\n' "$*"; }
 lab_die()  { printf '[lab] error: %s\n' "$*" >&2; exit 1; }

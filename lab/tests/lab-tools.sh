@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Host-side tests of the lab's own tools: tree sync/save round trips on a
-# tiny fake base, a broken patch is named, unsaved edits are protected,
-# the splat detector, and the VM runner's hang timeout.
+# tiny fake base, make series on it, a broken patch is named, unsaved
+# edits are protected, the splat detector, and the VM runner's hang
+# timeout.
 . "$(dirname "$0")/lib.sh"
 LAB=$(cd "$(dirname "$0")/.." && pwd)
 TREE=$LAB/tree.py
@@ -35,7 +36,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 15
+t_plan 18
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -90,6 +91,27 @@ t_check "save --patch into an earlier patch keeps the later patch applying" \
 	      grep -q "^+obj-y += x.o  # first" "$w/repo/patches/0001-x-add-y.patch" &&
 	      ! grep -q "^+.*# first" "$w/repo/patches/0003-x-more.patch" &&
 	      tree sync >/dev/null && tree status | grep -q "matches"'
+
+# make series: mails from the same fake repository
+series() {
+	LAB_TREE_REPO=$w/repo LAB_SRC=$w/src LAB_SERIES_TREE=$w/stree \
+		python3 "$LAB/series.py" build --out "$w/mails" "$@"
+}
+printf 'drivers/x/y.c 0001-x-add-y.patch\n' > "$w/repo/patches/overlay"
+printf 'x: the series\nWhy x needs y.\n' > "$w/repo/patches/cover-letter"
+git -C "$w/repo" add -A && git -C "$w/repo" -c user.name=t -c user.email=t@t commit -qm repo
+t_check "series refuses a commit message that still says TODO" \
+	eval 'series 2>&1 | grep -q "0002-x-rename-b.patch: the commit message still says TODO"'
+sed -i 's/^TODO: explain why\.$/Rename b, as x needs./' "$w/repo/patches/0002-x-rename-b.patch"
+t_check "series: a cover letter and one mail per patch, git am gives the same trees" \
+	eval 'series >/dev/null && [ "$(ls "$w/mails" | grep -c "\.patch$")" = 4 ] &&
+	      grep -q "^Subject: \[PATCH 0/3\] x: the series" "$w/mails/0000-cover-letter.patch" &&
+	      grep -q "^Why x needs y" "$w/mails/0000-cover-letter.patch" &&
+	      grep -q "^+++ b/drivers/x/y.c" "$w/mails/0001-x-build-y.patch"'
+printf 'int w;\n' > "$w/repo/drivers/x/w.c"
+t_check "series refuses a new file that no patch claims, and names it" \
+	eval 'series 2>&1 | grep -q "new file drivers/x/w.c is not assigned to a patch"'
+rm "$w/repo/drivers/x/w.c"
 
 sed -i 's/^\([ -]\)obj-y += x.o/\1obj-y += w.o/' "$w/repo/patches/0001-x-add-y.patch"
 t_check "a patch that does not apply stops sync with its name" \

@@ -14,11 +14,10 @@ patches/cover-letter (first line: subject; the rest: body).  Unless
 --no-verify is given, the output is applied with git am to the pristine
 base, and the result must be the same tree, commit for commit.
 
-Commands:
-  build [--out DIR] [--prefix PREFIX] [--no-verify]
-          write the series into DIR (emptied first)
-  commits list the commits of the last build, oldest first, as
-          "<sha> <patch file>"
+Command:
+  build --out DIR [--prefix PREFIX] [--no-verify]
+          write the series into DIR (emptied first), and DIR/commits:
+          the commits, oldest first, as "<sha> <patch file>"
 
 The commits live in a scratch clone of the build tree ($LAB_SERIES_TREE),
 which this tool resets to the base whenever it builds.
@@ -44,12 +43,10 @@ die = labtree.die
 say = labtree.say
 
 
-def git(t, *args, **kw):
-    env = kw.pop("env", None)
+def git(t, *args, env=None, data=None, check=True):
     p = subprocess.run(["git", "-C", t] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=env, input=kw.pop("data",
-                                                                    None))
-    if kw.get("check", True) and p.returncode:
+                       stderr=subprocess.PIPE, env=env, input=data)
+    if check and p.returncode:
         die("git %s failed:\n%s%s" % (" ".join(args),
                                        p.stdout.decode(errors="replace"),
                                        p.stderr.decode(errors="replace")))
@@ -245,12 +242,6 @@ def cmd_build(args):
         (len(commits), args.out, stat.decode().rstrip()))
 
 
-def cmd_commits(args):
-    t = os.environ.get("LAB_SERIES_TREE", "")
-    with open(os.path.join(args.out, "commits")) as f:
-        sys.stdout.write(f.read())
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -259,10 +250,8 @@ def main():
     b.add_argument("--out", required=True)
     b.add_argument("--prefix", default="PATCH")
     b.add_argument("--no-verify", action="store_true")
-    c = sub.add_parser("commits")
-    c.add_argument("--out", required=True)
     args = ap.parse_args()
-    {"build": cmd_build, "commits": cmd_commits}[args.cmd](args)
+    cmd_build(args)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@
 export PATH=/usr/bin:$PATH
 CHECKPATCH=(perl scripts/checkpatch.pl --strict --quiet --no-summary --show-types)
 
-# Line numbers the series adds or changes in $1 up to ${REV:-the work
-# tree}, one per line ("all" for a file that is not in the base).
+# Line numbers the series adds or changes in $1, one per line ("all" for
+# a file that is not in the base).
 changed_lines() {
 	git cat-file -e "base:$1" 2>/dev/null || { echo all; return; }
-	git diff -U0 base ${REV:-} -- "$1" |
+	git diff -U0 base -- "$1" |
 		sed -n 's/^@@ -[0-9,]* +\([0-9]*\)\(,\([0-9]*\)\)\{0,1\} @@.*/\1 \3/p' |
 		while read -r start count; do
 			[ -n "$count" ] || count=1
@@ -88,6 +88,17 @@ check_c() {		# check_c FILE
 	report "sparse + W=1 $f" "$(lab_kmake C=2 W=1 "$obj" 2>&1 | ours "$f")"
 	lab_kmake -s "$obj" >/dev/null 2>&1	# back to the normal flags
 	report "coccicheck $f" "$(cocci "$(pwd)/$f" | ours "$f")"
+}
+
+# What applies to a file the series adds or changes: kernel-doc on a
+# kernel .c/.h file, sparse, W=1 and coccicheck on a .c file.  Userspace
+# and the test modules (tools/) have their own checks.
+check_kernel_file() {	# check_kernel_file FILE
+	case $1 in
+	tools/*) ;;
+	*.c) check_kdoc "$1"; check_c "$1" ;;
+	*.h) check_kdoc "$1" ;;
+	esac
 }
 
 # The documents the series touches, built with Sphinx (the directories

@@ -147,13 +147,10 @@ def reset(t):
     git(t, "am", "--abort", check=False)
 
 
-def commit_env(author):
+def commit_env(author, date):
     m = re.match(r"^(.*?)\s*<([^>]+)>$", author)
     if not m:
         die("bad author %r" % author)
-    # One fixed date, that of the repository's last commit: the same
-    # repository state always gives byte-identical patches.
-    date = git(REPO, "log", "-1", "--format=%cI").stdout.decode().strip()
     env = dict(os.environ)
     env.update(GIT_AUTHOR_NAME=m.group(1), GIT_AUTHOR_EMAIL=m.group(2),
                GIT_COMMITTER_NAME=m.group(1), GIT_COMMITTER_EMAIL=m.group(2),
@@ -161,7 +158,7 @@ def commit_env(author):
     return env
 
 
-def build_commits(t):
+def build_commits(t, date):
     names = labtree.series()
     files = assign_overlay(names)
     commits = []
@@ -178,7 +175,8 @@ def build_commits(t):
         if git(t, "diff", "--cached", "--quiet", check=False).returncode == 0:
             die("patches/%s changes nothing: give it a diff or assign new "
                 "files to it in patches/overlay" % name)
-        git(t, "commit", "-q", "--no-verify", "-F", "-", env=commit_env(author),
+        git(t, "commit", "-q", "--no-verify", "-F", "-",
+            env=commit_env(author, date),
             data=("%s\n\n%s" % (subject, body)).encode())
         sha = git(t, "rev-parse", "HEAD").stdout.decode().strip()
         commits.append((sha, name))
@@ -207,13 +205,13 @@ def write_series(t, out, prefix, commits):
             f.write("%s %s\n" % (sha, name))
 
 
-def verify(t, out, commits):
+def verify(t, out, commits, date):
     """git am the output onto the base: same trees, commit for commit."""
     want = [git(t, "rev-parse", sha + "^{tree}").stdout.strip()
             for sha, _ in commits]
     reset(t)
     mails = sorted(p for p in os.listdir(out) if p.endswith(".patch"))[1:]
-    env = commit_env("Lab <lab@localhost>")
+    env = commit_env("Lab <lab@localhost>", date)
     for mail, tree_id, (_, name) in zip(mails, want, commits):
         p = git(t, "am", "-q", "--whitespace=error-all",
                 os.path.join(os.path.abspath(out), mail), env=env, check=False)
@@ -231,10 +229,13 @@ def verify(t, out, commits):
 
 def cmd_build(args):
     t = series_tree()
-    commits = build_commits(t)
+    # One fixed date, that of the repository's last commit: the same
+    # repository state always gives byte-identical patches.
+    date = git(REPO, "log", "-1", "--format=%cI").stdout.decode().strip()
+    commits = build_commits(t, date)
     write_series(t, args.out, args.prefix, commits)
     if not args.no_verify:
-        n = verify(t, args.out, commits)
+        n = verify(t, args.out, commits, date)
         say("git am of %d patches onto the pristine base gives the same "
             "trees" % n)
     stat = git(t, "diff", "--shortstat", "base", commits[-1][0]).stdout

@@ -318,6 +318,117 @@ struct p2pdma_edu_export_short {
 	__u64 mapped;
 };
 
+/* Values of p2pdma_edu_bench_map.method */
+#define P2PDMA_EDU_BENCH_RANGES		0 /* dma_p2p_map_ranges(), one range */
+#define P2PDMA_EDU_BENCH_PER_PAGE	1 /* dma_map_resource() per 4 KiB */
+
+/* At most this many timed runs per benchmark */
+#define P2PDMA_EDU_BENCH_MAX_RUNS	1000
+/* iommu_map() calls could not be counted (no CONFIG_KPROBES) */
+#define P2PDMA_EDU_BENCH_UNCOUNTED	(~0ULL)
+
+/**
+ * struct p2pdma_edu_bench_stat - the spread of a benchmark's runs
+ * @min_ns: fastest run
+ * @median_ns: median run
+ * @max_ns: slowest run
+ */
+struct p2pdma_edu_bench_stat {
+	__u64 min_ns;
+	__u64 median_ns;
+	__u64 max_ns;
+};
+
+/**
+ * struct p2pdma_edu_bench_map - time mapping one BAR range for an importer
+ * @provider: PCI function bound to p2pdma_edu as provider
+ * @importer: edu PCI function
+ * @bar: BAR of the provider
+ * @method: P2PDMA_EDU_BENCH_*: RANGES is dma_map_p2p() and the sg_table
+ *	builder; PER_PAGE is what exporters without them do: an sg_table
+ *	with one entry per 4 KiB page, each from dma_map_resource()
+ * @offset: offset in the BAR, page aligned
+ * @length: bytes, page aligned
+ * @iterations: timed runs, 1 to P2PDMA_EDU_BENCH_MAX_RUNS
+ * @budget_ms: no timed run starts after this long; at least one runs
+ * @runs: out: timed runs done
+ * @nents: out: sg entries of one mapping
+ * @iommu_maps: out: iommu_map() calls of one mapping, counted in an
+ *	untimed first run, or P2PDMA_EDU_BENCH_UNCOUNTED
+ * @map: out: time to map (and build the table)
+ * @unmap: out: time to unmap (and free the table)
+ */
+struct p2pdma_edu_bench_map {
+	__u32 provider;
+	__u32 importer;
+	__u32 bar;
+	__u32 method;
+	__u64 offset;
+	__u64 length;
+	__u32 iterations;
+	__u32 budget_ms;
+	__u32 runs;
+	__u32 nents;
+	__u64 iommu_maps;
+	struct p2pdma_edu_bench_stat map;
+	struct p2pdma_edu_bench_stat unmap;
+};
+
+/**
+ * struct p2pdma_edu_bench_reg - time registering a dma-buf MR
+ * @importer: edu PCI function
+ * @fd: dma-buf file descriptor
+ * @offset: start of the MR in the dma-buf
+ * @length: length of the MR
+ * @pgsz_bitmap: block sizes the HCA may use, 0 for
+ *	P2PDMA_EDU_MR_PGSZ_DEFAULT
+ * @iterations: timed runs, 1 to P2PDMA_EDU_BENCH_MAX_RUNS
+ * @budget_ms: no timed run starts after this long; at least one runs
+ * @runs: out: timed runs done
+ * @nents: out: sg entries of the umem's mapping
+ * @page_size: out: block size of the translation table
+ * @entries: out: entries of the translation table
+ * @iommu_maps: out: iommu_map() calls of one registration, or
+ *	P2PDMA_EDU_BENCH_UNCOUNTED
+ * @reg: out: ib_umem_dmabuf_get(), the mapping and the table, as
+ *	P2PDMA_EDU_REG_MR registers with flags 0 and iova = @offset
+ * @dereg: out: releasing it all, as P2PDMA_EDU_DEREG_MR
+ */
+struct p2pdma_edu_bench_reg {
+	__u32 importer;
+	__s32 fd;
+	__u64 offset;
+	__u64 length;
+	__u64 pgsz_bitmap;
+	__u32 iterations;
+	__u32 budget_ms;
+	__u32 runs;
+	__u32 nents;
+	__u64 page_size;
+	__u64 entries;
+	__u64 iommu_maps;
+	struct p2pdma_edu_bench_stat reg;
+	struct p2pdma_edu_bench_stat dereg;
+};
+
+/**
+ * struct p2pdma_edu_p2pmem - make a BAR range P2P memory, the old way
+ * @provider: PCI function bound to p2pdma_edu as provider
+ * @bar: BAR of the provider
+ * @offset: offset in the BAR
+ * @size: bytes
+ *
+ * Calls pci_p2pdma_add_resource(), which gives the range ZONE_DEVICE
+ * struct pages, to compare its memory cost with page-less export.  The
+ * memory stays until the provider is unbound from p2pdma_edu.
+ */
+struct p2pdma_edu_p2pmem {
+	__u32 provider;
+	__u32 bar;
+	__u64 offset;
+	__u64 size;
+};
+
 #define P2PDMA_EDU_MAP		_IOWR('P', 0x01, struct p2pdma_edu_map)
 #define P2PDMA_EDU_UNMAP	_IOW('P', 0x02, __u32)
 #define P2PDMA_EDU_DMA		_IOW('P', 0x03, struct p2pdma_edu_dma)
@@ -335,5 +446,8 @@ struct p2pdma_edu_export_short {
 #define P2PDMA_EDU_MR_INFO	_IOWR('P', 0x0f, struct p2pdma_edu_mr_info)
 #define P2PDMA_EDU_DEREG_MR	_IOW('P', 0x10, __u32)
 #define P2PDMA_EDU_EXPORT_SHORT	_IOW('P', 0x11, struct p2pdma_edu_export_short)
+#define P2PDMA_EDU_BENCH_MAP	_IOWR('P', 0x12, struct p2pdma_edu_bench_map)
+#define P2PDMA_EDU_BENCH_REG	_IOWR('P', 0x13, struct p2pdma_edu_bench_reg)
+#define P2PDMA_EDU_P2PMEM	_IOW('P', 0x14, struct p2pdma_edu_p2pmem)
 
 #endif /* _P2PDMA_EDU_H */

@@ -17,6 +17,9 @@
  * peer-to-peer, unmapping from move_notify under the resv lock), or as a
  * static or pinned importer to check that the exporter refuses those.  It
  * counts what it sees so that tests can observe revocation.
+ *
+ * P2PDMA_EDU_BENCH_* time mapping and registration in the kernel, against
+ * what exporters without dma_map_p2p() do, for vfio_dmabuf_bench.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -26,12 +29,14 @@
 #include <linux/dma-resv.h>
 #include <linux/dma-mapping.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/kprobes.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 #include <rdma/ib_umem.h>
@@ -949,12 +954,41 @@ static int p2pdma_edu_mr_get_umem(struct p2pdma_edu_mr *mr,
 	return ret;
 }
 
+/* An MR of the stand-in HCA of edu @req->importer, before its umem */
+static struct p2pdma_edu_mr *
+p2pdma_edu_mr_alloc(const struct p2pdma_edu_reg_mr *req)
+{
+	struct p2pdma_edu_mr *mr;
+	struct p2pdma_edu *edu;
+
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	if (!mr)
+		return ERR_PTR(-ENOMEM);
+	mr->iova = req->iova;
+	mr->length = req->length;
+	mr->pgsz_bitmap = req->pgsz_bitmap;
+	mr->pinned = !!req->flags;
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	edu = p2pdma_edu_find(req->importer, true);
+	if (edu) {
+		mr->pdev = pci_dev_get(edu->pdev);
+		mr->ibdev = edu->ibdev;
+		get_device(&mr->ibdev->dev);
+	}
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	if (!edu) {
+		kfree(mr);
+		return ERR_PTR(-ENODEV);
+	}
+	return mr;
+}
+
 static long p2pdma_edu_ioctl_reg_mr(struct p2pdma_edu_file *f,
 				    void __user *arg)
 {
 	struct p2pdma_edu_reg_mr req;
 	struct p2pdma_edu_mr *mr;
-	struct p2pdma_edu *edu;
 	u32 handle;
 	int ret;
 
@@ -972,27 +1006,9 @@ static long p2pdma_edu_ioctl_reg_mr(struct p2pdma_edu_file *f,
 	if ((req.offset ^ req.iova) & ~PAGE_MASK)
 		return -EINVAL;
 
-	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
-	if (!mr)
-		return -ENOMEM;
-	mr->iova = req.iova;
-	mr->length = req.length;
-	mr->pgsz_bitmap = req.pgsz_bitmap;
-	mr->pinned = !!req.flags;
-
-	mutex_lock(&p2pdma_edu_devices_lock);
-	edu = p2pdma_edu_find(req.importer, true);
-	if (edu) {
-		mr->pdev = pci_dev_get(edu->pdev);
-		mr->ibdev = edu->ibdev;
-		get_device(&mr->ibdev->dev);
-	}
-	mutex_unlock(&p2pdma_edu_devices_lock);
-	if (!edu) {
-		kfree(mr);
-		return -ENODEV;
-	}
-
+	mr = p2pdma_edu_mr_alloc(&req);
+	if (IS_ERR(mr))
+		return PTR_ERR(mr);
 	ret = p2pdma_edu_mr_get_umem(mr, &req);
 	if (ret)
 		goto err_free;
@@ -1213,6 +1229,366 @@ static long p2pdma_edu_ioctl_export_short(void __user *arg)
 	return fd;
 }
 
+/*
+ * Benchmarks, in the manner of kernel/dma/map_benchmark.c: many runs timed
+ * in the kernel, returned as their median and spread.  The calls of
+ * iommu_map() are counted with a kprobe in an untimed first run, which
+ * keeps the probe's cost out of the times.
+ */
+struct p2pdma_edu_bench_ops {
+	int (*map)(void *ctx);
+	void (*unmap)(void *ctx);
+};
+
+static DEFINE_MUTEX(p2pdma_edu_bench_lock);	/* one benchmark at a time */
+
+#ifdef CONFIG_KPROBES
+struct p2pdma_edu_counter {
+	struct kprobe kp;
+	struct task_struct *task;
+	atomic64_t hits;
+};
+
+static int p2pdma_edu_counter_hit(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct p2pdma_edu_counter *c = container_of(kp, typeof(*c), kp);
+
+	if (current == c->task)
+		atomic64_inc(&c->hits);
+	return 0;
+}
+
+/* Count the calls of iommu_map() made by this task from now on. */
+static int p2pdma_edu_count_start(struct p2pdma_edu_counter *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->kp.symbol_name = "iommu_map";
+	c->kp.pre_handler = p2pdma_edu_counter_hit;
+	c->task = current;
+	return register_kprobe(&c->kp);
+}
+
+static u64 p2pdma_edu_count_stop(struct p2pdma_edu_counter *c)
+{
+	unregister_kprobe(&c->kp);
+	return atomic64_read(&c->hits);
+}
+#else
+struct p2pdma_edu_counter {
+};
+
+static int p2pdma_edu_count_start(struct p2pdma_edu_counter *c)
+{
+	return -EOPNOTSUPP;
+}
+
+static u64 p2pdma_edu_count_stop(struct p2pdma_edu_counter *c)
+{
+	return P2PDMA_EDU_BENCH_UNCOUNTED;
+}
+#endif
+
+static int p2pdma_edu_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void p2pdma_edu_bench_stat(u64 *ns, u32 n,
+				  struct p2pdma_edu_bench_stat *st)
+{
+	sort(ns, n, sizeof(*ns), p2pdma_edu_cmp_u64, NULL);
+	st->min_ns = ns[0];
+	st->median_ns = n % 2 ? ns[n / 2] : (ns[n / 2 - 1] + ns[n / 2]) / 2;
+	st->max_ns = ns[n - 1];
+}
+
+/*
+ * Run @ops on @ctx: one untimed run that counts iommu_map() calls, then
+ * up to @iterations timed runs, no new one after @budget_ms.
+ */
+static int p2pdma_edu_bench_run(const struct p2pdma_edu_bench_ops *ops,
+				void *ctx, u32 iterations, u32 budget_ms,
+				u32 *runs, u64 *iommu_maps,
+				struct p2pdma_edu_bench_stat *map,
+				struct p2pdma_edu_bench_stat *unmap)
+{
+	struct p2pdma_edu_counter counter;
+	u64 *ns, deadline, t0, t1, t2;
+	bool counting;
+	u32 n = 0;
+	int ret;
+
+	if (!iterations || iterations > P2PDMA_EDU_BENCH_MAX_RUNS)
+		return -EINVAL;
+	ns = kvcalloc(2 * iterations, sizeof(*ns), GFP_KERNEL);
+	if (!ns)
+		return -ENOMEM;
+
+	counting = !p2pdma_edu_count_start(&counter);
+	ret = ops->map(ctx);
+	*iommu_maps = counting ? p2pdma_edu_count_stop(&counter) :
+				 P2PDMA_EDU_BENCH_UNCOUNTED;
+	if (ret)
+		goto out;
+	ops->unmap(ctx);
+
+	deadline = ktime_get_ns() + (u64)budget_ms * NSEC_PER_MSEC;
+	while (n < iterations && (!n || ktime_get_ns() < deadline)) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out;
+		}
+		t0 = ktime_get_ns();
+		ret = ops->map(ctx);
+		t1 = ktime_get_ns();
+		if (ret)
+			goto out;
+		ops->unmap(ctx);
+		t2 = ktime_get_ns();
+		ns[n] = t1 - t0;
+		ns[iterations + n] = t2 - t1;
+		n++;
+		cond_resched();
+	}
+	p2pdma_edu_bench_stat(ns, n, map);
+	p2pdma_edu_bench_stat(ns + iterations, n, unmap);
+	*runs = n;
+out:
+	kvfree(ns);
+	return ret;
+}
+
+struct p2pdma_edu_bench_map_ctx {
+	struct device *dev;
+	struct p2pdma_provider *provider;
+	struct p2pdma_range range;
+	phys_addr_t phys;		/* CPU address of the range */
+	struct sg_table *sgt;		/* P2PDMA_EDU_BENCH_RANGES */
+	struct sg_table pages;		/* P2PDMA_EDU_BENCH_PER_PAGE */
+	unsigned int nents;
+};
+
+static int p2pdma_edu_bench_map_ranges(void *ctx)
+{
+	struct p2pdma_edu_bench_map_ctx *c = ctx;
+
+	c->sgt = dma_p2p_map_ranges(c->dev, c->provider, &c->range, 1,
+				    DMA_BIDIRECTIONAL, 0);
+	if (IS_ERR(c->sgt))
+		return PTR_ERR(c->sgt);
+	c->nents = c->sgt->nents;
+	return 0;
+}
+
+static void p2pdma_edu_bench_unmap_ranges(void *ctx)
+{
+	struct p2pdma_edu_bench_map_ctx *c = ctx;
+
+	dma_p2p_unmap_ranges(c->dev, c->sgt, DMA_BIDIRECTIONAL, 0);
+}
+
+static void p2pdma_edu_bench_unmap_first(struct p2pdma_edu_bench_map_ctx *c,
+					 unsigned int n)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sg(c->pages.sgl, sg, n, i)
+		dma_unmap_resource(c->dev, sg_dma_address(sg), sg_dma_len(sg),
+				   DMA_BIDIRECTIONAL, 0);
+	sg_free_table(&c->pages);
+}
+
+/* What an exporter without dma_map_p2p() does: map every page. */
+static int p2pdma_edu_bench_map_pages(void *ctx)
+{
+	struct p2pdma_edu_bench_map_ctx *c = ctx;
+	unsigned int n = c->range.length >> PAGE_SHIFT;
+	struct scatterlist *sg;
+	dma_addr_t addr;
+	unsigned int i;
+	int ret;
+
+	ret = sg_alloc_table(&c->pages, n, GFP_KERNEL);
+	if (ret)
+		return ret;
+	for_each_sgtable_sg(&c->pages, sg, i) {
+		addr = dma_map_resource(c->dev, c->phys + (u64)i * PAGE_SIZE,
+					PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+		if (dma_mapping_error(c->dev, addr)) {
+			p2pdma_edu_bench_unmap_first(c, i);
+			return -ENOMEM;
+		}
+		sg_dma_address(sg) = addr;
+		sg_dma_len(sg) = PAGE_SIZE;
+		if (!(i % 4096))
+			cond_resched();
+	}
+	c->nents = n;
+	return 0;
+}
+
+static void p2pdma_edu_bench_unmap_pages(void *ctx)
+{
+	struct p2pdma_edu_bench_map_ctx *c = ctx;
+
+	p2pdma_edu_bench_unmap_first(c, c->pages.orig_nents);
+}
+
+static const struct p2pdma_edu_bench_ops p2pdma_edu_bench_map_ops[] = {
+	[P2PDMA_EDU_BENCH_RANGES] = {
+		.map = p2pdma_edu_bench_map_ranges,
+		.unmap = p2pdma_edu_bench_unmap_ranges,
+	},
+	[P2PDMA_EDU_BENCH_PER_PAGE] = {
+		.map = p2pdma_edu_bench_map_pages,
+		.unmap = p2pdma_edu_bench_unmap_pages,
+	},
+};
+
+static long p2pdma_edu_ioctl_bench_map(void __user *arg)
+{
+	struct p2pdma_edu_bench_map_ctx c = {};
+	struct p2pdma_edu_bench_map req;
+	struct p2pdma_edu *prov, *imp;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.method >= ARRAY_SIZE(p2pdma_edu_bench_map_ops) ||
+	    req.bar >= PCI_STD_NUM_BARS || !req.length ||
+	    !PAGE_ALIGNED(req.offset) || !PAGE_ALIGNED(req.length) ||
+	    req.length >> PAGE_SHIFT > UINT_MAX)
+		return -EINVAL;
+	c.range.offset = req.offset;
+	c.range.length = req.length;
+
+	mutex_lock(&p2pdma_edu_bench_lock);
+	mutex_lock(&p2pdma_edu_devices_lock);
+	prov = p2pdma_edu_find(req.provider, false);
+	imp = p2pdma_edu_find(req.importer, true);
+	if (!prov || !prov->providers[req.bar] || !imp) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (req.offset >= pci_resource_len(prov->pdev, req.bar) ||
+	    req.length > pci_resource_len(prov->pdev, req.bar) - req.offset) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	c.dev = &imp->pdev->dev;
+	c.provider = prov->providers[req.bar];
+	c.phys = pci_resource_start(prov->pdev, req.bar) + req.offset;
+	ret = p2pdma_edu_bench_run(&p2pdma_edu_bench_map_ops[req.method], &c,
+				   req.iterations, req.budget_ms, &req.runs,
+				   &req.iommu_maps, &req.map, &req.unmap);
+	req.nents = c.nents;
+out_unlock:
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	mutex_unlock(&p2pdma_edu_bench_lock);
+	if (!ret && copy_to_user(arg, &req, sizeof(req)))
+		ret = -EFAULT;
+	return ret;
+}
+
+struct p2pdma_edu_bench_reg_ctx {
+	struct p2pdma_edu_reg_mr req;
+	struct p2pdma_edu_mr *mr;
+	unsigned int nents;
+	unsigned long page_size;
+	size_t entries;
+};
+
+/* P2PDMA_EDU_REG_MR without the handle */
+static int p2pdma_edu_bench_reg_mr(void *ctx)
+{
+	struct p2pdma_edu_bench_reg_ctx *c = ctx;
+	struct p2pdma_edu_mr *mr;
+	int ret;
+
+	mr = p2pdma_edu_mr_alloc(&c->req);
+	if (IS_ERR(mr))
+		return PTR_ERR(mr);
+	ret = p2pdma_edu_mr_get_umem(mr, &c->req);
+	if (ret) {
+		p2pdma_edu_mr_free(mr);
+		return ret;
+	}
+	dma_resv_lock(p2pdma_edu_mr_resv(mr), NULL);
+	if (mr->umem_dmabuf->sgt)
+		c->nents = mr->umem_dmabuf->umem.sgt_append.sgt.nents;
+	c->page_size = mr->page_size;
+	c->entries = mr->entries;
+	dma_resv_unlock(p2pdma_edu_mr_resv(mr));
+	c->mr = mr;
+	return 0;
+}
+
+static void p2pdma_edu_bench_dereg_mr(void *ctx)
+{
+	struct p2pdma_edu_bench_reg_ctx *c = ctx;
+
+	p2pdma_edu_mr_free(c->mr);
+	c->mr = NULL;
+}
+
+static const struct p2pdma_edu_bench_ops p2pdma_edu_bench_reg_ops = {
+	.map = p2pdma_edu_bench_reg_mr,
+	.unmap = p2pdma_edu_bench_dereg_mr,
+};
+
+static long p2pdma_edu_ioctl_bench_reg(void __user *arg)
+{
+	struct p2pdma_edu_bench_reg_ctx c = {};
+	struct p2pdma_edu_bench_reg req;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (!req.pgsz_bitmap)
+		req.pgsz_bitmap = P2PDMA_EDU_MR_PGSZ_DEFAULT;
+	if (!(req.pgsz_bitmap & SZ_4K) || req.pgsz_bitmap & (SZ_4K - 1))
+		return -EINVAL;
+	c.req.importer = req.importer;
+	c.req.fd = req.fd;
+	c.req.offset = req.offset;
+	c.req.length = req.length;
+	c.req.iova = req.offset;
+	c.req.pgsz_bitmap = req.pgsz_bitmap;
+
+	mutex_lock(&p2pdma_edu_bench_lock);
+	ret = p2pdma_edu_bench_run(&p2pdma_edu_bench_reg_ops, &c,
+				   req.iterations, req.budget_ms, &req.runs,
+				   &req.iommu_maps, &req.reg, &req.dereg);
+	mutex_unlock(&p2pdma_edu_bench_lock);
+	if (ret)
+		return ret;
+	req.nents = c.nents;
+	req.page_size = c.page_size;
+	req.entries = c.entries;
+	return copy_to_user(arg, &req, sizeof(req)) ? -EFAULT : 0;
+}
+
+static long p2pdma_edu_ioctl_p2pmem(void __user *arg)
+{
+	struct p2pdma_edu_p2pmem req;
+	struct p2pdma_edu *prov;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.bar >= PCI_STD_NUM_BARS || !req.size)
+		return -EINVAL;
+	mutex_lock(&p2pdma_edu_devices_lock);
+	prov = p2pdma_edu_find(req.provider, false);
+	ret = prov ? pci_p2pdma_add_resource(prov->pdev, req.bar, req.size,
+					     req.offset) : -ENODEV;
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	return ret;
+}
+
 static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -1244,6 +1620,12 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 		return p2pdma_edu_ioctl_import_op(f, cmd, (void __user *)arg);
 	case P2PDMA_EDU_EXPORT_SHORT:
 		return p2pdma_edu_ioctl_export_short((void __user *)arg);
+	case P2PDMA_EDU_BENCH_MAP:
+		return p2pdma_edu_ioctl_bench_map((void __user *)arg);
+	case P2PDMA_EDU_BENCH_REG:
+		return p2pdma_edu_ioctl_bench_reg((void __user *)arg);
+	case P2PDMA_EDU_P2PMEM:
+		return p2pdma_edu_ioctl_p2pmem((void __user *)arg);
 	case P2PDMA_EDU_REG_MR:
 		mutex_lock(&f->imports_lock);
 		ret = p2pdma_edu_ioctl_reg_mr(f, (void __user *)arg);

@@ -1,0 +1,813 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmarks of page-less P2P mapping and of the vfio-pci dma-buf exporter,
+ * each against what it replaces, measured in the same boot.  The timing is
+ * done in the kernel by p2pdma_edu.ko (median and spread of many runs),
+ * except for revocation, which is the latency of one config write.
+ *
+ *   map      dma_map_p2p() and the sg_table builder for one BAR range, vs
+ *            dma_map_resource() per 4 KiB page (provider bound to
+ *            p2pdma_edu)
+ *   p2pmem   memory of pci_p2pdma_add_resource() on a BAR range, the
+ *            ZONE_DEVICE way (provider bound to p2pdma_edu; the memory
+ *            stays until it is unbound)
+ *   reg      registration of a dma-buf MR on the stand-in HCA, with its
+ *            largest blocks vs with 4 KiB blocks (provider bound to vfio-pci)
+ *   revoke   memory-disable config write until every importer has
+ *            unmapped, vs the number of importers (vfio-pci)
+ *   export   memory of exporting a BAR range as a dma-buf, attaching and
+ *            mapping it (vfio-pci)
+ *
+ * Each mode prints rows of one Markdown table (-H prints its header) and
+ * checks the targets that are counts: sg entries, iommu_map() calls,
+ * translation entries, move_notify calls, struct pages.  Times are only
+ * printed.  Exit status 1 if a count target is missed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "../kselftest.h"
+#include "../p2pdma/p2pdma_edu.h"
+
+#ifndef VFIO_DEVICE_FEATURE_DMA_BUF
+struct vfio_region_dma_range {
+	__u64 offset;
+	__u64 length;
+};
+
+struct vfio_device_feature_dma_buf {
+	__u32 region_index;
+	__u32 open_flags;
+	__u32 flags;
+	__u32 nr_ranges;
+	struct vfio_region_dma_range dma_ranges[];
+};
+
+#define VFIO_DEVICE_FEATURE_DMA_BUF 11
+#endif
+
+#define KiB		1024ULL
+#define MiB		(1024 * KiB)
+#define GiB		(1024 * MiB)
+#define PAGE		4096ULL
+#define BAR		VFIO_PCI_BAR2_REGION_INDEX
+#define MAX_SIZES	16
+#define MAX_IMPORTS	256
+
+struct bench {
+	const char *provider_bdf;
+	const char *topology;
+	__u32 provider;
+	__u32 importer;
+	__u64 sizes[MAX_SIZES];
+	unsigned int nr_sizes;
+	__u64 per_page_max;
+	unsigned int counts[MAX_SIZES];
+	unsigned int nr_counts;
+	unsigned int runs;
+	unsigned int budget_ms;
+	int edu;
+	/* vfio */
+	int container;
+	int group;
+	int device;
+	__u64 cfg_off;
+	int missed;
+};
+
+static __printf(2, 3) void miss(struct bench *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "target missed: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	b->missed = 1;
+}
+
+static __noreturn __printf(1, 2) void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vfio_dmabuf_bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static int parse_pci(const char *s, __u32 *addr)
+{
+	unsigned int dom, bus, dev, fn;
+
+	if (!s || sscanf(s, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+		return -1;
+	*addr = P2PDMA_EDU_PCI(dom, bus, dev, fn);
+	return 0;
+}
+
+/* "4K", "2M", "1G": bytes, or 0 */
+static __u64 parse_size(const char *s)
+{
+	char *end;
+	__u64 v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'K': case 'k':
+		return v * KiB;
+	case 'M': case 'm':
+		return v * MiB;
+	case 'G': case 'g':
+		return v * GiB;
+	case 0:
+		return v;
+	}
+	return 0;
+}
+
+static void fmt_size(__u64 n, char *buf, size_t len)
+{
+	if (n >= GiB && !(n % GiB))
+		snprintf(buf, len, "%llu GiB", n / GiB);
+	else if (n >= MiB && !(n % MiB))
+		snprintf(buf, len, "%llu MiB", n / MiB);
+	else
+		snprintf(buf, len, "%llu KiB", n / KiB);
+}
+
+static void fmt_ns(__u64 ns, char *buf, size_t len)
+{
+	if (ns >= 10000000000ULL)
+		snprintf(buf, len, "%.1f s", ns / 1e9);
+	else if (ns >= 10000000)
+		snprintf(buf, len, "%.0f ms", ns / 1e6);
+	else if (ns >= 10000)
+		snprintf(buf, len, "%.0f µs", ns / 1e3);
+	else
+		snprintf(buf, len, "%.1f µs", ns / 1e3);
+}
+
+/* "median (min-max)" */
+static void fmt_stat(const struct p2pdma_edu_bench_stat *st, char *buf,
+		     size_t len)
+{
+	char med[32], lo[32], hi[32];
+
+	fmt_ns(st->median_ns, med, sizeof(med));
+	fmt_ns(st->min_ns, lo, sizeof(lo));
+	fmt_ns(st->max_ns, hi, sizeof(hi));
+	snprintf(buf, len, "%s (%s-%s)", med, lo, hi);
+}
+
+static void fmt_count(__u64 n, char *buf, size_t len)
+{
+	if (n == P2PDMA_EDU_BENCH_UNCOUNTED)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)n);
+}
+
+/* baseline / series */
+static void fmt_ratio(__u64 base, __u64 ours, char *buf, size_t len)
+{
+	double r = (double)base / (ours ? ours : 1);
+
+	snprintf(buf, len, r < 10 ? "%.2fx" : "%.0fx", r);
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void stat_of(__u64 *ns, unsigned int n, struct p2pdma_edu_bench_stat *st)
+{
+	qsort(ns, n, sizeof(*ns), cmp_u64);
+	st->min_ns = ns[0];
+	st->median_ns = n % 2 ? ns[n / 2] : (ns[n / 2 - 1] + ns[n / 2]) / 2;
+	st->max_ns = ns[n - 1];
+}
+
+/* One row of the table, its last column from @fmt */
+static __printf(6, 7) void row(const char *name, const char *what,
+				const char *ours, const char *base,
+				const char *ratio, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("| %s | %s | %s | %s | %s | ", name, what, ours, base, ratio);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" |\n");
+}
+
+/* --- map: dma_map_p2p() vs dma_map_resource() per page ------------------ */
+
+static int bench_map1(struct bench *b, __u32 method, __u64 size,
+		      struct p2pdma_edu_bench_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->provider = b->provider;
+	m->importer = b->importer;
+	m->bar = 2;
+	m->method = method;
+	m->length = size;
+	m->iterations = b->runs;
+	m->budget_ms = b->budget_ms;
+	return ioctl(b->edu, P2PDMA_EDU_BENCH_MAP, m) ? -errno : 0;
+}
+
+static void mode_map(struct bench *b)
+{
+	struct p2pdma_edu_bench_map p2p, page;
+	char sz[32], s1[128], s2[128], u1[128], u2[128], c1[32], c2[32];
+	char r1[32], r2[32], name[64];
+	unsigned int i;
+	__u64 limit;
+	int ret;
+
+	snprintf(name, sizeof(name), "map, %s", b->topology);
+
+	for (i = 0; i < b->nr_sizes; i++) {
+		__u64 size = b->sizes[i];
+
+		fmt_size(size, sz, sizeof(sz));
+		ret = bench_map1(b, P2PDMA_EDU_BENCH_RANGES, size, &p2p);
+		if (ret) {
+			miss(b, "map %s: dma_map_p2p(): %s", sz, strerror(-ret));
+			continue;
+		}
+		fmt_stat(&p2p.map, s1, sizeof(s1));
+		fmt_stat(&p2p.unmap, u1, sizeof(u1));
+		fmt_count(p2p.iommu_maps, c1, sizeof(c1));
+		/* Where the topology needs no IOMMU mapping, there is none */
+		limit = (size + 2 * GiB - 1) / (2 * GiB);
+		if (p2p.nents > limit)
+			miss(b, "map %s: %u sg entries, want at most %llu", sz,
+			     p2p.nents, (unsigned long long)limit);
+		if (p2p.iommu_maps != P2PDMA_EDU_BENCH_UNCOUNTED &&
+		    p2p.iommu_maps > 1)
+			miss(b, "map %s: %llu iommu_map() calls, want at most 1",
+			     sz, (unsigned long long)p2p.iommu_maps);
+
+		if (size > b->per_page_max) {
+			row(name, sz, s1, "not run (-P)", "",
+			    "sg %u; iommu_map %s; unmap %s; %u runs",
+			    p2p.nents, c1, u1, p2p.runs);
+			continue;
+		}
+		ret = bench_map1(b, P2PDMA_EDU_BENCH_PER_PAGE, size, &page);
+		if (ret) {
+			miss(b, "map %s: dma_map_resource() per page: %s", sz,
+			     strerror(-ret));
+			continue;
+		}
+		fmt_stat(&page.map, s2, sizeof(s2));
+		fmt_stat(&page.unmap, u2, sizeof(u2));
+		fmt_count(page.iommu_maps, c2, sizeof(c2));
+		fmt_ratio(page.map.median_ns, p2p.map.median_ns, r1, sizeof(r1));
+		fmt_ratio(page.unmap.median_ns, p2p.unmap.median_ns, r2,
+			  sizeof(r2));
+		row(name, sz, s1, s2, r1,
+		    "sg %u vs %u; iommu_map %s vs %s; unmap %s vs %s (%s); %u/%u runs",
+		    p2p.nents, page.nents, c1, c2, u1, u2, r2, p2p.runs,
+		    page.runs);
+	}
+}
+
+/* --- memory: /proc/vmstat around an operation ---------------------------- */
+
+struct mem {
+	long long memmap;	/* pages of struct page */
+	long long iommu;	/* IOMMU page-table pages */
+	long long free;		/* free pages */
+	long long slab;		/* unreclaimable slab pages */
+};
+
+static void mem_read(struct mem *m)
+{
+	char key[64];
+	long long v;
+	FILE *f;
+
+	/* Settle what the last operation freed, as far as one can */
+	sync();
+	f = fopen("/proc/sys/vm/drop_caches", "w");
+	if (f) {
+		fputs("3\n", f);
+		fclose(f);
+	}
+	memset(m, 0, sizeof(*m));
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		die("/proc/vmstat: %s", strerror(errno));
+	while (fscanf(f, "%63s %lld", key, &v) == 2) {
+		if (!strcmp(key, "nr_memmap_pages"))
+			m->memmap = v;
+		else if (!strcmp(key, "nr_iommu_pages"))
+			m->iommu = v;
+		else if (!strcmp(key, "nr_free_pages"))
+			m->free = v;
+		else if (!strcmp(key, "nr_slab_unreclaimable"))
+			m->slab = v;
+	}
+	fclose(f);
+}
+
+/* "N struct-page pages (X MiB), I IOMMU, kernel +K KiB" */
+static void fmt_mem(const struct mem *a, const struct mem *b, char *buf,
+		    size_t len)
+{
+	long long memmap = b->memmap - a->memmap;
+
+	snprintf(buf, len, "%lld pages of struct page (%.1f MiB); IOMMU tables %lld pages; "
+		 "free memory %+lld KiB",
+		 memmap, memmap * 4.0 / 1024, b->iommu - a->iommu,
+		 (b->free - a->free) * 4);
+}
+
+static void mode_p2pmem(struct bench *b)
+{
+	struct p2pdma_edu_p2pmem req = {
+		.provider = b->provider,
+		.bar = 2,
+		.size = b->sizes[0],
+	};
+	char sz[32], m[160];
+	struct mem before, after;
+
+	fmt_size(req.size, sz, sizeof(sz));
+	mem_read(&before);
+	if (ioctl(b->edu, P2PDMA_EDU_P2PMEM, &req))
+		die("P2PDMA_EDU_P2PMEM %s: %s", sz, strerror(errno));
+	mem_read(&after);
+	fmt_mem(&before, &after, m, sizeof(m));
+	row("memory, pci_p2pdma_add_resource()", sz, "", m, "", "%s", "");
+	if (after.memmap - before.memmap < (long long)(req.size / PAGE / 64))
+		miss(b, "p2pmem %s: only %lld pages of struct page", sz,
+		     after.memmap - before.memmap);
+}
+
+/* --- vfio ----------------------------------------------------------------- */
+
+static void vfio_open(struct bench *b)
+{
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	b->container = open("/dev/vfio/vfio", O_RDWR);
+	if (b->container < 0)
+		die("/dev/vfio/vfio: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 b->provider_bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		die("%s: %s", path, strerror(errno));
+	link[n] = 0;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
+	b->group = open(path, O_RDWR);
+	if (b->group < 0)
+		die("%s: %s", path, strerror(errno));
+	if (ioctl(b->group, VFIO_GROUP_GET_STATUS, &st) ||
+	    !(st.flags & VFIO_GROUP_FLAGS_VIABLE))
+		die("%s is not viable: bind its group to vfio-pci", path);
+	if (ioctl(b->group, VFIO_GROUP_SET_CONTAINER, &b->container) ||
+	    ioctl(b->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		die("%s: container: %s", path, strerror(errno));
+	b->device = ioctl(b->group, VFIO_GROUP_GET_DEVICE_FD, b->provider_bdf);
+	if (b->device < 0)
+		die("VFIO_GROUP_GET_DEVICE_FD %s: %s", b->provider_bdf,
+		    strerror(errno));
+	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	if (ioctl(b->device, VFIO_DEVICE_GET_REGION_INFO, &ri))
+		die("config region: %s", strerror(errno));
+	b->cfg_off = ri.offset;
+}
+
+static int set_memory(struct bench *b, bool on)
+{
+	__u16 cmd;
+
+	if (pread(b->device, &cmd, 2, b->cfg_off + PCI_COMMAND) != 2)
+		return -errno;
+	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
+	return pwrite(b->device, &cmd, 2, b->cfg_off + PCI_COMMAND) == 2 ?
+	       0 : -errno;
+}
+
+/* A dma-buf of @len bytes at offset 0 of BAR2, or -errno */
+static int export(struct bench *b, __u64 len)
+{
+	const size_t sz = sizeof(struct vfio_device_feature) +
+			  sizeof(struct vfio_device_feature_dma_buf) +
+			  sizeof(struct vfio_region_dma_range);
+	__u64 buf[(sz + 7) / 8];
+	struct vfio_device_feature *f = (void *)buf;
+	struct vfio_device_feature_dma_buf *db = (void *)f->data;
+	int fd;
+
+	memset(buf, 0, sizeof(buf));
+	f->argsz = sz;
+	f->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	db->region_index = BAR;
+	db->open_flags = O_RDWR | O_CLOEXEC;
+	db->nr_ranges = 1;
+	db->dma_ranges[0].length = len;
+	fd = ioctl(b->device, VFIO_DEVICE_FEATURE, f);
+	return fd < 0 ? -errno : fd;
+}
+
+static int import(struct bench *b, int fd, __u32 *handle)
+{
+	struct p2pdma_edu_import imp = { .importer = b->importer, .fd = fd };
+
+	if (ioctl(b->edu, P2PDMA_EDU_IMPORT, &imp))
+		return -errno;
+	*handle = imp.handle;
+	return 0;
+}
+
+static int import_map(struct bench *b, __u32 handle)
+{
+	struct p2pdma_edu_import_map m = { .handle = handle };
+
+	return ioctl(b->edu, P2PDMA_EDU_IMPORT_MAP, &m) ? -errno : 0;
+}
+
+/* --- reg: dma-buf MR registration, largest blocks vs 4 KiB --------------- */
+
+static int bench_reg1(struct bench *b, int fd, __u64 size, __u64 pgsz,
+		      struct p2pdma_edu_bench_reg *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->importer = b->importer;
+	r->fd = fd;
+	r->length = size;
+	r->pgsz_bitmap = pgsz;
+	r->iterations = b->runs;
+	r->budget_ms = b->budget_ms;
+	return ioctl(b->edu, P2PDMA_EDU_BENCH_REG, r) ? -errno : 0;
+}
+
+/* The largest block of the default HCA that fits @size (aligned at 0) */
+static __u64 largest_block(__u64 size)
+{
+	if (!(size % GiB))
+		return GiB;
+	if (!(size % (2 * MiB)))
+		return 2 * MiB;
+	return PAGE;
+}
+
+static void mode_reg(struct bench *b)
+{
+	struct p2pdma_edu_bench_reg big, small;
+	char sz[32], s1[128], s2[128], u1[128], c1[32], r[32], name[64];
+	unsigned int i;
+	int fd, ret;
+
+	snprintf(name, sizeof(name), "registration, %s", b->topology);
+
+	for (i = 0; i < b->nr_sizes; i++) {
+		__u64 size = b->sizes[i];
+		__u64 block = largest_block(size);
+
+		fmt_size(size, sz, sizeof(sz));
+		fd = export(b, size);
+		if (fd < 0) {
+			miss(b, "reg %s: export: %s", sz, strerror(-fd));
+			continue;
+		}
+		ret = bench_reg1(b, fd, size, 0, &big);
+		if (!ret)
+			ret = bench_reg1(b, fd, size, PAGE, &small);
+		close(fd);
+		if (ret) {
+			miss(b, "reg %s: %s", sz, strerror(-ret));
+			continue;
+		}
+		fmt_stat(&big.reg, s1, sizeof(s1));
+		fmt_stat(&small.reg, s2, sizeof(s2));
+		fmt_stat(&big.dereg, u1, sizeof(u1));
+		fmt_count(big.iommu_maps, c1, sizeof(c1));
+		fmt_ratio(small.reg.median_ns, big.reg.median_ns, r, sizeof(r));
+		row(name, sz, s1, s2, r,
+		    "entries %llu x %llu KiB vs %llu x 4 KiB; sg %u; iommu_map %s; dereg %s",
+		    (unsigned long long)big.entries,
+		    (unsigned long long)big.page_size / KiB,
+		    (unsigned long long)small.entries, big.nents, c1, u1);
+		if (big.page_size != block || big.entries != size / block)
+			miss(b, "reg %s: %llu entries of %llu bytes, want %llu of %llu",
+			     sz, (unsigned long long)big.entries,
+			     (unsigned long long)big.page_size,
+			     (unsigned long long)(size / block),
+			     (unsigned long long)block);
+		if (small.entries != size / PAGE)
+			miss(b, "reg %s: %llu entries of 4 KiB, want %llu", sz,
+			     (unsigned long long)small.entries,
+			     (unsigned long long)(size / PAGE));
+	}
+}
+
+/* --- revoke: latency vs importers ------------------------------------------ */
+
+/*
+ * @n imports, on one dma-buf (@shared) or on a dma-buf each; every round
+ * maps them all, then times the memory-disable write, after which each
+ * must have seen its move_notify and hold no mapping.
+ */
+static void revoke1(struct bench *b, unsigned int n, bool shared,
+		    struct p2pdma_edu_bench_stat *st, unsigned int *rounds)
+{
+	__u32 handles[MAX_IMPORTS];
+	int fds[MAX_IMPORTS];
+	__u64 ns[64], t0, t1;
+	unsigned int i, r, nfd = 0;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		if (!shared || !i) {
+			fds[nfd] = export(b, 2 * MiB);
+			if (fds[nfd] < 0)
+				die("export %u: %s", i, strerror(-fds[nfd]));
+			nfd++;
+		}
+		ret = import(b, fds[nfd - 1], &handles[i]);
+		if (ret)
+			die("import %u: %s", i, strerror(-ret));
+	}
+	for (r = 0; r < *rounds; r++) {
+		for (i = 0; i < n; i++) {
+			ret = import_map(b, handles[i]);
+			if (ret)
+				die("map import %u: %s", i, strerror(-ret));
+		}
+		t0 = now_ns();
+		ret = set_memory(b, false);
+		t1 = now_ns();
+		if (ret)
+			die("memory disable: %s", strerror(-ret));
+		ns[r] = t1 - t0;
+		for (i = 0; i < n; i++) {
+			struct p2pdma_edu_import_info info = {
+				.handle = handles[i],
+			};
+
+			if (ioctl(b->edu, P2PDMA_EDU_IMPORT_INFO, &info))
+				die("IMPORT_INFO: %s", strerror(errno));
+			/* each round: a revoke, then a restore */
+			if (info.mapped || info.move_notify != 2 * r + 1)
+				miss(b,
+				     "revoke %u: import %u: mapped %u, move_notify %u, want 0 and %u",
+				     n, i, info.mapped, info.move_notify,
+				     2 * r + 1);
+		}
+		ret = set_memory(b, true);
+		if (ret)
+			die("memory enable: %s", strerror(-ret));
+	}
+	for (i = 0; i < n; i++)
+		ioctl(b->edu, P2PDMA_EDU_IMPORT_CLOSE, &handles[i]);
+	for (i = 0; i < nfd; i++)
+		close(fds[i]);
+	stat_of(ns, *rounds, st);
+}
+
+/*
+ * The cost of one more importer is the slope from the smallest count:
+ * the config write and the walk over the device's dma-bufs are paid once.
+ */
+static void mode_revoke(struct bench *b)
+{
+	struct p2pdma_edu_bench_stat st, first;
+	unsigned int i, rounds, base;
+	char s[128], per[32], ratio[32], ratio2[48], what[32];
+	int shared;
+
+	rounds = b->runs < 64 ? b->runs : 64;
+	for (shared = 1; shared >= 0; shared--) {
+		base = 0;
+		for (i = 0; i < b->nr_counts; i++) {
+			unsigned int n = b->counts[i];
+
+			revoke1(b, n, shared, &st, &rounds);
+			fmt_stat(&st, s, sizeof(s));
+			if (!base) {
+				base = n;
+				first = st;
+			}
+			fmt_ratio(st.median_ns, first.median_ns, ratio,
+				  sizeof(ratio));
+			if (n > base)
+				fmt_ns((st.median_ns > first.median_ns ?
+					st.median_ns - first.median_ns : 0) /
+				       (n - base), per, sizeof(per));
+			else
+				snprintf(per, sizeof(per), "-");
+			snprintf(what, sizeof(what), "%u importer%s", n,
+				 n > 1 ? "s" : "");
+			snprintf(ratio2, sizeof(ratio2), "%s of %u", ratio,
+				 base);
+			row(shared ? "revoke, attachments of one dma-buf" :
+				     "revoke, dma-bufs of one device",
+			    what, s, "", ratio2,
+			    "%s per added importer; each unmapped, 1 move_notify per revoke; %u rounds",
+			    per, rounds);
+		}
+	}
+}
+
+/* --- export: memory of a dma-buf, attached and mapped ---------------------- */
+
+static void mode_export(struct bench *b)
+{
+	struct mem m0, m1, m2;
+	char sz[32], a[160], c[160];
+	__u32 handle;
+	int fd, ret;
+
+	fmt_size(b->sizes[0], sz, sizeof(sz));
+	mem_read(&m0);
+	fd = export(b, b->sizes[0]);
+	if (fd < 0)
+		die("export %s: %s", sz, strerror(-fd));
+	mem_read(&m1);
+	ret = import(b, fd, &handle);
+	if (!ret)
+		ret = import_map(b, handle);
+	if (ret)
+		die("import %s: %s", sz, strerror(-ret));
+	mem_read(&m2);
+	fmt_mem(&m0, &m1, a, sizeof(a));
+	fmt_mem(&m0, &m2, c, sizeof(c));
+	row("memory, dma-buf export", sz, a, "", "", "attached and mapped: %s", c);
+	if (m2.memmap != m0.memmap)
+		miss(b, "export %s: %lld pages of struct page", sz,
+		     m2.memmap - m0.memmap);
+	ioctl(b->edu, P2PDMA_EDU_IMPORT_CLOSE, &handle);
+	close(fd);
+}
+
+static void help(void)
+{
+	fprintf(stderr,
+		"usage: vfio_dmabuf_bench -p PROVIDER -i IMPORTER [options] MODE...\n"
+		"  MODE: map p2pmem (provider bound to p2pdma_edu),\n"
+		"        reg revoke export (provider bound to vfio-pci)\n"
+		"  -s SIZES   sizes, e.g. 4K,2M,1G (map, reg; the first for p2pmem, export)\n"
+		"  -P SIZE    largest size of the per-page baseline (default 1G)\n"
+		"  -n COUNTS  importers for revoke (default 1,16,256)\n"
+		"  -r RUNS    timed runs (default 11)\n"
+		"  -b MS      time budget per measurement (default 5000)\n"
+		"  -t NAME    topology, for the table\n"
+		"  -H         print the table header first\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = {
+		.per_page_max = GiB,
+		.runs = 11,
+		.budget_ms = 5000,
+		.topology = "?",
+		.container = -1,
+		.group = -1,
+		.device = -1,
+	};
+	char sizes[256] = "4K,2M,64M,1G", counts[256] = "1,16,256";
+	char *tok, *save;
+	struct rlimit rl;
+	bool header = false;
+	int opt, i;
+
+	while ((opt = getopt(argc, argv, "p:i:s:P:n:r:b:t:H")) != -1) {
+		switch (opt) {
+		case 'p':
+			b.provider_bdf = optarg;
+			break;
+		case 'i':
+			if (parse_pci(optarg, &b.importer))
+				help();
+			break;
+		case 's':
+			snprintf(sizes, sizeof(sizes), "%s", optarg);
+			break;
+		case 'P':
+			b.per_page_max = parse_size(optarg);
+			break;
+		case 'n':
+			snprintf(counts, sizeof(counts), "%s", optarg);
+			break;
+		case 'r':
+			b.runs = atoi(optarg);
+			break;
+		case 'b':
+			b.budget_ms = atoi(optarg);
+			break;
+		case 't':
+			b.topology = optarg;
+			break;
+		case 'H':
+			header = true;
+			break;
+		default:
+			help();
+		}
+	}
+	if (parse_pci(b.provider_bdf, &b.provider) || !b.importer ||
+	    !b.runs || b.runs > P2PDMA_EDU_BENCH_MAX_RUNS)
+		help();
+	for (tok = strtok_r(sizes, ",", &save); tok && b.nr_sizes < MAX_SIZES;
+	     tok = strtok_r(NULL, ",", &save)) {
+		b.sizes[b.nr_sizes] = parse_size(tok);
+		if (!b.sizes[b.nr_sizes] || b.sizes[b.nr_sizes] % PAGE)
+			die("bad size %s", tok);
+		b.nr_sizes++;
+	}
+	for (tok = strtok_r(counts, ",", &save); tok && b.nr_counts < MAX_SIZES;
+	     tok = strtok_r(NULL, ",", &save)) {
+		b.counts[b.nr_counts] = atoi(tok);
+		if (!b.counts[b.nr_counts] || b.counts[b.nr_counts] > MAX_IMPORTS)
+			die("bad count %s (1 to %d)", tok, MAX_IMPORTS);
+		b.nr_counts++;
+	}
+	if (!b.nr_sizes || !b.nr_counts || (optind == argc && !header))
+		help();
+	/* one dma-buf fd per importer */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 4 * MAX_IMPORTS) {
+		rl.rlim_cur = rl.rlim_max < 4 * MAX_IMPORTS ? rl.rlim_max :
+							      4 * MAX_IMPORTS;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
+	if (header) {
+		row("benchmark", "size or importers",
+		    "this series, median (min-max)", "baseline", "ratio",
+		    "details");
+		puts("|---|---|---|---|---|---|");
+	}
+	if (optind == argc)
+		return 0;
+	b.edu = open(P2PDMA_EDU_DEV, O_RDWR);
+	if (b.edu < 0)
+		die("%s: %s (p2pdma_edu.ko not loaded?)", P2PDMA_EDU_DEV,
+		    strerror(errno));
+	for (i = optind; i < argc; i++) {
+		bool vfio = strcmp(argv[i], "map") && strcmp(argv[i], "p2pmem");
+
+		if (vfio && b.device < 0)
+			vfio_open(&b);
+		if (!strcmp(argv[i], "map"))
+			mode_map(&b);
+		else if (!strcmp(argv[i], "p2pmem"))
+			mode_p2pmem(&b);
+		else if (!strcmp(argv[i], "reg"))
+			mode_reg(&b);
+		else if (!strcmp(argv[i], "revoke"))
+			mode_revoke(&b);
+		else if (!strcmp(argv[i], "export"))
+			mode_export(&b);
+		else
+			help();
+		fflush(stdout);
+	}
+	close(b.edu);
+	if (b.device >= 0)
+		close(b.device);
+	if (b.group >= 0)
+		close(b.group);
+	if (b.container >= 0)
+		close(b.container);
+	return b.missed;
+}

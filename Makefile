@@ -49,6 +49,9 @@ check: build
 demo: build
 	@$(LAB)/demo
 
+bench: build
+	@$(LAB)/bench
+
 vm: build
 	@$(LAB)/vm -t $(T) -s $(SIZE) $(if $(KARGS),-a "$(KARGS)") $(if $(QARGS),-q "$(QARGS)") -v "$(CMD)"
 
@@ -67,4 +70,4 @@ paths:
 clean:
 	@source $(LAB)/lib.sh && rm -rf "$$LAB_OUT" "$$LAB_KSFT" "$$LAB_TESTS"
 
-.PHONY: all build setup sync save status series series-check check demo vm paths clean
+.PHONY: all build setup sync save status series series-check check demo bench vm paths clean

@@ -12,7 +12,8 @@
 # LAB_BENCH_MODES   modes to run (default: map p2pmem reg revoke export)
 # LAB_BENCH_SIZES   sizes of map and reg (default: 4K,2M,64M,1G and the
 #                   BAR's size)
-# LAB_BENCH_MEM     size for p2pmem and export (default 1G)
+# LAB_BENCH_MEM     size for p2pmem (default 1G)
+# LAB_BENCH_EXPORT  sizes for export (default: 1G and the BAR's size)
 # LAB_BENCH_PAGES   largest size of the per-page baseline (default 1G)
 # LAB_BENCH_COUNTS  importers for revoke (default 1,16,256)
 # LAB_BENCH_RUNS    timed runs per measurement (default 11)
@@ -26,6 +27,7 @@ I=$LAB_IMPORTER
 modes=${LAB_BENCH_MODES:-map p2pmem reg revoke export}
 sizes=${LAB_BENCH_SIZES:-4K,2M,64M,1G,$((LAB_BAR_SIZE / 1048576))M}
 mem=${LAB_BENCH_MEM:-1G}
+exports=${LAB_BENCH_EXPORT:-1G,$((LAB_BAR_SIZE / 1048576))M}
 pages=${LAB_BENCH_PAGES:-1G}
 counts=${LAB_BENCH_COUNTS:-1,16,256}
 runs=${LAB_BENCH_RUNS:-11}
@@ -33,7 +35,7 @@ budget=${LAB_BENCH_BUDGET:-30}
 name=$LAB_TOPOLOGY
 grep -qw iommu=pt /proc/cmdline && name="$name, iommu=pt"
 if [ "${1:-}" = --smoke ]; then
-	sizes=4K,2M mem=2M pages=2M counts=1,4 runs=3 budget=5
+	sizes=4K,2M mem=2M exports=2M pages=2M counts=1,4 runs=3 budget=5
 fi
 
 # One mode; its table rows go to stdout, anything else becomes a comment.
@@ -66,7 +68,7 @@ if has reg || has revoke || has export; then
 	vfio_bind_group "$P" || t_notok "bind $P to vfio-pci"
 	has reg && bench reg -s "$sizes"
 	has revoke && bench revoke -s 2M
-	has export && bench export -s "$mem"
+	has export && bench export -s "$exports"
 	vfio_unbind "$P"
 fi
 t_check "no vfio-pci dma-buf is left in debugfs" \

@@ -309,7 +309,6 @@ struct mem {
 	long long memmap;	/* pages of struct page */
 	long long iommu;	/* IOMMU page-table pages */
 	long long free;		/* free pages */
-	long long slab;		/* unreclaimable slab pages */
 };
 
 static void mem_read(struct mem *m)
@@ -336,8 +335,6 @@ static void mem_read(struct mem *m)
 			m->iommu = v;
 		else if (!strcmp(key, "nr_free_pages"))
 			m->free = v;
-		else if (!strcmp(key, "nr_slab_unreclaimable"))
-			m->slab = v;
 	}
 	fclose(f);
 }
@@ -348,8 +345,8 @@ static void fmt_mem(const struct mem *a, const struct mem *b, char *buf,
 {
 	long long memmap = b->memmap - a->memmap;
 
-	snprintf(buf, len, "%lld pages of struct page (%.1f MiB); IOMMU tables %lld pages; "
-		 "free memory %+lld KiB",
+	snprintf(buf, len,
+		 "%lld pages of struct page (%.1f MiB), IOMMU tables %+lld pages, free memory %+lld KiB",
 		 memmap, memmap * 4.0 / 1024, b->iommu - a->iommu,
 		 (b->free - a->free) * 4);
 }
@@ -653,29 +650,33 @@ static void mode_export(struct bench *b)
 {
 	struct mem m0, m1, m2;
 	char sz[32], a[160], c[160];
+	unsigned int i;
 	__u32 handle;
 	int fd, ret;
 
-	fmt_size(b->sizes[0], sz, sizeof(sz));
-	mem_read(&m0);
-	fd = export(b, b->sizes[0]);
-	if (fd < 0)
-		die("export %s: %s", sz, strerror(-fd));
-	mem_read(&m1);
-	ret = import(b, fd, &handle);
-	if (!ret)
-		ret = import_map(b, handle);
-	if (ret)
-		die("import %s: %s", sz, strerror(-ret));
-	mem_read(&m2);
-	fmt_mem(&m0, &m1, a, sizeof(a));
-	fmt_mem(&m0, &m2, c, sizeof(c));
-	row("memory, dma-buf export", sz, a, "", "", "attached and mapped: %s", c);
-	if (m2.memmap != m0.memmap)
-		miss(b, "export %s: %lld pages of struct page", sz,
-		     m2.memmap - m0.memmap);
-	ioctl(b->edu, P2PDMA_EDU_IMPORT_CLOSE, &handle);
-	close(fd);
+	for (i = 0; i < b->nr_sizes; i++) {
+		fmt_size(b->sizes[i], sz, sizeof(sz));
+		mem_read(&m0);
+		fd = export(b, b->sizes[i]);
+		if (fd < 0)
+			die("export %s: %s", sz, strerror(-fd));
+		mem_read(&m1);
+		ret = import(b, fd, &handle);
+		if (!ret)
+			ret = import_map(b, handle);
+		if (ret)
+			die("import %s: %s", sz, strerror(-ret));
+		mem_read(&m2);
+		fmt_mem(&m0, &m1, a, sizeof(a));
+		fmt_mem(&m0, &m2, c, sizeof(c));
+		row("memory, dma-buf export", sz, a, "", "",
+		    "attached and mapped: %s", c);
+		if (m2.memmap != m0.memmap)
+			miss(b, "export %s: %lld pages of struct page", sz,
+			     m2.memmap - m0.memmap);
+		ioctl(b->edu, P2PDMA_EDU_IMPORT_CLOSE, &handle);
+		close(fd);
+	}
 }
 
 static void help(void)
@@ -684,7 +685,7 @@ static void help(void)
 		"usage: vfio_dmabuf_bench -p PROVIDER -i IMPORTER [options] MODE...\n"
 		"  MODE: map p2pmem (provider bound to p2pdma_edu),\n"
 		"        reg revoke export (provider bound to vfio-pci)\n"
-		"  -s SIZES   sizes, e.g. 4K,2M,1G (map, reg; the first for p2pmem, export)\n"
+		"  -s SIZES   sizes, e.g. 4K,2M,1G (map, reg, export; the first for p2pmem)\n"
 		"  -P SIZE    largest size of the per-page baseline (default 1G)\n"
 		"  -n COUNTS  importers for revoke (default 1,16,256)\n"
 		"  -r RUNS    timed runs (default 11)\n"

@@ -476,4 +476,62 @@ static inline void check_old_addr(struct __test_metadata *_metadata,
 		       when, (unsigned long long)addr, ret);
 }
 
+/* The ioctls of a p2pdma_edu import: 0 or -errno */
+static inline int imp_import(struct dmabuf_env *e, int fd, __u32 flags,
+			     __u32 *handle, __u64 *size)
+{
+	struct p2pdma_edu_import imp = {
+		.importer = e->importer, .fd = fd, .flags = flags,
+	};
+
+	if (ioctl(e->edu, P2PDMA_EDU_IMPORT, &imp))
+		return -errno;
+	*handle = imp.handle;
+	if (size)
+		*size = imp.size;
+	return 0;
+}
+
+static inline int imp_map(struct dmabuf_env *e, __u32 h,
+			  struct p2pdma_edu_import_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->handle = h;
+	return ioctl(e->edu, P2PDMA_EDU_IMPORT_MAP, m) ? -errno : 0;
+}
+
+/* IMPORT_MAP when only the result matters */
+static inline int imp_map_ret(struct dmabuf_env *e, __u32 h)
+{
+	struct p2pdma_edu_import_map m;
+
+	return imp_map(e, h, &m);
+}
+
+static inline int imp_dma(struct dmabuf_env *e, __u32 h, int to_device,
+			  __u64 off, void *buf, __u64 len)
+{
+	struct p2pdma_edu_import_dma d = {
+		.handle = h, .to_device = to_device, .offset = off,
+		.length = len, .user_buf = (uintptr_t)buf,
+	};
+
+	return ioctl(e->edu, P2PDMA_EDU_IMPORT_DMA, &d) ? -errno : 0;
+}
+
+static inline int imp_close(struct dmabuf_env *e, __u32 h)
+{
+	return ioctl(e->edu, P2PDMA_EDU_IMPORT_CLOSE, &h) ? -errno : 0;
+}
+
+static inline struct p2pdma_edu_import_info
+imp_info(struct __test_metadata *_metadata, struct dmabuf_env *e, __u32 h)
+{
+	struct p2pdma_edu_import_info info = { .handle = h };
+
+	EXPECT_EQ(0, ioctl(e->edu, P2PDMA_EDU_IMPORT_INFO, &info))
+		TH_LOG("IMPORT_INFO %u: %s", h, strerror(errno));
+	return info;
+}
+
 #endif /* _VFIO_DMABUF_UTIL_H */

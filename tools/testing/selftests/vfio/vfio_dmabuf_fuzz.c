@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A seeded fuzzer of VFIO_DEVICE_FEATURE_DMA_BUF and of the life of its
+ * dma-bufs, in the lab of vfio_dmabuf_test (same environment variables).
+ *
+ * requests: malformed and random requests (every field, argsz, ranges
+ * near 2^64, overlapping ranges, huge nr_ranges, ranges that run into an
+ * unmapped page).  A model of the uAPI's rules predicts each result, errno
+ * included; a dma-buf that is returned must have the size of its ranges.
+ *
+ * sequences: random sequences of export, import (attach), map, DMA,
+ * memory decode toggles, VFIO_DEVICE_RESET, closing dma-bufs and imports,
+ * and closing and reopening the device.  A model predicts every result,
+ * the move_notify count and the mapping state of every import, and where
+ * DMA data must (or must not) land in the BAR, checked in the host file.
+ *
+ *   VFIO_DMABUF_FUZZ_SEED   seed (default 1): the same seed gives the same
+ *                           calls
+ *   VFIO_DMABUF_FUZZ_ITERS  requests (default 10000); sequences make a
+ *                           tenth as many steps
+ */
+#include <stddef.h>
+
+#include "vfio_dmabuf_util.h"
+
+#define MAX_COPY	1100	/* ranges in a request buffer */
+#define SEQ_BUFS	6
+#define SEQ_IMPORTS	12
+#define SEQ_DMA		64	/* bytes of a DMA: one edu transfer */
+
+static __u64 rnd_state;
+
+/* xorshift64*: the same seed, the same calls */
+static __u64 rnd(void)
+{
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return rnd_state * 0x2545f4914f6cdd1dULL;
+}
+
+static __u64 below(__u64 n)
+{
+	return n ? rnd() % n : 0;
+}
+
+/* true with probability @pct percent */
+static bool chance(unsigned int pct)
+{
+	return below(100) < pct;
+}
+
+static void seed_from_env(void)
+{
+	const char *s = getenv("VFIO_DMABUF_FUZZ_SEED");
+
+	rnd_state = (s ? strtoull(s, NULL, 0) : 1) * 0x9e3779b97f4a7c15ULL;
+	if (!rnd_state)
+		rnd_state = 1;
+}
+
+static unsigned int iterations(void)
+{
+	const char *s = getenv("VFIO_DMABUF_FUZZ_ITERS");
+	unsigned long n = s ? strtoul(s, NULL, 0) : 10000;
+
+	return n ? n : 1;
+}
+
+FIXTURE(fuzz)
+{
+	struct dmabuf_env e;
+	int skip;
+};
+
+FIXTURE_SETUP(fuzz)
+{
+	self->skip = env_open(_metadata, &self->e);
+	if (self->skip)
+		SKIP(return, NO_LAB);
+	seed_from_env();
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+	if (!self->skip)
+		env_close(&self->e);
+}
+
+/* --- requests ------------------------------------------------------------- */
+
+struct request {
+	__u32 argsz;		/* of struct vfio_device_feature */
+	__u32 feat_flags;
+	__u32 index;
+	__u32 open_flags;
+	__u32 flags;
+	__u32 nr_ranges;
+	unsigned int nr_copy;	/* ranges in the buffer */
+	bool fault;		/* the buffer ends at an unmapped page */
+	struct vfio_region_dma_range r[MAX_COPY];
+};
+
+static __u64 rnd_offset(__u64 bar)
+{
+	switch (below(10)) {
+	case 0:
+		return below(bar) | (1 + below(PAGE - 1));	/* unaligned */
+	case 1:
+		return ~0ULL - below(4) * PAGE - (PAGE - 1);	/* near 2^64 */
+	case 2:
+		return bar - PAGE * below(3);			/* at the end */
+	case 3:
+		return bar + PAGE * below(1ULL << 40);		/* past it */
+	default:
+		return below(bar / PAGE) * PAGE;
+	}
+}
+
+static __u64 rnd_length(__u64 bar, __u64 off)
+{
+	switch (below(10)) {
+	case 0:
+		return 0;
+	case 1:
+		return 1 + below(PAGE - 1);
+	case 2:
+		return -off;					/* wraps to 0 */
+	case 3:
+		return (-off + PAGE) & ~(PAGE - 1);		/* wraps */
+	case 4:
+		return bar > off ? bar - off + PAGE : PAGE;	/* one too far */
+	default:
+		return PAGE * (1 + below(16));
+	}
+}
+
+static void rnd_request(struct request *q, __u64 bar)
+{
+	unsigned int i;
+
+	memset(q, 0, offsetof(struct request, r));
+	q->feat_flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	switch (below(40)) {
+	case 0:
+		q->feat_flags |= VFIO_DEVICE_FEATURE_PROBE;
+		break;
+	case 1:
+		q->feat_flags ^= VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_SET;
+		break;
+	case 2:
+		q->feat_flags |= VFIO_DEVICE_FEATURE_SET;
+		break;
+	case 3:
+		q->feat_flags &= ~VFIO_DEVICE_FEATURE_GET;
+		break;
+	case 4:
+		q->feat_flags |= 1U << (20 + below(12));	/* unknown bit */
+		break;
+	case 5:
+		/* a feature nobody implements: never one that acts */
+		q->feat_flags = VFIO_DEVICE_FEATURE_GET | (100 + below(0xff00));
+		break;
+	}
+	q->index = chance(85) ? BAR : (chance(50) ? below(8) : rnd());
+	q->open_flags = chance(85) ? below(3) | (chance(50) ? O_CLOEXEC : 0) :
+				     (__u32)rnd();
+	q->flags = chance(95) ? 0 : 1U << below(32);
+	switch (below(20)) {
+	case 0:
+		q->nr_ranges = 0;
+		break;
+	case 1:
+		q->nr_ranges = MAX_RANGES + 1 + below(MAX_COPY - MAX_RANGES - 1);
+		break;
+	case 2:
+		q->nr_ranges = chance(50) ? ~0U : 1U << (11 + below(21));
+		break;
+	case 3:
+		q->nr_ranges = 5 + below(MAX_RANGES - 4);
+		break;
+	default:
+		q->nr_ranges = 1 + below(4);
+	}
+	q->nr_copy = q->nr_ranges < MAX_COPY ? q->nr_ranges : MAX_COPY;
+	for (i = 0; i < q->nr_copy; i++) {
+		if (i && chance(20)) {
+			q->r[i] = q->r[below(i)];		/* overlap */
+			continue;
+		}
+		if (chance(80)) {
+			q->r[i].offset = below(bar / PAGE) * PAGE;
+			q->r[i].length = PAGE * (1 + below(16));
+			if (q->r[i].offset + q->r[i].length > bar)
+				q->r[i].offset = bar - q->r[i].length;
+			continue;
+		}
+		q->r[i].offset = rnd_offset(bar);
+		q->r[i].length = rnd_length(bar, q->r[i].offset);
+	}
+	q->argsz = FEAT_SZ(q->nr_copy);
+	switch (below(20)) {
+	case 0:
+		q->argsz = below(FEAT_HDR + 8);
+		break;
+	case 1:
+		q->argsz -= sizeof(struct vfio_region_dma_range);
+		break;
+	case 2:
+		q->argsz = ~0U - below(16);	/* bigger than the buffer */
+		break;
+	}
+	/* The last copied range, or the struct itself, hits a hole */
+	q->fault = chance(3);
+	if (q->fault && q->nr_copy && chance(70))
+		q->nr_copy--;
+}
+
+/* What the uAPI says the request gives: 1 for a dma-buf, 0, or -errno */
+static int expected(const struct request *q, __u64 bar, __u64 *size)
+{
+	__u32 f = q->feat_flags;
+	__u32 get = VFIO_DEVICE_FEATURE_GET, set = VFIO_DEVICE_FEATURE_SET;
+	__u32 probe = VFIO_DEVICE_FEATURE_PROBE;
+	__u64 end, data = q->argsz - sizeof(struct vfio_device_feature);
+	unsigned int i;
+
+	if (q->argsz < sizeof(struct vfio_device_feature))
+		return -EINVAL;
+	if (f & ~(VFIO_DEVICE_FEATURE_MASK | get | set | probe))
+		return -EINVAL;
+	if (!(f & probe) && (f & set) && (f & get))
+		return -EINVAL;
+	if ((f & VFIO_DEVICE_FEATURE_MASK) != VFIO_DEVICE_FEATURE_DMA_BUF)
+		return -ENOTTY;
+	if (f & set)
+		return -EINVAL;
+	if (f & probe)
+		return 0;
+	if (!(f & get) || data < sizeof(struct vfio_device_feature_dma_buf))
+		return -EINVAL;
+	if (q->flags || q->open_flags & ~(O_ACCMODE | O_CLOEXEC) ||
+	    (q->open_flags & O_ACCMODE) == O_ACCMODE || !q->nr_ranges)
+		return -EINVAL;
+	if (q->nr_ranges > MAX_RANGES)
+		return -E2BIG;
+	if (data < sizeof(struct vfio_device_feature_dma_buf) +
+		   (__u64)q->nr_ranges * sizeof(struct vfio_region_dma_range))
+		return -EINVAL;
+	if (q->index > VFIO_PCI_BAR5_REGION_INDEX)
+		return -ENODEV;
+	if (q->index != BAR)
+		return -EOPNOTSUPP;
+	*size = 0;
+	for (i = 0; i < q->nr_ranges; i++) {
+		const struct vfio_region_dma_range *r = &q->r[i];
+
+		if (q->fault && i == q->nr_copy)
+			return -EFAULT;
+		if (!r->length || r->offset % PAGE || r->length % PAGE ||
+		    __builtin_add_overflow(r->offset, r->length, &end) ||
+		    end > bar)
+			return -EINVAL;
+		*size += r->length;
+	}
+	return 1;
+}
+
+/* The results the uAPI documents for a request */
+static const struct {
+	int ret;
+	const char *name;
+} results[] = {
+	{ 1, "dma-buf" }, { 0, "probe" }, { -EINVAL, "EINVAL" },
+	{ -E2BIG, "E2BIG" }, { -ENODEV, "ENODEV" },
+	{ -EOPNOTSUPP, "EOPNOTSUPP" }, { -EFAULT, "EFAULT" },
+	{ -ENOTTY, "ENOTTY" },
+};
+
+static void tally(unsigned int *seen, int got)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(results); i++)
+		if (results[i].ret == (got > 0 ? 1 : got))
+			seen[i]++;
+}
+
+/*
+ * Send @q from a buffer that holds exactly its header and @q->nr_copy
+ * ranges; with @q->fault the buffer ends where an unmapped page begins.
+ */
+static int send_request(struct dmabuf_env *e, const struct request *q,
+			void *area, size_t area_len)
+{
+	size_t len = FEAT_SZ(q->nr_copy);
+	struct vfio_device_feature *f;
+	struct vfio_device_feature_dma_buf *db;
+	int ret;
+
+	/* Without a fault, the bytes after the buffer are mapped zeroes */
+	f = q->fault ? area + area_len - len : area;
+	memset(f, 0, len);
+	f->argsz = q->argsz;
+	f->flags = q->feat_flags;
+	db = (void *)f->data;
+	db->region_index = q->index;
+	db->open_flags = q->open_flags;
+	db->flags = q->flags;
+	db->nr_ranges = q->nr_ranges;
+	memcpy(db->dma_ranges, q->r, q->nr_copy * sizeof(q->r[0]));
+	ret = ioctl(e->device, VFIO_DEVICE_FEATURE, f);
+	return ret < 0 ? -errno : ret;
+}
+
+static void log_request(struct __test_metadata *_metadata,
+			const struct request *q, unsigned int n)
+{
+	unsigned int i;
+
+	TH_LOG("request %u: argsz %u %#x index %u open %#x flags %#x nr %u (%u copied%s)",
+	       n, q->argsz, q->feat_flags, q->index, q->open_flags, q->flags,
+	       q->nr_ranges, q->nr_copy, q->fault ? ", then a hole" : "");
+	for (i = 0; i < q->nr_copy && i < 4; i++)
+		TH_LOG("  range %u: %#llx + %#llx", i,
+		       (unsigned long long)q->r[i].offset,
+		       (unsigned long long)q->r[i].length);
+}
+
+TEST_F_TIMEOUT(fuzz, requests, 600)
+{
+	struct dmabuf_env *e = &self->e;
+	size_t area_len = FEAT_SZ(MAX_COPY) + PAGE;
+	unsigned int i, j, n = iterations(), made = 0, bad = 0;
+	unsigned int seen[ARRAY_SIZE(results)] = {};
+	struct request *q;
+	int got, want;
+	__u64 size;
+	char *area;
+
+	q = malloc(sizeof(*q));
+	ASSERT_NE(NULL, q);
+	area_len = (area_len + PAGE - 1) & ~(PAGE - 1);
+	/* the request area, then a hole */
+	area = mmap(NULL, area_len + PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_EQ(0, munmap(area + area_len, PAGE));
+
+	for (i = 0; i < n; i++) {
+		rnd_request(q, e->bar_size);
+		want = expected(q, e->bar_size, &size);
+		got = send_request(e, q, area, area_len);
+		tally(seen, got);
+		if (want == 1 && got >= 0) {
+			EXPECT_EQ((off_t)size, lseek(got, 0, SEEK_END))
+				log_request(_metadata, q, i);
+			close(got);
+			made++;
+			continue;
+		}
+		if (got >= 0 && want != 0)
+			close(got);
+		if (got != want) {
+			bad++;
+			log_request(_metadata, q, i);
+			TH_LOG("  returned %d (%s), the uAPI says %s",
+			       got, got < 0 ? strerror(-got) : "fd",
+			       want == 1 ? "a dma-buf" : want ? strerror(-want) : "0");
+		}
+		if (bad > 10)
+			break;
+	}
+	EXPECT_EQ(0, bad);
+	TH_LOG("%u requests, %u dma-bufs made, %u unexpected results", i, made,
+	       bad);
+	for (j = 0; j < ARRAY_SIZE(results); j++) {
+		TH_LOG("  %-10s %u", results[j].name, seen[j]);
+		/* a long enough run reaches every documented result */
+		if (n >= 2000)
+			EXPECT_NE(0, seen[j]) TH_LOG("never got %s",
+						     results[j].name);
+	}
+	munmap(area, area_len);
+	free(q);
+}
+
+/* --- sequences ------------------------------------------------------------ */
+
+struct seq_buf {
+	int fd;				/* -1: closed (imports may hold it) */
+	bool used;
+	bool dead;			/* revoked for good: device closed */
+	struct vfio_region_dma_range r[3];
+	unsigned int n;
+	__u64 size;
+};
+
+struct seq_import {
+	bool used;
+	unsigned int buf;
+	__u32 handle;
+	__u32 notify;			/* move_notify calls it must have seen */
+	bool mapped;
+};
+
+struct seq {
+	struct seq_buf bufs[SEQ_BUFS];
+	struct seq_import imps[SEQ_IMPORTS];
+	bool memory;			/* memory decode on */
+	unsigned int steps[10];
+};
+
+/* Every import of a live dma-buf sees one move_notify. */
+static void seq_notify(struct seq *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < SEQ_IMPORTS; i++) {
+		if (!s->imps[i].used || s->bufs[s->imps[i].buf].dead)
+			continue;
+		s->imps[i].notify++;
+		s->imps[i].mapped = false;
+	}
+}
+
+static bool seq_usable(struct seq *s, unsigned int b)
+{
+	return s->memory && !s->bufs[b].dead;
+}
+
+static void seq_check(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		      struct seq *s, unsigned int step)
+{
+	struct p2pdma_edu_import_info info;
+	unsigned int i;
+
+	for (i = 0; i < SEQ_IMPORTS; i++) {
+		if (!s->imps[i].used)
+			continue;
+		info = imp_info(_metadata, e, s->imps[i].handle);
+		EXPECT_EQ(s->imps[i].notify, info.move_notify)
+			TH_LOG("step %u: import %u: move_notify count", step, i);
+		EXPECT_EQ(s->imps[i].mapped, info.mapped)
+			TH_LOG("step %u: import %u: mapping held", step, i);
+		/* keep it in step, so that one slip is reported once */
+		s->imps[i].notify = info.move_notify;
+		s->imps[i].mapped = info.mapped;
+	}
+}
+
+/* A DMA of random bytes through import @i, checked in the host file. */
+static void seq_dma(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		    struct seq *s, unsigned int i, unsigned int step)
+{
+	struct seq_import *imp = &s->imps[i];
+	struct seq_buf *b = &s->bufs[imp->buf];
+	uint8_t data[SEQ_DMA];
+	uint8_t before[SEQ_DMA];
+	uint8_t after[SEQ_DMA];
+	__u64 off = below(b->size / SEQ_DMA) * SEQ_DMA;
+	int want, got;
+
+	fill(data, sizeof(data), (__u32)rnd());
+	read_host(_metadata, e, b->r, b->n, off, before, sizeof(before));
+	want = !seq_usable(s, imp->buf) ? -ENODEV : map_ok(e);
+	got = imp_dma(e, imp->handle, 1, off, data, sizeof(data));
+	EXPECT_EQ(want, got) TH_LOG("step %u: DMA through import %u", step, i);
+	read_host(_metadata, e, b->r, b->n, off, after, sizeof(after));
+	if (!got) {
+		imp->mapped = true;
+		EXPECT_EQ(0, memcmp(data, after, sizeof(data)))
+			TH_LOG("step %u: DMA data not in the BAR at dma-buf offset %#llx",
+			       step, (unsigned long long)off);
+	} else {
+		EXPECT_EQ(0, memcmp(before, after, sizeof(after)))
+			TH_LOG("step %u: a refused DMA changed the BAR", step);
+	}
+}
+
+static void seq_export(struct __test_metadata *_metadata,
+		       struct dmabuf_env *e, struct seq *s, unsigned int step)
+{
+	unsigned int b, i;
+	struct seq_buf *sb;
+
+	for (b = 0; b < SEQ_BUFS && s->bufs[b].used; b++)
+		;
+	if (b == SEQ_BUFS)
+		return;
+	sb = &s->bufs[b];
+	memset(sb, 0, sizeof(*sb));
+	sb->n = 1 + below(3);
+	for (i = 0; i < sb->n; i++) {
+		sb->r[i].length = PAGE * (1 + below(8));
+		sb->r[i].offset = below((e->bar_size - sb->r[i].length) / PAGE) *
+				  PAGE;
+		sb->size += sb->r[i].length;
+	}
+	sb->fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, sb->r, sb->n);
+	ASSERT_LE(0, sb->fd) TH_LOG("step %u: export: %s", step,
+				    strerror(-sb->fd));
+	sb->used = true;
+}
+
+static void seq_import(struct __test_metadata *_metadata,
+		       struct dmabuf_env *e, struct seq *s, unsigned int step)
+{
+	unsigned int b = below(SEQ_BUFS), i;
+	struct seq_import *imp;
+	int ret;
+
+	if (!s->bufs[b].used || s->bufs[b].fd < 0)
+		return;
+	for (i = 0; i < SEQ_IMPORTS && s->imps[i].used; i++)
+		;
+	if (i == SEQ_IMPORTS)
+		return;
+	imp = &s->imps[i];
+	memset(imp, 0, sizeof(*imp));
+	/* A dma-buf revoked for good takes no new importer */
+	ret = imp_import(e, s->bufs[b].fd, 0, &imp->handle, NULL);
+	ASSERT_EQ(s->bufs[b].dead ? -ENODEV : 0, ret)
+		TH_LOG("step %u: import: %s", step, strerror(-ret));
+	if (ret)
+		return;
+	imp->used = true;
+	imp->buf = b;
+}
+
+/* Forget dma-buf @b once neither its fd nor an import holds it. */
+static void seq_put_buf(struct seq *s, unsigned int b)
+{
+	unsigned int i;
+
+	if (s->bufs[b].fd >= 0)
+		return;
+	for (i = 0; i < SEQ_IMPORTS; i++)
+		if (s->imps[i].used && s->imps[i].buf == b)
+			return;
+	s->bufs[b].used = false;
+}
+
+/* A live import at random, or an unused slot if there is none */
+static unsigned int seq_pick(struct seq *s)
+{
+	unsigned int i, n = 0, live[SEQ_IMPORTS];
+
+	for (i = 0; i < SEQ_IMPORTS; i++)
+		if (s->imps[i].used)
+			live[n++] = i;
+	return n ? live[below(n)] : 0;
+}
+
+static void seq_step(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		     struct seq *s, unsigned int step)
+{
+	unsigned int op = below(100), i = seq_pick(s);
+	unsigned int b = below(SEQ_BUFS);
+	struct seq_import *imp = &s->imps[i];
+	int want;
+
+	if (op < 12) {
+		s->steps[0]++;
+		seq_export(_metadata, e, s, step);
+	} else if (op < 30) {
+		s->steps[1]++;
+		seq_import(_metadata, e, s, step);
+	} else if (op < 50) {
+		if (!imp->used)
+			return;
+		s->steps[2]++;
+		want = !seq_usable(s, imp->buf) ? -ENODEV : map_ok(e);
+		EXPECT_EQ(want, imp_map_ret(e, imp->handle))
+			TH_LOG("step %u: map import %u", step, i);
+		if (!want)
+			imp->mapped = true;
+	} else if (op < 65) {
+		if (!imp->used)
+			return;
+		s->steps[3]++;
+		seq_dma(_metadata, e, s, i, step);
+	} else if (op < 75) {
+		s->steps[4]++;
+		ASSERT_EQ(0, set_memory(e, !s->memory));
+		s->memory = !s->memory;
+		seq_notify(s);
+	} else if (op < 80) {
+		if (!(e->dev_flags & VFIO_DEVICE_FLAGS_RESET))
+			return;
+		s->steps[5]++;
+		/* revoked before the reset and restored after it */
+		ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_RESET));
+		if (s->memory) {
+			seq_notify(s);
+			seq_notify(s);
+		}
+	} else if (op < 89) {
+		if (!imp->used)
+			return;
+		s->steps[6]++;
+		EXPECT_EQ(0, imp_close(e, imp->handle));
+		imp->used = false;
+		seq_put_buf(s, imp->buf);
+	} else if (op < 98) {
+		if (!s->bufs[b].used || s->bufs[b].fd < 0)
+			return;
+		s->steps[7]++;
+		EXPECT_EQ(0, close(s->bufs[b].fd));
+		s->bufs[b].fd = -1;
+		seq_put_buf(s, b);
+	} else {
+		/* Closing the device revokes its dma-bufs for good */
+		s->steps[8]++;
+		if (s->memory)
+			seq_notify(s);
+		for (b = 0; b < SEQ_BUFS; b++)
+			if (s->bufs[b].used)
+				s->bufs[b].dead = true;
+		close(e->device);
+		device_open(_metadata, e);
+		s->memory = true;
+	}
+}
+
+TEST_F_TIMEOUT(fuzz, sequences, 900)
+{
+	struct dmabuf_env *e = &self->e;
+	unsigned int i, n = iterations() / 10;
+	struct seq s;
+
+	memset(&s, 0, sizeof(s));
+	for (i = 0; i < SEQ_BUFS; i++)
+		s.bufs[i].fd = -1;
+	s.memory = true;	/* device_open() turned it on */
+	for (i = 0; i < n && !_metadata->exit_code; i++) {
+		seq_step(_metadata, e, &s, i);
+		seq_check(_metadata, e, &s, i);
+	}
+	TH_LOG("%u steps: %u exports, %u imports, %u maps, %u DMAs", i,
+	       s.steps[0], s.steps[1], s.steps[2], s.steps[3]);
+	TH_LOG("%u memory toggles, %u resets, %u device reopens", s.steps[4],
+	       s.steps[5], s.steps[8]);
+	TH_LOG("closed: %u imports, %u dma-bufs", s.steps[6], s.steps[7]);
+	for (i = 0; i < SEQ_IMPORTS; i++)
+		if (s.imps[i].used)
+			EXPECT_EQ(0, imp_close(e, s.imps[i].handle));
+	for (i = 0; i < SEQ_BUFS; i++)
+		if (s.bufs[i].used && s.bufs[i].fd >= 0)
+			EXPECT_EQ(0, close(s.bufs[i].fd));
+	if (!s.memory)
+		EXPECT_EQ(0, set_memory(e, true));
+}
+
+TEST_HARNESS_MAIN

@@ -29,6 +29,8 @@ rdma link add rxe0 type rxe netdev lo ||
 
 # A kselftest program, its TAP lines folded into this script's
 ksft() {
+	VFIO_DMABUF_FUZZ_SEED=${LAB_FUZZ_SEED:-1} \
+	VFIO_DMABUF_FUZZ_ITERS=${LAB_FUZZ_ITERS:-10000} \
 	VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
 	VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
 	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV "$LAB_KSFT/vfio/$1" 2>&1 |
@@ -39,6 +41,7 @@ ksft() {
 dmesg -C
 ksft vfio_dmabuf_test
 ksft vfio_dmabuf_mr_test
+ksft vfio_dmabuf_fuzz
 ksft vfio_dmabuf_ibv_test
 
 # The example program of Documentation/userspace-api/vfio-dmabuf.rst

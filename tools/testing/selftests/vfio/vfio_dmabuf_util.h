@@ -30,24 +30,7 @@
 
 #include "../kselftest_harness.h"
 #include "../p2pdma/p2pdma_edu.h"
-
-#ifndef VFIO_DEVICE_FEATURE_DMA_BUF
-/* Older installed uAPI headers: the series' additions to linux/vfio.h */
-struct vfio_region_dma_range {
-	__u64 offset;
-	__u64 length;
-};
-
-struct vfio_device_feature_dma_buf {
-	__u32	region_index;
-	__u32	open_flags;
-	__u32	flags;
-	__u32	nr_ranges;
-	struct vfio_region_dma_range dma_ranges[];
-};
-
-#define VFIO_DEVICE_FEATURE_DMA_BUF 11
-#endif
+#include "vfio_dmabuf_uapi.h"
 
 #define BAR		VFIO_PCI_BAR2_REGION_INDEX
 #define PAGE		4096ULL

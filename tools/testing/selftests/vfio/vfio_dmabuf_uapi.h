@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the series adds to linux/vfio.h, for building the selftests and the
+ * benchmark against installed uAPI headers that predate it.
+ */
+#ifndef _VFIO_DMABUF_UAPI_H
+#define _VFIO_DMABUF_UAPI_H
+
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+#ifndef VFIO_DEVICE_FEATURE_DMA_BUF
+struct vfio_region_dma_range {
+	__u64 offset;
+	__u64 length;
+};
+
+struct vfio_device_feature_dma_buf {
+	__u32	region_index;
+	__u32	open_flags;
+	__u32	flags;
+	__u32	nr_ranges;
+	struct vfio_region_dma_range dma_ranges[];
+};
+
+#define VFIO_DEVICE_FEATURE_DMA_BUF 11
+#endif
+
+#endif /* _VFIO_DMABUF_UAPI_H */

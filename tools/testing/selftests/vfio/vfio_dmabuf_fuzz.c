@@ -14,6 +14,12 @@
  * the move_notify count and the mapping state of every import, and where
  * DMA data must (or must not) land in the BAR, checked in the host file.
  *
+ * faults: systematic fault injection (/proc/thread-self/fail-nth) into
+ * export, attach, map, DMA, registration of an RDMA MR, revocation and
+ * reset: the n-th allocation of the call fails, for n = 1, 2, ... until
+ * the call gets through untouched.  A failed call must return ENOMEM and
+ * leave no dma-buf or attachment behind; revocation must not fail at all.
+ *
  *   VFIO_DMABUF_FUZZ_SEED   seed (default 1): the same seed gives the same
  *                           calls
  *   VFIO_DMABUF_FUZZ_ITERS  requests (default 10000); sequences make a
@@ -651,6 +657,325 @@ TEST_F_TIMEOUT(fuzz, sequences, 900)
 			EXPECT_EQ(0, close(s.bufs[i].fd));
 	if (!s.memory)
 		EXPECT_EQ(0, set_memory(e, true));
+}
+
+/* --- faults --------------------------------------------------------------- */
+
+#define BUFINFO		"/sys/kernel/debug/dma_buf/bufinfo"
+#define FAILSLAB	"/sys/kernel/debug/failslab/"
+#define FAILPAGE	"/sys/kernel/debug/fail_page_alloc/"
+#define MAX_NTH		5000	/* allocations of one call, at most */
+
+/* The vfio-pci dma-bufs alive in the system, and their attachments */
+static int bufinfo_count(unsigned int *bufs, unsigned int *attached)
+{
+	char line[512];
+	bool vfio = false;
+	unsigned int n;
+	FILE *f;
+
+	f = fopen(BUFINFO, "r");
+	if (!f)
+		return -errno;
+	*bufs = 0;
+	*attached = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] >= '0' && line[0] <= '9') {
+			vfio = strstr(line, "\tvfio-pci\t");
+			*bufs += vfio;
+		} else if (sscanf(line, "Total %u devices attached", &n) == 1 &&
+			   vfio) {
+			*attached += n;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* A debugfs knob of the fault injection framework, and its old value */
+struct knob {
+	const char *path;
+	const char *val;
+	char old[32];
+};
+
+static struct knob knobs[] = {
+	/* GFP_KERNEL allocations can fail too; no stack dump per failure */
+	{ FAILSLAB "ignore-gfp-wait", "N" },
+	{ FAILSLAB "verbose", "0" },
+	{ FAILPAGE "ignore-gfp-wait", "N" },
+	{ FAILPAGE "min-order", "0" },
+	{ FAILPAGE "verbose", "0" },
+};
+
+static int knobs_set(bool restore)
+{
+	const char *val;
+	unsigned int i;
+	ssize_t n;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		fd = open(knobs[i].path, O_RDONLY);
+		if (fd < 0)
+			return -errno;
+		if (!restore) {
+			n = read(fd, knobs[i].old, sizeof(knobs[i].old) - 1);
+			knobs[i].old[n > 0 ? n : 0] = 0;
+		}
+		close(fd);
+		fd = open(knobs[i].path, O_WRONLY);
+		if (fd < 0)
+			return -errno;
+		val = restore ? knobs[i].old : knobs[i].val;
+		n = write(fd, val, strlen(val));
+		close(fd);
+		if (n < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* The calls under test, each run with one injected failure */
+enum fault_op {
+	F_EXPORT, F_IMPORT, F_MAP, F_DMA, F_REG_MR, F_REVOKE, F_RESET,
+	F_NR
+};
+
+static const char * const fault_op_name[F_NR] = {
+	"export", "attach", "map", "DMA", "MR registration", "revoke+restore",
+	"reset",
+};
+
+struct faults {
+	int nth;			/* /proc/thread-self/fail-nth, armed */
+	int buf;			/* dma-buf of three ranges */
+	struct vfio_region_dma_range r[3];
+	__u64 size;
+	__u32 imp;			/* a live import of it */
+	unsigned int bufs, attached;	/* bufinfo before the calls */
+	unsigned int injected[F_NR];
+	unsigned int failed[F_NR];	/* of which the call failed */
+};
+
+/*
+ * Arm the failure of the @n-th allocation from here on.  The file has no
+ * llseek: each arming opens it anew, so that reading it back starts at 0.
+ */
+static int fail_nth(struct faults *f, unsigned int n)
+{
+	char s[16];
+	int len = snprintf(s, sizeof(s), "%u", n);
+
+	f->nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (f->nth < 0)
+		return -errno;
+	return write(f->nth, s, len) == len ? 0 : -errno;
+}
+
+/* Was the failure injected?  Disarms it either way. */
+static bool fail_nth_hit(struct faults *f)
+{
+	char s[16] = "";
+	ssize_t n;
+
+	n = read(f->nth, s, sizeof(s) - 1);
+	if (write(f->nth, "0", 1) != 1)
+		n = -1;
+	close(f->nth);
+	f->nth = -1;
+	return n > 0 && atoi(s) == 0;
+}
+
+/* Run @op once; 0 or -errno.  Undo what it made. */
+static int fault_call(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		      struct faults *f, enum fault_op op, unsigned int n)
+{
+	struct p2pdma_edu_import_info before = {}, after;
+	struct p2pdma_edu_reg_mr mr;
+	uint8_t data[SEQ_DMA], back[SEQ_DMA];
+	__u32 h;
+	int ret;
+
+	if (op == F_REVOKE || op == F_RESET)
+		before = imp_info(_metadata, e, f->imp);
+	fill(data, sizeof(data), e->seed + n);
+	ASSERT_EQ(0, fail_nth(f, n));
+	switch (op) {
+	case F_EXPORT:
+		ret = export_bar(e, BAR, O_RDWR | O_CLOEXEC, f->r, 3);
+		break;
+	case F_IMPORT:
+		ret = imp_import(e, f->buf, 0, &h, NULL);
+		break;
+	case F_MAP:
+		ret = imp_map_ret(e, f->imp);
+		break;
+	case F_DMA:
+		ret = imp_dma(e, f->imp, 1, f->size - SEQ_DMA, data,
+			      sizeof(data));
+		break;
+	case F_REG_MR:
+		memset(&mr, 0, sizeof(mr));
+		mr.importer = e->importer;
+		mr.fd = f->buf;
+		mr.length = f->size;
+		ret = ioctl(e->edu, P2PDMA_EDU_REG_MR, &mr) ? -errno : 0;
+		break;
+	case F_REVOKE:
+		ret = set_memory(e, false);
+		break;
+	default:
+		ret = ioctl(e->device, VFIO_DEVICE_RESET) ? -errno : 0;
+		break;
+	}
+	if (fail_nth_hit(f)) {
+		f->injected[op]++;
+		f->failed[op] += ret < 0;
+	}
+
+	switch (op) {
+	case F_EXPORT:
+		if (ret >= 0) {
+			EXPECT_EQ((off_t)f->size, lseek(ret, 0, SEEK_END));
+			close(ret);
+			ret = 0;
+		}
+		break;
+	case F_IMPORT:
+		if (!ret)
+			EXPECT_EQ(0, imp_close(e, h));
+		break;
+	case F_MAP:
+	case F_DMA:
+		/* the import holds a mapping exactly when the call worked */
+		after = imp_info(_metadata, e, f->imp);
+		EXPECT_EQ(!ret, after.mapped);
+		if (op == F_DMA && !ret) {
+			read_host(_metadata, e, f->r, 3, f->size - SEQ_DMA, back,
+				  sizeof(back));
+			EXPECT_EQ(0, memcmp(data, back, sizeof(back)))
+				TH_LOG("DMA data not in the BAR");
+		}
+		EXPECT_EQ(0, ioctl(e->edu, P2PDMA_EDU_IMPORT_UNMAP, &f->imp));
+		break;
+	case F_REG_MR:
+		if (!ret)
+			EXPECT_EQ(0, ioctl(e->edu, P2PDMA_EDU_DEREG_MR,
+					   &mr.handle));
+		break;
+	case F_REVOKE:
+		/* once memory decode is off, the importer must be gone */
+		after = imp_info(_metadata, e, f->imp);
+		EXPECT_EQ(before.move_notify + !ret, after.move_notify)
+			TH_LOG("memory decode off (%d): move_notify count", ret);
+		EXPECT_FALSE(after.mapped);
+		EXPECT_EQ(0, set_memory(e, true));
+		after = imp_info(_metadata, e, f->imp);
+		EXPECT_EQ(before.move_notify + 2 * !ret, after.move_notify);
+		break;
+	default:
+		/* revoked and restored, or not touched if it failed early */
+		after = imp_info(_metadata, e, f->imp);
+		EXPECT_TRUE(after.move_notify == before.move_notify ||
+			    after.move_notify == before.move_notify + 2)
+			TH_LOG("reset: %u move_notify calls",
+			       after.move_notify - before.move_notify);
+		/* a failed reset may leave memory decode off */
+		EXPECT_EQ(0, set_memory(e, true));
+		break;
+	}
+	return ret;
+}
+
+/* After a call, with or without a failure: nothing left behind */
+static void fault_check(struct __test_metadata *_metadata,
+			struct dmabuf_env *e, struct faults *f,
+			enum fault_op op, unsigned int n)
+{
+	unsigned int bufs, attached;
+
+	ASSERT_EQ(0, bufinfo_count(&bufs, &attached));
+	EXPECT_EQ(f->bufs, bufs)
+		TH_LOG("%s, failure %u: %u vfio-pci dma-bufs, %u expected",
+		       fault_op_name[op], n, bufs, f->bufs);
+	EXPECT_EQ(f->attached, attached)
+		TH_LOG("%s, failure %u: %u attachments, %u expected",
+		       fault_op_name[op], n, attached, f->attached);
+}
+
+TEST_F_TIMEOUT(fuzz, faults, 900)
+{
+	struct dmabuf_env *e = &self->e;
+	unsigned int n, i, total = 0, calls = 0;
+	struct faults f = { .nth = -1, .buf = -1 };
+	enum fault_op op;
+	int ret, want;
+
+	if (access("/proc/thread-self/fail-nth", W_OK))
+		SKIP(return, "kernel without CONFIG_FAULT_INJECTION");
+	ret = knobs_set(false);
+	if (ret)
+		SKIP(return, "no %s or %s (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS): %s",
+		     FAILSLAB, FAILPAGE, strerror(-ret));
+
+	/* three ranges: one page, one at the end of the BAR, one in between */
+	f.r[0].offset = PAGE * below(16);
+	f.r[0].length = PAGE;
+	f.r[1].offset = e->bar_size - 2 * PAGE;
+	f.r[1].length = 2 * PAGE;
+	f.r[2].offset = e->bar_size / 2;
+	f.r[2].length = 4 * PAGE;
+	f.size = 7 * PAGE;
+	f.buf = export_bar(e, BAR, O_RDWR | O_CLOEXEC, f.r, 3);
+	ASSERT_LE(0, f.buf);
+	ASSERT_EQ(0, imp_import(e, f.buf, 0, &f.imp, NULL));
+	ASSERT_EQ(0, bufinfo_count(&f.bufs, &f.attached));
+	ASSERT_LE(1, f.bufs);
+	ASSERT_LE(1, f.attached);
+
+	for (op = 0; op < F_NR; op++) {
+		if (op == F_RESET && !(e->dev_flags & VFIO_DEVICE_FLAGS_RESET))
+			continue;
+		for (n = 1; n <= MAX_NTH; n++) {
+			i = f.injected[op];
+			ret = fault_call(_metadata, e, &f, op, n);
+			calls++;
+			fault_check(_metadata, e, &f, op, n);
+			if (_metadata->exit_code)
+				break;
+			want = op == F_MAP || op == F_DMA || op == F_REG_MR ?
+			       map_ok(e) : 0;
+			if (f.injected[op] == i) {
+				/* every allocation got through */
+				EXPECT_EQ(want, ret)
+					TH_LOG("%s without a failure: %s",
+					       fault_op_name[op], strerror(-ret));
+				break;
+			}
+			/* a failure is ENOMEM, or a fallback that worked */
+			if (ret != want)
+				EXPECT_EQ(-ENOMEM, ret)
+					TH_LOG("%s, failure of allocation %u: %s",
+					       fault_op_name[op], n,
+					       strerror(-ret));
+		}
+		EXPECT_GT(MAX_NTH, n) TH_LOG("%s: more than %u allocations",
+					     fault_op_name[op], MAX_NTH);
+		TH_LOG("%-16s %4u allocations failed in turn, %4u calls failed",
+		       fault_op_name[op], f.injected[op], f.failed[op]);
+		total += f.injected[op];
+		if (_metadata->exit_code)
+			break;
+	}
+	TH_LOG("%u failures injected in %u calls", total, calls);
+	EXPECT_EQ(0, knobs_set(true));
+	/* the exporter's own allocations were reached */
+	EXPECT_NE(0, f.failed[F_EXPORT]);
+	if (e->p2p)
+		EXPECT_NE(0, f.failed[F_MAP]);
+	EXPECT_EQ(0, imp_close(e, f.imp));
+	close(f.buf);
 }
 
 TEST_HARNESS_MAIN

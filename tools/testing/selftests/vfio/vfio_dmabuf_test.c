@@ -808,6 +808,155 @@ TEST_F_TIMEOUT(export, dma_lands, 120)
 	EXPECT_EQ(0, imp_close(&self->env, h));
 }
 
+/* Is BAR page @off in one of the @n ranges? */
+static bool in_ranges(const struct vfio_region_dma_range *r, unsigned int n,
+		      __u64 off)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (off >= r[i].offset && off - r[i].offset < r[i].length)
+			return true;
+	return false;
+}
+
+/*
+ * Nothing outside the ranges is reachable through the dma-buf: the BAR
+ * pages next to each range hold a pattern, written through vfio, that
+ * neither DMA through the import nor DMA by address just past each of
+ * its mappings may change.  The latter holds only where the mapping is
+ * an IOMMU one (host bridge, translated importer); a bus address below a
+ * switch reaches the whole BAR by nature, and ACS is what guards it.
+ */
+TEST_F_TIMEOUT(export, nothing_outside, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	uint8_t pat[PAGE], got[PAGE], junk[PAGE], data[PAGE];
+	struct p2pdma_edu_import_map m;
+	struct p2pdma_edu_dma d = {
+		.importer = e->importer, .to_device = 1, .length = PAGE,
+		.user_buf = (uintptr_t)junk,
+	};
+	__u64 guard[6], at, bar_base;
+	unsigned int i, j, ng = 0;
+	struct vfio_region_info ri;
+	bool iommu = e->host_bridge && e->iommu;
+	__u32 h = 0;
+
+	/* The BAR pages on either side of each range that no range covers */
+	for (i = 0; i < self->n; i++) {
+		at = self->r[i].offset - PAGE;
+		if (self->r[i].offset && !in_ranges(self->r, self->n, at))
+			guard[ng++] = at;
+		at = self->r[i].offset + self->r[i].length;
+		if (at < e->bar_size && !in_ranges(self->r, self->n, at))
+			guard[ng++] = at;
+	}
+	region_info(_metadata, e, BAR, &ri);
+	bar_base = ri.offset;
+	fill(pat, PAGE, e->seed ^ 0x6a4d);
+	for (j = 0; j < ng; j++) {
+		ASSERT_EQ(PAGE, pwrite(e->device, pat, PAGE, bar_base + guard[j]));
+		ASSERT_EQ(PAGE, pread(e->bar_fd, got, PAGE, guard[j]));
+		ASSERT_EQ(0, memcmp(pat, got, PAGE))
+			TH_LOG("vfio's write to BAR offset %#llx is not in the host file",
+			       (unsigned long long)guard[j]);
+	}
+
+	ASSERT_EQ(0, imp_import(e, self->fd, 0, &h, NULL));
+	if (!e->p2p) {
+		EXPECT_EQ(-EOPNOTSUPP, imp_map(e, h, &m));
+		return;
+	}
+	ASSERT_EQ(0, imp_map(e, h, &m));
+	/* Every byte of the first and last page of each range, via import */
+	for (i = 0, at = 0; i < self->n; at += self->r[i++].length) {
+		fill(data, PAGE, e->seed + i);
+		ASSERT_EQ(0, imp_dma(e, h, 1, at, data, PAGE));
+		fill(data, PAGE, e->seed + i + 100);
+		ASSERT_EQ(0, imp_dma(e, h, 1, at + self->r[i].length - PAGE,
+				     data, PAGE));
+		ASSERT_EQ(PAGE, pread(e->bar_fd, got, PAGE, self->r[i].offset +
+				      self->r[i].length - PAGE));
+		EXPECT_EQ(0, memcmp(data, got, PAGE))
+			TH_LOG("range %u: last page not written", i);
+	}
+	EXPECT_EQ(-EINVAL, imp_dma(e, h, 1, self->size, data, 64))
+		TH_LOG("DMA past the end of the dma-buf");
+	/* By address: the page before and after each mapping */
+	if (iommu) {
+		fill(junk, PAGE, e->seed ^ 0xdead);
+		for (j = 0; j < m.nents && j < P2PDMA_EDU_MAX_SEGS; j++) {
+			d.dma_addr = m.segs[j].addr + m.segs[j].len;
+			ioctl(e->edu, P2PDMA_EDU_DMA, &d);
+			if (m.segs[j].addr >= PAGE) {
+				d.dma_addr = m.segs[j].addr - PAGE;
+				ioctl(e->edu, P2PDMA_EDU_DMA, &d);
+			}
+		}
+	} else {
+		TH_LOG("DMA by address next to the mappings not checked: %s",
+		       e->host_bridge ? "importer not translated by an IOMMU" :
+		       "bus addresses need no mapping");
+	}
+	for (j = 0; j < ng; j++) {
+		ASSERT_EQ(PAGE, pread(e->bar_fd, got, PAGE, guard[j]));
+		EXPECT_EQ(0, memcmp(pat, got, PAGE))
+			TH_LOG("BAR page %#llx, outside the ranges, was written",
+			       (unsigned long long)guard[j]);
+	}
+	EXPECT_EQ(0, imp_close(e, h));
+}
+
+/* What the other process of only_the_owner found, by exit status */
+static const char * const owner_fail[] = {
+	"",
+	"a second open of the group did not fail with EBUSY",
+	"VFIO_DEVICE_FEATURE on a dma-buf fd did not fail with ENOTTY",
+	"setuid(65534) failed",
+	"an unprivileged open of the group did not fail with EACCES",
+};
+
+/*
+ * Only the process that owns the vfio device can export its BAR: the
+ * group opens once, only for root, and a dma-buf fd is no device fd.
+ */
+TEST_F(dmabuf, only_the_owner)
+{
+	const struct vfio_region_dma_range r = { 0, PAGE };
+	struct dmabuf_env *e = &self->env;
+	char path[64];
+	int fd, st, ret;
+
+	fd = export1(e, 0, PAGE);
+	ASSERT_LE(0, fd);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", e->group_id);
+	self->child = fork();
+	ASSERT_LE(0, self->child);
+	if (!self->child) {
+		/* another process, with nothing but the dma-buf */
+		close_from(fd);
+		if (open(path, O_RDWR) >= 0 || errno != EBUSY)
+			_exit(1);
+		ret = feature_dma_buf(fd, DMA_BUF_GET, FEAT_SZ(1), BAR,
+				      O_RDWR, 0, 1, &r, 1);
+		if (ret != -ENOTTY)
+			_exit(2);
+		if (setgid(65534) || setuid(65534))
+			_exit(3);
+		if (open(path, O_RDWR) >= 0 || errno != EACCES)
+			_exit(4);
+		_exit(0);
+	}
+	ASSERT_EQ(self->child, waitpid(self->child, &st, 0));
+	self->child = 0;
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st))
+		TH_LOG("%s", WEXITSTATUS(st) < ARRAY_SIZE(owner_fail) ?
+		       owner_fail[WEXITSTATUS(st)] : "?");
+	close(fd);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Importers                                                               */
 

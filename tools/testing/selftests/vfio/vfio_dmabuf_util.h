@@ -517,4 +517,32 @@ imp_info(struct __test_metadata *_metadata, struct dmabuf_env *e, __u32 h)
 	return info;
 }
 
+/*
+ * The dma-bufs of vfio-pci alive in the system, and the attachments to
+ * them, as debugfs' bufinfo lists them: -1 without debugfs.
+ */
+static inline int vfio_dmabufs(unsigned int *attached)
+{
+	char line[512];
+	unsigned int n, bufs = 0;
+	bool vfio = false;
+	FILE *f;
+
+	*attached = 0;
+	f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] >= '0' && line[0] <= '9') {
+			vfio = strstr(line, "\tvfio-pci\t");
+			bufs += vfio;
+		} else if (vfio &&
+			   sscanf(line, "Total %u devices attached", &n) == 1) {
+			*attached += n;
+		}
+	}
+	fclose(f);
+	return bufs;
+}
+
 #endif /* _VFIO_DMABUF_UTIL_H */

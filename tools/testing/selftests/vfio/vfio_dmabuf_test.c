@@ -1824,4 +1824,258 @@ TEST_F_TIMEOUT(unbind, revokes_while_open, 120)
 	EXPECT_EQ(0, close(fd));
 }
 
+/*
+ * Surprise removal: the provider leaves the bus while a dma-buf of it is
+ * exported, attached, mapped and under DMA by another process that holds
+ * its own fd of the dma-buf.  Variants remove it through sysfs (what a
+ * hot-unplug does in the kernel) and, when VFIO_DMABUF_UNPLUG_CMD and
+ * VFIO_DMABUF_REPLUG_CMD are set, through a real PCIe hot-unplug (the lab
+ * has QEMU press the slot's attention button).
+ */
+FIXTURE(unplug)
+{
+	struct dmabuf_env env;
+	pid_t remover, dmaer;
+	const char *unplug, *replug;
+};
+
+FIXTURE_VARIANT(unplug)
+{
+	bool monitor;		/* the commands from the environment */
+};
+
+FIXTURE_VARIANT_ADD(unplug, sysfs_remove) {
+	.monitor = false,
+};
+
+FIXTURE_VARIANT_ADD(unplug, hot_unplug) {
+	.monitor = true,
+};
+
+static bool pci_present(const char *bdf)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+	return !access(path, F_OK);
+}
+
+static bool wait_present(const char *bdf, bool present, unsigned int secs)
+{
+	unsigned int ms;
+
+	for (ms = 0; ms < secs * 1000; ms += 100) {
+		if (pci_present(bdf) == present)
+			return true;
+		usleep(100000);
+	}
+	return pci_present(bdf) == present;
+}
+
+/* The device is back on the bus: hand it to vfio-pci again */
+static int rebind(const char *bdf)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+		 bdf);
+	ret = sysfs_write(path, "vfio-pci");
+	return ret ? ret : sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+}
+
+FIXTURE_SETUP(unplug)
+{
+	const char *prov = getenv("VFIO_DMABUF_PROVIDER");
+
+	self->remover = 0;
+	self->dmaer = 0;
+	/* the other process may be gone when the test writes to it */
+	signal(SIGPIPE, SIG_IGN);
+	if (variant->monitor) {
+		self->unplug = getenv("VFIO_DMABUF_UNPLUG_CMD");
+		self->replug = getenv("VFIO_DMABUF_REPLUG_CMD");
+		if (!self->unplug || !self->replug)
+			SKIP(return, "no hot-pluggable slot (VFIO_DMABUF_UNPLUG_CMD, VFIO_DMABUF_REPLUG_CMD not set)");
+	} else {
+		self->unplug = "echo 1 > /sys/bus/pci/devices/$VFIO_DMABUF_PROVIDER/remove";
+		self->replug = "echo 1 > /sys/bus/pci/rescan";
+	}
+	/* An earlier test that failed half-way may have left it off the bus */
+	if (prov && !pci_present(prov)) {
+		TH_LOG("%s is not on the bus: %s", prov, self->replug);
+		ASSERT_EQ(0, system(self->replug));
+		ASSERT_TRUE(wait_present(prov, true, 60));
+		ASSERT_EQ(0, rebind(prov));
+	}
+	if (env_open(_metadata, &self->env))
+		SKIP(return, NO_LAB);
+}
+
+FIXTURE_TEARDOWN(unplug)
+{
+	char drv[64];
+
+	env_close(&self->env);
+	if (self->dmaer > 0) {
+		kill(self->dmaer, SIGKILL);
+		waitpid(self->dmaer, NULL, 0);
+	}
+	if (self->remover > 0)
+		waitpid(self->remover, NULL, 0);
+	/* Whatever failed, leave the provider on the bus and with vfio-pci */
+	if (!self->env.bdf[0])
+		return;
+	if (!pci_present(self->env.bdf) && system(self->replug))
+		TH_LOG("%s failed", self->replug);
+	if (!wait_present(self->env.bdf, true, 30))
+		TH_LOG("%s is not back on the bus", self->env.bdf);
+	pci_driver(self->env.bdf, drv, sizeof(drv));
+	if (!drv[0] && rebind(self->env.bdf))
+		TH_LOG("could not bind %s to vfio-pci again", self->env.bdf);
+}
+
+/*
+ * The other process: DMA through its own import of @fd until the import
+ * is revoked, then check it stays so.  Exit status: 0, or what failed.
+ */
+static void unplug_dmaer(struct dmabuf_env *e, int fd, int go)
+{
+	struct p2pdma_edu_import_info info = { 0 };
+	uint8_t buf[64], c;
+	unsigned int dmas = 0;
+	int ret;
+
+	/* Nothing of the owner's: its device fd would hold up the removal */
+	close(e->edu);
+	vfio_close(e);
+	e->edu = open(P2PDMA_EDU_DEV, O_RDWR);
+	if (e->edu < 0 || imp_import(e, fd, 0, &info.handle, NULL))
+		_exit(10);
+	close(fd);		/* the import holds the dma-buf */
+	do {
+		fill(buf, sizeof(buf), e->seed + dmas++);
+		ret = imp_dma(e, info.handle, 1, 0, buf, sizeof(buf));
+	} while (!ret);
+	if (ret != -ENODEV && ret != map_ok(e))
+		_exit(11);
+	/* Wait for the owner to have let go of the device */
+	if (read(go, &c, 1) != 1)
+		_exit(12);
+	if (ioctl(e->edu, P2PDMA_EDU_IMPORT_INFO, &info) || info.mapped ||
+	    info.move_notify != 1)
+		_exit(13);
+	if (imp_map_ret(e, info.handle) != -ENODEV ||
+	    imp_dma(e, info.handle, 1, 0, buf, sizeof(buf)) != -ENODEV)
+		_exit(14);
+	if (imp_close(e, info.handle))
+		_exit(15);
+	_exit(e->p2p && dmas < 2 ? 16 : 0);
+}
+
+static const char * const dmaer_fail[] = {
+	[10] = "could not import",
+	[11] = "DMA failed with another error than ENODEV",
+	[12] = "no go from the test",
+	[13] = "import not revoked exactly once",
+	[14] = "map or DMA did not fail with ENODEV",
+	[15] = "could not close the import",
+	[16] = "no DMA went through before the removal",
+};
+
+TEST_F_TIMEOUT(unplug, while_in_use, 180)
+{
+	const struct vfio_region_dma_range r = { 0x300000, 0x10000 };
+	const struct vfio_region_dma_range r2 = { 0x400000, PAGE };
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_import_info i;
+	unsigned int bufs, att;
+	int fd, fd2, st, go[2];
+	__u32 h = 0, h2 = 0;
+	char drv[64];
+	__u64 old;
+
+	setenv("VFIO_DMABUF_PROVIDER", e->bdf, 1);
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd);
+	fd2 = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r2, 1);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	old = first_addr(_metadata, e, h);
+
+	/* Another process DMAs through the second dma-buf, held by it only */
+	ASSERT_EQ(0, pipe(go));
+	self->dmaer = fork();
+	ASSERT_LE(0, self->dmaer);
+	if (!self->dmaer)
+		unplug_dmaer(e, fd2, go[0]);
+	close(go[0]);
+	close(fd2);
+	usleep(500000);
+
+	/* The removal blocks until the device fd is closed */
+	self->remover = fork();
+	ASSERT_LE(0, self->remover);
+	if (!self->remover) {
+		close_from(-1);
+		_exit(system(self->unplug) ? 1 : 0);
+	}
+	i = wait_notify(_metadata, e, h, 1, 60000);
+	ASSERT_EQ(1, i.move_notify) TH_LOG("%s did not revoke", self->unplug);
+	EXPECT_EQ(0, i.mapped);
+	expect_revoked(_metadata, e, h, "removing");
+	check_old_addr(_metadata, e, old, r.offset, "removing");
+	EXPECT_EQ(-ENODEV, imp_import(e, fd, 0, &h2, NULL));
+	fd2 = export_bar(e, BAR, O_RDWR, &r, 1);
+	EXPECT_EQ(-ENODEV, fd2) TH_LOG("export while the device is removed");
+	if (fd2 >= 0)
+		close(fd2);
+
+	/* What a VMM does when asked for the device: let it go */
+	vfio_close(e);
+	ASSERT_TRUE(wait_present(e->bdf, false, 60))
+		TH_LOG("%s still on the bus after %s", e->bdf, self->unplug);
+	ASSERT_EQ(self->remover, waitpid(self->remover, &st, 0));
+	self->remover = 0;
+	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st))
+		TH_LOG("%s failed", self->unplug);
+	EXPECT_EQ(1, write(go[1], "g", 1)) TH_LOG("the other process is gone");
+	ASSERT_EQ(self->dmaer, waitpid(self->dmaer, &st, 0));
+	self->dmaer = 0;
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st))
+		TH_LOG("the other process: %s",
+		       WEXITSTATUS(st) < ARRAY_SIZE(dmaer_fail) &&
+		       dmaer_fail[WEXITSTATUS(st)] ?
+		       dmaer_fail[WEXITSTATUS(st)] : "crashed");
+	close(go[1]);
+
+	/* The dma-buf outlives the device, revoked once, and then nothing */
+	expect_state(_metadata, e, h, 1, 0, "removed");
+	expect_revoked(_metadata, e, h, "removed");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, vfio_dmabufs(&att));
+	EXPECT_EQ(0, att);
+
+	/* Back on the bus, the device exports again and DMA lands */
+	ASSERT_EQ(0, system(self->replug)) TH_LOG("%s", self->replug);
+	ASSERT_TRUE(wait_present(e->bdf, true, 60));
+	ASSERT_EQ(0, rebind(e->bdf));
+	pci_driver(e->bdf, drv, sizeof(drv));
+	ASSERT_STREQ("vfio-pci", drv);
+	vfio_open(_metadata, e);
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd) TH_LOG("export after the device came back: %s",
+				strerror(-fd));
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0x2000, PAGE, 3);
+	expect_state(_metadata, e, h, 0, e->p2p, "after the device came back");
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+	bufs = vfio_dmabufs(&att);
+	EXPECT_EQ(0, bufs);
+}
+
 TEST_HARNESS_MAIN

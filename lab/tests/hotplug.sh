@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The provider leaves the bus while its dma-bufs are in use, in a boot of
+# lab/vm -P (pciehp owns the slots, the guest reaches QEMU's monitor): the
+# unplug tests of vfio_dmabuf_test, with a removal through sysfs and a real
+# PCIe hot-unplug (device_del: QEMU presses the slot's attention button),
+# each followed by the device coming back.  Then what only the kernel
+# shows: no vfio-pci dma-buf left behind, and everything unbinds.
+. "$(dirname "$0")/lib.sh"
+
+P=$LAB_PROVIDER
+I=$LAB_IMPORTER
+Q=$LAB_REPO/lab/tests/lab-qmp
+echo "TAP version 13"
+[ -d "${LAB_QMP:-}" ] ||
+	{ t_notok "QMP relay present (boot with lab/vm -P)"; t_done; exit; }
+insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" ||
+	{ t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
+vfio_bind_group "$P"
+# pciehp registers the slot: its address is the provider's bus
+t_check "provider $P bound to vfio-pci, in a hotplug slot" \
+	eval '[ "$(basename "$(readlink -f "$(pci_sysfs "$P")/driver")")" = vfio-pci ] &&
+	      grep -qx "${P%.*}" /sys/bus/pci/slots/*/address'
+
+VFIO_DMABUF_UNPLUG_CMD="$Q device_del provider >/dev/null" \
+VFIO_DMABUF_REPLUG_CMD="$Q wait-event DEVICE_DELETED provider 60 >/dev/null &&
+			$Q add-provider >/dev/null" \
+VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
+VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
+	"$LAB_KSFT/vfio/vfio_dmabuf_test" -f unplug 2>&1 |
+	sed -e "s/^\\(ok\\|not ok\\) [0-9]*/& vfio_dmabuf_test:/" \
+	    -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
+
+dmesg | grep -E 'pciehp: Slot|vfio-pci|dma-buf' | sed 's/^\[[ 0-9.]*\] //' |
+	sort | uniq -c | sed 's/^/# /'
+t_check "the provider is back, bound to vfio-pci" \
+	eval '[ "$(basename "$(readlink -f "$(pci_sysfs "$P")/driver")")" = vfio-pci ]'
+t_check "no vfio-pci dma-buf is left in debugfs" \
+	eval "! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
+t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_edu
+vfio_unbind "$P"
+t_done

@@ -889,7 +889,7 @@ TEST_F_TIMEOUT(fuzz, faults, 900)
 		SKIP(return, "kernel without CONFIG_FAULT_INJECTION");
 	ret = knobs_set(false);
 	if (ret)
-		SKIP(return, "no %s or %s (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS): %s",
+		SKIP(return, "no %s or %s (CONFIG_FAULT_INJECTION_DEBUG_FS): %s",
 		     FAILSLAB, FAILPAGE, strerror(-ret));
 
 	/* three ranges: one page, one at the end of the BAR, one in between */

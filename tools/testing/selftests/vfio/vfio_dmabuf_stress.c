@@ -26,7 +26,7 @@
 #define W_IMPS		4
 #define DMA_LEN		64
 
-enum op {
+enum stress_op {
 	OP_EXPORT, OP_IMPORT, OP_MAP, OP_DMA, OP_UNMAP, OP_CLOSE_IMPORT,
 	OP_CLOSE_BUF, OP_NR
 };
@@ -104,7 +104,7 @@ static bool dying(struct stress *st)
 }
 
 /* Count the result of @op; a result outside @ok is a failure. */
-static void count(struct stress *st, enum op op, int ret, bool ok)
+static void count(struct stress *st, enum stress_op op, int ret, bool ok)
 {
 	enum res res = !ret ? RES_OK : ret == -ENODEV ? RES_REVOKED :
 		       RES_REFUSED;

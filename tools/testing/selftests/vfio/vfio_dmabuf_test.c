@@ -1896,7 +1896,8 @@ FIXTURE_SETUP(unplug)
 		self->unplug = getenv("VFIO_DMABUF_UNPLUG_CMD");
 		self->replug = getenv("VFIO_DMABUF_REPLUG_CMD");
 		if (!self->unplug || !self->replug)
-			SKIP(return, "no hot-pluggable slot (VFIO_DMABUF_UNPLUG_CMD, VFIO_DMABUF_REPLUG_CMD not set)");
+			SKIP(return,
+			     "no hot-plug slot: VFIO_DMABUF_UNPLUG_CMD/REPLUG_CMD unset");
 	} else {
 		self->unplug = "echo 1 > /sys/bus/pci/devices/$VFIO_DMABUF_PROVIDER/remove";
 		self->replug = "echo 1 > /sys/bus/pci/rescan";

@@ -14,10 +14,11 @@
  * still work.  The kernel's lockdep, KASAN and hung task detector watch
  * from the inside.
  *
- *   VFIO_DMABUF_STRESS_SECS     seconds per test (default 10)
+ *   VFIO_DMABUF_STRESS_SECS     seconds per test (default 10, at most 3000)
  *   VFIO_DMABUF_STRESS_WORKERS  importing workers (default 4, at most 16)
  */
 #include <pthread.h>
+#include <sys/prctl.h>
 
 #include "vfio_dmabuf_util.h"
 
@@ -31,19 +32,20 @@ enum stress_op {
 	OP_CLOSE_BUF, OP_NR
 };
 
-static const char * const op_name[OP_NR] = {
+static const char op_name[OP_NR][16] = {
 	"export", "import", "map", "DMA", "unmap", "close import",
 	"close dma-buf",
 };
 
 /* How a call ended */
-enum res { RES_OK, RES_REVOKED, RES_REFUSED, RES_NR };
+enum result { RES_OK, RES_REVOKED, RES_REFUSED, RES_NR };
 
 /* Shared by every worker and revoker; in MAP_SHARED memory */
 struct stress {
 	struct dmabuf_env *e;
 	int stop;
 	int dying;			/* unbind under way: ENODEV is fine */
+	int gone;			/* unbind done: no map or DMA works */
 	int devnull;			/* stands for the closed device fd */
 	unsigned int workers;
 	__u64 slice;			/* bytes of BAR2 per worker */
@@ -58,7 +60,8 @@ struct worker {
 	struct stress *st;
 	struct dmabuf_env e;		/* its own p2pdma_edu file */
 	pthread_t thread;
-	pid_t pid;
+	bool started;			/* the thread, until joined */
+	pid_t pid;			/* the process, until reaped */
 	unsigned int id;
 	__u64 rnd;
 	int bufs[W_BUFS];
@@ -103,10 +106,15 @@ static bool dying(struct stress *st)
 	return __atomic_load_n(&st->dying, __ATOMIC_ACQUIRE);
 }
 
-/* Count the result of @op; a result outside @ok is a failure. */
-static void count(struct stress *st, enum stress_op op, int ret, bool ok)
+static bool gone(struct stress *st)
 {
-	enum res res = !ret ? RES_OK : ret == -ENODEV ? RES_REVOKED :
+	return __atomic_load_n(&st->gone, __ATOMIC_ACQUIRE);
+}
+
+/* Count the result of @op; a result outside @ok is a failure. */
+static void tally(struct stress *st, enum stress_op op, int ret, bool ok)
+{
+	enum result res = !ret ? RES_OK : ret == -ENODEV ? RES_REVOKED :
 		       RES_REFUSED;
 
 	__atomic_fetch_add(&st->calls[op][res], 1, __ATOMIC_RELAXED);
@@ -118,10 +126,15 @@ static void count(struct stress *st, enum stress_op op, int ret, bool ok)
 			 strerror(-ret), dying(st) ? " while unbinding" : "");
 }
 
-/* What a map or a DMA may return: done, revoked, or refused by topology */
-static bool map_result(struct worker *w, int ret)
+/*
+ * What a map or a DMA may return: done (not if it started after the
+ * unbind completed), revoked, or refused by the topology
+ */
+static bool map_result(struct worker *w, int ret, bool after_unbind)
 {
-	return !ret || ret == -ENODEV || ret == map_ok(&w->e);
+	if (!ret)
+		return !after_unbind;
+	return ret == -ENODEV || ret == map_ok(&w->e);
 }
 
 static void w_export(struct worker *w, unsigned int b)
@@ -135,7 +148,7 @@ static void w_export(struct worker *w, unsigned int b)
 			 PAGE * w_below(w, pages - w->r[b].length / PAGE + 1);
 	fd = export_bar(&w->e, BAR, O_RDWR | O_CLOEXEC, &w->r[b], 1);
 	/* once the device is gone: ENODEV, or ENOTTY from /dev/null */
-	count(st, OP_EXPORT, fd < 0 ? fd : 0,
+	tally(st, OP_EXPORT, fd < 0 ? fd : 0,
 	      fd >= 0 || (dying(st) && (fd == -ENODEV || fd == -ENOTTY)));
 	w->bufs[b] = fd < 0 ? -1 : fd;
 	if (fd < 0 && dying(st))
@@ -150,9 +163,11 @@ static void w_dma(struct worker *w, unsigned int i)
 	uint8_t data[DMA_LEN], back[DMA_LEN];
 	int ret;
 
+	bool after = gone(w->st);
+
 	fill(data, sizeof(data), (__u32)w_rnd(w));
 	ret = imp_dma(&w->e, w->imps[i].h, 1, off, data, sizeof(data));
-	count(w->st, OP_DMA, ret, map_result(w, ret));
+	tally(w->st, OP_DMA, ret, map_result(w, ret, after));
 	if (ret)
 		return;
 	/* Done means in the BAR, whatever revocation came after it */
@@ -175,30 +190,32 @@ static void w_step(struct worker *w)
 		if (w->bufs[b] < 0 || w->imps[i].used)
 			return;
 		ret = imp_import(&w->e, w->bufs[b], 0, &w->imps[i].h, NULL);
-		count(st, OP_IMPORT, ret, !ret || (dying(st) && ret == -ENODEV));
+		tally(st, OP_IMPORT, ret, !ret || (dying(st) && ret == -ENODEV));
 		w->imps[i].used = !ret;
 		w->imps[i].r = w->r[b];
 	} else if (!w->imps[i].used) {
 		return;
 	} else if (op < 50) {
+		bool after = gone(st);
+
 		ret = imp_map_ret(&w->e, w->imps[i].h);
-		count(st, OP_MAP, ret, map_result(w, ret));
+		tally(st, OP_MAP, ret, map_result(w, ret, after));
 	} else if (op < 80) {
 		w_dma(w, i);
 	} else if (op < 88) {
 		ret = ioctl(w->e.edu, P2PDMA_EDU_IMPORT_UNMAP, &w->imps[i].h) ?
 		      -errno : 0;
-		count(st, OP_UNMAP, ret, !ret);
+		tally(st, OP_UNMAP, ret, !ret);
 	} else if (op < 94) {
 		ret = imp_close(&w->e, w->imps[i].h);
-		count(st, OP_CLOSE_IMPORT, ret, !ret);
+		tally(st, OP_CLOSE_IMPORT, ret, !ret);
 		w->imps[i].used = false;
 	} else {
 		/* The imports keep the dma-buf; the slot gets a new one */
 		if (w->bufs[b] < 0)
 			return;
 		ret = close(w->bufs[b]) ? -errno : 0;
-		count(st, OP_CLOSE_BUF, ret, !ret);
+		tally(st, OP_CLOSE_BUF, ret, !ret);
 		w->bufs[b] = -1;
 	}
 }
@@ -212,7 +229,7 @@ static void *w_run(void *arg)
 		w_step(w);
 	for (i = 0; i < W_IMPS; i++)
 		if (w->imps[i].used)
-			count(w->st, OP_CLOSE_IMPORT,
+			tally(w->st, OP_CLOSE_IMPORT,
 			      imp_close(&w->e, w->imps[i].h), true);
 	for (i = 0; i < W_BUFS; i++)
 		if (w->bufs[i] >= 0)
@@ -263,7 +280,7 @@ static void *resetter(void *arg)
 	return NULL;
 }
 
-struct unbinder {
+struct unbind_job {
 	const char *bdf;
 	int ret;
 	struct timespec done;
@@ -271,7 +288,7 @@ struct unbinder {
 
 static void *unbinder(void *arg)
 {
-	struct unbinder *u = arg;
+	struct unbind_job *u = arg;
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind",
@@ -317,6 +334,7 @@ FIXTURE_VARIANT_ADD(stress, unbind) {
 
 FIXTURE_SETUP(stress)
 {
+	memset(self->w, 0, sizeof(self->w));
 	self->st = MAP_FAILED;
 	self->skip = env_open(_metadata, &self->e);
 	if (self->skip)
@@ -334,10 +352,21 @@ FIXTURE_SETUP(stress)
 
 FIXTURE_TEARDOWN(stress)
 {
+	unsigned int i;
 	char drv[64];
 
 	if (self->skip)
 		return;
+	/* After a failed assertion: no worker may hold the device */
+	if (self->st != MAP_FAILED) {
+		__atomic_store_n(&self->st->stop, 1, __ATOMIC_RELEASE);
+		for (i = 0; i < MAX_WORKERS; i++) {
+			if (self->w[i].pid > 0)
+				waitpid(self->w[i].pid, NULL, 0);
+			else if (self->w[i].started)
+				pthread_join(self->w[i].thread, NULL);
+		}
+	}
 	env_close(&self->e);
 	if (self->st != MAP_FAILED) {
 		close(self->st->devnull);
@@ -365,11 +394,14 @@ static void start_worker(struct __test_metadata *_metadata,
 	ASSERT_LE(0, w->e.edu);
 	if (!process) {
 		ASSERT_EQ(0, pthread_create(&w->thread, NULL, w_run, w));
+		w->started = true;
 		return;
 	}
 	w->pid = fork();
 	ASSERT_LE(0, w->pid);
 	if (!w->pid) {
+		/* and never outlive the test, whatever happens to it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		w_run(w);
 		_exit(0);
 	}
@@ -382,9 +414,11 @@ static void stop_worker(struct __test_metadata *_metadata, struct worker *w)
 
 	if (!w->pid) {
 		ASSERT_EQ(0, pthread_join(w->thread, NULL));
+		w->started = false;
 		return;
 	}
 	ASSERT_EQ(w->pid, waitpid(w->pid, &st, 0));
+	w->pid = 0;
 	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st))
 		TH_LOG("worker %u: status %#x", w->id, st);
 }
@@ -411,14 +445,15 @@ static void still_works(struct __test_metadata *_metadata,
 	close(fd);
 }
 
-TEST_F_TIMEOUT(stress, race, 300)
+TEST_F_TIMEOUT(stress, race, 3600)
 {
-	unsigned int secs = env_uint("VFIO_DMABUF_STRESS_SECS", 10, 86400);
+	/* well within the test's timeout */
+	unsigned int secs = env_uint("VFIO_DMABUF_STRESS_SECS", 10, 3000);
 	unsigned int i, j, bufs0, att0, att;
 	struct stress *st = self->st;
 	struct dmabuf_env *e = &self->e;
 	pthread_t tog, rst, unb;
-	struct unbinder u = { .bdf = e->bdf, .ret = 1 };
+	struct unbind_job u = { .bdf = e->bdf, .ret = 1 };
 	struct timespec t0;
 	unsigned long total = 0;
 	double unbind_at = 0;
@@ -443,6 +478,7 @@ TEST_F_TIMEOUT(stress, race, 300)
 		/* The user lets go: in-flight calls finish on the old file */
 		ASSERT_LE(0, dup3(st->devnull, e->device, O_CLOEXEC));
 		ASSERT_EQ(0, pthread_join(unb, NULL));
+		__atomic_store_n(&st->gone, 1, __ATOMIC_RELEASE);
 		EXPECT_EQ(0, u.ret) TH_LOG("unbind: %s", strerror(-u.ret));
 		TH_LOG("unbind took %.1f s, 1 s of it with the device fd open",
 		       u.done.tv_sec - t0.tv_sec +
@@ -471,13 +507,10 @@ TEST_F_TIMEOUT(stress, race, 300)
 	EXPECT_EQ(0, st->bad) TH_LOG("first: %s", st->first_bad);
 	EXPECT_EQ(0, st->lost) TH_LOG("DMAs reported done but not in the BAR");
 	/* Every kind of call ran, and revocation raced with the importers */
-	for (i = 0; i < OP_NR; i++) {
-		const char *name = op_name[i] ? op_name[i] : "?";
-
+	for (i = 0; i < OP_NR; i++)
 		if (e->p2p || (i != OP_MAP && i != OP_DMA))
 			EXPECT_NE(0, st->calls[i][RES_OK])
-				TH_LOG("no %s done", name);
-	}
+				TH_LOG("no %s done", op_name[i]);
 	if (e->p2p)
 		EXPECT_NE(0, st->calls[OP_DMA][RES_REVOKED]);
 	EXPECT_LT(0, st->toggles);

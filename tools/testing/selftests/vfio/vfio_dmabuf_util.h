@@ -534,10 +534,10 @@ static inline int vfio_dmabufs(unsigned int *attached)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		if (line[0] >= '0' && line[0] <= '9') {
-			vfio = strstr(line, "\tvfio-pci\t");
+			vfio = !!strstr(line, "\tvfio-pci\t");
 			bufs += vfio;
-		} else if (vfio &&
-			   sscanf(line, "Total %u devices attached", &n) == 1) {
+		} else if (vfio && strstr(line, " devices attached") &&
+			   sscanf(line, "Total %u", &n) == 1) {
 			*attached += n;
 		}
 	}

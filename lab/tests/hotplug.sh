@@ -23,9 +23,9 @@ t_check "provider $P bound to vfio-pci, in a hotplug slot" \
 	eval '[ "$(basename "$(readlink -f "$(pci_sysfs "$P")/driver")")" = vfio-pci ] &&
 	      grep -qx "${P%.*}" /sys/bus/pci/slots/*/address'
 
-VFIO_DMABUF_UNPLUG_CMD="$Q device_del provider >/dev/null" \
-VFIO_DMABUF_REPLUG_CMD="$Q wait-event DEVICE_DELETED provider 60 >/dev/null &&
-			$Q add-provider >/dev/null" \
+VFIO_DMABUF_UNPLUG_CMD="'$Q' device_del provider >/dev/null" \
+VFIO_DMABUF_REPLUG_CMD="'$Q' wait-event DEVICE_DELETED provider 60 >/dev/null &&
+			'$Q' add-provider >/dev/null" \
 VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
 VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
 	"$LAB_KSFT/vfio/vfio_dmabuf_test" -f unplug 2>&1 |
@@ -37,7 +37,8 @@ dmesg | grep -E 'pciehp: Slot|vfio-pci|dma-buf' | sed 's/^\[[ 0-9.]*\] //' |
 t_check "the provider is back, bound to vfio-pci" \
 	eval '[ "$(basename "$(readlink -f "$(pci_sysfs "$P")/driver")")" = vfio-pci ]'
 t_check "no vfio-pci dma-buf is left in debugfs" \
-	eval "! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
+	eval "[ -r /sys/kernel/debug/dma_buf/bufinfo ] &&
+	      ! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
 t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_edu
 vfio_unbind "$P"
 t_done

@@ -127,20 +127,23 @@ lockdep() {
 	printf '[ 5.0] ======================================================\n'
 	printf '[ 5.0] WARNING: possible circular locking dependency detected\n'
 	printf '[ 5.0] irq/25-pciehp/40 is trying to acquire lock:\n'
-	printf '[ 5.0] (&ctrl->reset_lock){.+.+}-{3:3}, at: %s+0x10f/0x18b\n' "$1"
+	printf '[ 5.0] ffff88800514d300 (&ctrl->reset_lock){.+.+}-{3:3}, at: %b+0x1/0x2\n' "$1"
 	printf '[ 5.0] but task is already holding lock:\n'
-	printf '[ 5.0] (pci_rescan_remove_lock){+.+.}-{3:3}\n'
-	printf '[ 5.0] Call Trace:\n[ 5.0]  <TASK>\n[ 5.0]  %s+0x10f/0x18b\n' "$1"
+	printf '[ 5.0] ffffffff82440468 (%s){+.+.}-{3:3}\n' "${2:-pci_rescan_remove_lock}"
+	printf '[ 5.0] -> #1 (&new_dev_set->lock){+.+.}-{3:3}:\n'
+	printf '[ 5.0] Call Trace:\n[ 5.0]  <TASK>\n[ 5.0]  %b+0x10f/0x18b\n' "$1"
 	printf '[ 5.0]  </TASK>\n[ 6.0] all fine\n'
 }
 lockdep pciehp_unconfigure_device > "$w/known.log"
 lockdep pci_foo > "$w/unknown.log"
 lockdep "pciehp_unconfigure_device+0x1/0x2\n[ 5.0]  vfio_pci_dma_buf_move" > "$w/series.log"
+lockdep pciehp_unconfigure_device "&vdev->memory_lock" > "$w/otherlock.log"
 cat "$w/known.log" "$w/splat.log" > "$w/known-splat.log"
 t_check "splat detector: skips pciehp's known lockdep report, nothing else" \
 	eval '"$LAB/splats" "$w/known.log" >/dev/null 2>&1 &&
 	      ! "$LAB/splats" "$w/unknown.log" >/dev/null 2>&1 &&
 	      ! "$LAB/splats" "$w/series.log" >/dev/null 2>&1 &&
+	      ! "$LAB/splats" "$w/otherlock.log" >/dev/null 2>&1 &&
 	      ! "$LAB/splats" "$w/known-splat.log" >/dev/null 2>&1'
 
 t_check "lab/vm rejects an unknown topology by name" \

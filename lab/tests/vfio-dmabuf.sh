@@ -30,14 +30,17 @@ rdma link add rxe0 type rxe netdev lo ||
 # A kselftest program and its options, its TAP lines folded into this
 # script's
 ksft() {
+	local prog=$1
+
+	shift
 	VFIO_DMABUF_FUZZ_SEED=${LAB_FUZZ_SEED:-1} \
 	VFIO_DMABUF_FUZZ_ITERS=${LAB_FUZZ_ITERS:-10000} \
 	VFIO_DMABUF_STRESS_SECS=${LAB_STRESS_SECS:-10} \
 	VFIO_DMABUF_STRESS_WORKERS=${LAB_STRESS_WORKERS:-4} \
 	VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
 	VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
-	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV "$LAB_KSFT/vfio/$@" 2>&1 |
-		sed -e "s/^\\(ok\\|not ok\\) [0-9]*/& $1:/" \
+	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV "$LAB_KSFT/vfio/$prog" "$@" 2>&1 |
+		sed -e "s/^\\(ok\\|not ok\\) [0-9]*/& $prog:/" \
 		    -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
 }
 

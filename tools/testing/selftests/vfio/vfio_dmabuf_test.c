@@ -1814,9 +1814,9 @@ TEST_F_TIMEOUT(unbind, revokes_while_open, 120)
 
 	/* Bound again, the device exports again */
 	vfio_close(e);
-	ASSERT_EQ(0, bind_vfio_pci(e->bdf));
-	pci_driver(e->bdf, drv, sizeof(drv));
-	ASSERT_STREQ("vfio-pci", drv);
+	ret = bind_vfio_pci(e->bdf);
+	ASSERT_EQ(0, ret) TH_LOG("binding %s to vfio-pci: %s", e->bdf,
+				 strerror(-ret));
 	vfio_open(_metadata, e);
 	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
 	ASSERT_LE(0, fd) TH_LOG("export after rebinding: %s", strerror(-fd));
@@ -1875,18 +1875,6 @@ static bool wait_present(const char *bdf, bool present, unsigned int secs)
 	return pci_present(bdf) == present;
 }
 
-/* The device is back on the bus: hand it to vfio-pci again */
-static int rebind(const char *bdf)
-{
-	char path[PATH_MAX];
-	int ret;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
-		 bdf);
-	ret = sysfs_write(path, "vfio-pci");
-	return ret ? ret : sysfs_write("/sys/bus/pci/drivers_probe", bdf);
-}
-
 FIXTURE_SETUP(unplug)
 {
 	const char *prov = getenv("VFIO_DMABUF_PROVIDER");
@@ -1910,7 +1898,7 @@ FIXTURE_SETUP(unplug)
 		TH_LOG("%s is not on the bus: %s", prov, self->replug);
 		ASSERT_EQ(0, system(self->replug));
 		ASSERT_TRUE(wait_present(prov, true, 60));
-		ASSERT_EQ(0, rebind(prov));
+		ASSERT_EQ(0, bind_vfio_pci(prov));
 	}
 	if (env_open(_metadata, &self->env))
 		SKIP(return, NO_LAB);
@@ -1935,7 +1923,7 @@ FIXTURE_TEARDOWN(unplug)
 	if (!wait_present(self->env.bdf, true, 30))
 		TH_LOG("%s is not back on the bus", self->env.bdf);
 	pci_driver(self->env.bdf, drv, sizeof(drv));
-	if (!drv[0] && rebind(self->env.bdf))
+	if (!drv[0] && bind_vfio_pci(self->env.bdf))
 		TH_LOG("could not bind %s to vfio-pci again", self->env.bdf);
 }
 
@@ -1998,10 +1986,9 @@ TEST_F_TIMEOUT(unplug, while_in_use, 180)
 	struct dmabuf_env *e = &self->env;
 	struct p2pdma_edu_import_info i;
 	unsigned int bufs, att;
-	int fd, fd2, st, go[2], ready[2];
+	int fd, fd2, st, go[2], ready[2], ret;
 	char c;
 	__u32 h = 0, h2 = 0;
-	char drv[64];
 	__u64 old;
 
 	setenv("VFIO_DMABUF_PROVIDER", e->bdf, 1);
@@ -2077,9 +2064,9 @@ TEST_F_TIMEOUT(unplug, while_in_use, 180)
 	/* Back on the bus, the device exports again and DMA lands */
 	ASSERT_EQ(0, system(self->replug)) TH_LOG("%s", self->replug);
 	ASSERT_TRUE(wait_present(e->bdf, true, 60));
-	ASSERT_EQ(0, rebind(e->bdf));
-	pci_driver(e->bdf, drv, sizeof(drv));
-	ASSERT_STREQ("vfio-pci", drv);
+	ret = bind_vfio_pci(e->bdf);
+	ASSERT_EQ(0, ret) TH_LOG("binding %s to vfio-pci: %s", e->bdf,
+				 strerror(-ret));
 	vfio_open(_metadata, e);
 	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
 	ASSERT_LE(0, fd) TH_LOG("export after the device came back: %s",

@@ -119,9 +119,36 @@ static inline int sysfs_write(const char *path, const char *val)
 	return n < 0 ? n : 0;
 }
 
+/*
+ * Hand @bdf to vfio-pci: through driver_override, which a device put back
+ * on the bus (rescan, hot-plug) no longer has, then a probe.  The driver
+ * is checked, not the writes' results: a device just hot-plugged shows in
+ * sysfs before the PCI core lets drivers probe it, and then binds when the
+ * core does.  0, or -EBUSY if another driver has it, -ETIMEDOUT if no
+ * driver came within 10 s.
+ */
 static inline int bind_vfio_pci(const char *bdf)
 {
-	return sysfs_write("/sys/bus/pci/drivers/vfio-pci/bind", bdf);
+	char path[PATH_MAX], drv[64];
+	unsigned int ms;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+		 bdf);
+	ret = sysfs_write(path, "vfio-pci");
+	if (ret)
+		return ret;
+	for (ms = 0; ms < 10000; ms += 100) {
+		pci_driver(bdf, drv, sizeof(drv));
+		if (drv[0])
+			return strcmp(drv, "vfio-pci") ? -EBUSY : 0;
+		sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+		pci_driver(bdf, drv, sizeof(drv));
+		if (drv[0])
+			return strcmp(drv, "vfio-pci") ? -EBUSY : 0;
+		usleep(100000);
+	}
+	return -ETIMEDOUT;
 }
 
 /* 32-bit xorshift: a pattern no stale data from an earlier run can match */

@@ -40,7 +40,7 @@ ksft() {
 	VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
 	VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
 	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV "$LAB_KSFT/vfio/$prog" "$@" 2>&1 |
-		sed -e "s/^\\(ok\\|not ok\\) [0-9]*/& $prog:/" \
+		sed -u -e "s/^\\(ok\\|not ok\\) [0-9]*/& $prog:/" \
 		    -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
 }
 

@@ -37,13 +37,10 @@
 
 static __u64 rnd_state;
 
-/* xorshift64*: the same seed, the same calls */
+/* The same seed, the same calls */
 static __u64 rnd(void)
 {
-	rnd_state ^= rnd_state >> 12;
-	rnd_state ^= rnd_state << 25;
-	rnd_state ^= rnd_state >> 27;
-	return rnd_state * 0x2545f4914f6cdd1dULL;
+	return xorshift64s(&rnd_state);
 }
 
 static __u64 below(__u64 n)
@@ -796,11 +793,7 @@ static int fault_call(struct __test_metadata *_metadata, struct dmabuf_env *e,
 			      sizeof(data));
 		break;
 	case F_REG_MR:
-		memset(&mr, 0, sizeof(mr));
-		mr.importer = e->importer;
-		mr.fd = f->buf;
-		mr.length = f->size;
-		ret = ioctl(e->edu, P2PDMA_EDU_REG_MR, &mr) ? -errno : 0;
+		ret = mr_reg(e, f->buf, 0, f->size, 0, 0, 0, &mr);
 		break;
 	case F_REVOKE:
 		ret = set_memory(e, false);

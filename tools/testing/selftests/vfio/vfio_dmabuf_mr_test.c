@@ -36,21 +36,6 @@
 #define SZ_1G		0x40000000ULL
 #define SZ_2G		0x80000000ULL
 
-static int mr_reg(struct dmabuf_env *e, int fd, __u64 off, __u64 len,
-		  __u64 iova, __u64 pgsz, __u32 flags,
-		  struct p2pdma_edu_reg_mr *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->importer = e->importer;
-	r->fd = fd;
-	r->offset = off;
-	r->length = len;
-	r->iova = iova;
-	r->pgsz_bitmap = pgsz;
-	r->flags = flags;
-	return ioctl(e->edu, P2PDMA_EDU_REG_MR, r) ? -errno : 0;
-}
-
 static int mr_access(struct dmabuf_env *e, __u32 h, int write, __u64 iova,
 		     void *buf, __u64 len)
 {

@@ -85,10 +85,7 @@ static unsigned int env_uint(const char *name, unsigned int def,
 
 static __u64 w_rnd(struct worker *w)
 {
-	w->rnd ^= w->rnd >> 12;
-	w->rnd ^= w->rnd << 25;
-	w->rnd ^= w->rnd >> 27;
-	return w->rnd * 0x2545f4914f6cdd1dULL;
+	return xorshift64s(&w->rnd);
 }
 
 static __u64 w_below(struct worker *w, __u64 n)
@@ -289,11 +286,8 @@ struct unbind_job {
 static void *unbinder(void *arg)
 {
 	struct unbind_job *u = arg;
-	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind",
-		 u->bdf);
-	u->ret = sysfs_write(path, u->bdf);
+	u->ret = unbind_driver(u->bdf);
 	clock_gettime(CLOCK_MONOTONIC, &u->done);
 	return NULL;
 }

@@ -1752,7 +1752,7 @@ TEST_F_TIMEOUT(lifetime, close_device, 120)
 static void unbind_helper(const char *bdf)
 {
 	close_from(-1);
-	_exit(-sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf));
+	_exit(-unbind_driver(bdf));
 }
 
 TEST_F_TIMEOUT(unbind, revokes_while_open, 120)

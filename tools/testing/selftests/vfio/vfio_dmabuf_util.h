@@ -119,6 +119,16 @@ static inline int sysfs_write(const char *path, const char *val)
 	return n < 0 ? n : 0;
 }
 
+/* Unbind @bdf from its driver; vfio-pci's unbind waits for the user */
+static inline int unbind_driver(const char *bdf)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind",
+		 bdf);
+	return sysfs_write(path, bdf);
+}
+
 /*
  * Hand @bdf to vfio-pci: through driver_override, which a device put back
  * on the bus (rescan, hot-plug) no longer has, then a probe.  The driver
@@ -149,6 +159,15 @@ static inline int bind_vfio_pci(const char *bdf)
 		usleep(100000);
 	}
 	return -ETIMEDOUT;
+}
+
+/* xorshift64*: the same seed, the same numbers (@state not 0) */
+static inline __u64 xorshift64s(__u64 *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545f4914f6cdd1dULL;
 }
 
 /* 32-bit xorshift: a pattern no stale data from an earlier run can match */
@@ -532,6 +551,22 @@ static inline int imp_dma(struct dmabuf_env *e, __u32 h, int to_device,
 static inline int imp_close(struct dmabuf_env *e, __u32 h)
 {
 	return ioctl(e->edu, P2PDMA_EDU_IMPORT_CLOSE, &h) ? -errno : 0;
+}
+
+/* A dma-buf MR of edu's stand-in HCA: ib_umem_dmabuf_get() and friends */
+static inline int mr_reg(struct dmabuf_env *e, int fd, __u64 off, __u64 len,
+			 __u64 iova, __u64 pgsz, __u32 flags,
+			 struct p2pdma_edu_reg_mr *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->importer = e->importer;
+	r->fd = fd;
+	r->offset = off;
+	r->length = len;
+	r->iova = iova;
+	r->pgsz_bitmap = pgsz;
+	r->flags = flags;
+	return ioctl(e->edu, P2PDMA_EDU_REG_MR, r) ? -errno : 0;
 }
 
 static inline struct p2pdma_edu_import_info

@@ -158,9 +158,8 @@ static void w_dma(struct worker *w, unsigned int i)
 	struct vfio_region_dma_range *r = &w->imps[i].r;
 	__u64 off = w_below(w, r->length / DMA_LEN) * DMA_LEN;
 	uint8_t data[DMA_LEN], back[DMA_LEN];
-	int ret;
-
 	bool after = gone(w->st);
+	int ret;
 
 	fill(data, sizeof(data), (__u32)w_rnd(w));
 	ret = imp_dma(&w->e, w->imps[i].h, 1, off, data, sizeof(data));

@@ -28,9 +28,7 @@ VFIO_DMABUF_REPLUG_CMD="'$Q' wait-event DEVICE_DELETED provider 60 >/dev/null &&
 			'$Q' add-provider >/dev/null" \
 VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
 VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
-	"$LAB_KSFT/vfio/vfio_dmabuf_test" -f unplug 2>&1 |
-	sed -u -e "s/^\\(ok\\|not ok\\) [0-9]*/& vfio_dmabuf_test:/" \
-	    -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
+	t_ksft "vfio_dmabuf_test -f unplug" "$LAB_KSFT/vfio/vfio_dmabuf_test" -f unplug
 
 dmesg | grep -E 'pciehp: Slot|vfio-pci|dma-buf' | sed 's/^\[[ 0-9.]*\] //' |
 	sort | uniq -c | sed 's/^/# /'

@@ -4,7 +4,8 @@
 T_NUM=0
 T_FAIL=0
 
-t_plan() { echo "TAP version 13"; echo "1..$1"; }
+T_PLAN=
+t_plan() { T_PLAN=$1; echo "TAP version 13"; echo "1..$1"; }
 t_ok() {
 	T_NUM=$((T_NUM + 1))
 	echo "ok $T_NUM $*"
@@ -20,7 +21,71 @@ t_check() {
 	shift
 	if "$@"; then t_ok "$d"; else t_notok "$d"; fi
 }
+# t_ksft NAME PROGRAM [ARG...]: run a kselftest program and fold its TAP
+# results into this script's ("ok N NAME: test"), then judge the program
+# itself by one more result: it must exist, exit 0, print a plan of at
+# least one test and exactly as many results, and never "Bail out!".  A
+# program that crashes half-way, bails out, is not built or whose filter
+# matches nothing is then a failure with its name, not a few results that
+# silently went missing.
+t_ksft() {
+	local name=$1 verdict out
+
+	shift
+	if [ ! -x "$1" ]; then
+		t_notok "$name: exits 0 with every planned result"
+		echo "# $name: $1 is not built"
+		return 1
+	fi
+	verdict=$(mktemp)
+	{ "$@" 2>&1; printf '@@t_ksft exit %d\n' "$?"; } |
+		awk -v name="$name" -v verdict="$verdict" '
+		/@@t_ksft exit [0-9]+$/ {	# after an unterminated last line
+			rc = $NF
+			sub(/@@t_ksft exit [0-9]+$/, "")
+			if ($0 == "")
+				next
+		}
+		/^TAP version/ { next }
+		/^1\.\.[0-9]+/ { if (plan != "") plans++; plan = substr($1, 4) + 0; next }
+		/^(ok|not ok) [0-9]+/ {
+			n++
+			sub(/^(ok|not ok) [0-9]+/, "& " name ":")
+			print; fflush(); next
+		}
+		/^Bail out!/ { bail = 1 }
+		{ print; fflush() }
+		END {
+			why = ""
+			if (rc != 0) why = why ", exit status " rc
+			if (plan == "") why = why ", no plan"
+			else if (plan == 0) why = why ", a plan of no tests"
+			if (plans) why = why ", more than one plan"
+			if (plan != "" && n != plan)
+				why = why ", " n + 0 " results for a plan of " plan
+			if (bail) why = why ", Bail out!"
+			print (why == "" ? "ok " n + 0 " results" : substr(why, 3)) > verdict
+		}'
+	out=$(cat "$verdict")
+	rm -f "$verdict"
+	case $out in
+	"ok "*)
+		t_ok "$name: exits 0 with every planned result"
+		echo "# $name: ${out#ok }" ;;
+	*)
+		t_notok "$name: exits 0 with every planned result"
+		echo "# $name: ${out:-no verdict}"
+		return 1 ;;
+	esac
+}
+
+# t_done: the summary; fails if anything failed or a plan was not kept
 t_done() {
+	local n=$T_NUM
+
+	if [ -n "$T_PLAN" ] && [ "$n" != "$T_PLAN" ]; then
+		t_notok "$(basename "$0") keeps its plan ($n results for a plan of $T_PLAN)"
+	fi
 	echo "# $((T_NUM - T_FAIL)) passed, $T_FAIL failed"
 	[ $T_FAIL = 0 ]
 }

@@ -18,8 +18,7 @@ t_check "provider $P and importer $I bound to p2pdma_edu" \
 
 dmesg -C
 P2PDMA_PROVIDER=$P P2PDMA_IMPORTER=$I P2PDMA_BAR_FILE=$LAB_BAR_FILE \
-P2PDMA_EXPECT=$LAB_EXPECT "$LAB_KSFT/p2pdma/p2pdma_edu_test" 2>&1 |
-	sed -e 's/^\(ok\|not ok\) [0-9]*/& p2pdma_edu_test:/' -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
+P2PDMA_EXPECT=$LAB_EXPECT t_ksft p2pdma_edu_test "$LAB_KSFT/p2pdma/p2pdma_edu_test"
 log=$(dmesg)
 echo "$log" | grep -E 'cannot DMA|DMAR' | sed 's/^/# /'
 

@@ -28,7 +28,7 @@ rdma link add rxe0 type rxe netdev lo ||
 	t_notok "rdma link add rxe0 type rxe netdev lo"
 
 # A kselftest program and its options, its TAP lines folded into this
-# script's
+# script's and the program itself judged (t_ksft)
 ksft() {
 	local prog=$1
 
@@ -39,9 +39,8 @@ ksft() {
 	VFIO_DMABUF_STRESS_WORKERS=${LAB_STRESS_WORKERS:-4} \
 	VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
 	VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
-	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV "$LAB_KSFT/vfio/$prog" "$@" 2>&1 |
-		sed -u -e "s/^\\(ok\\|not ok\\) [0-9]*/& $prog:/" \
-		    -e 's/^TAP version.*//' -e 's/^1\.\.[0-9]*$//'
+	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV \
+		t_ksft "$prog${1:+ $*}" "$LAB_KSFT/vfio/$prog" "$@"
 }
 
 dmesg -C

@@ -47,6 +47,22 @@ report() {	# report "description" "findings"
 	fi
 }
 
+# make series into $1, as a test judged by the exit status of lab/series.py
+check_series_build() {	# check_series_build OUTDIR
+	local out rc
+
+	out=$(LAB_SRC=$LAB_SRC LAB_SERIES_TREE=$LAB_SERIES_TREE \
+		python3 "$LAB_REPO/lab/series.py" build --out "$1" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	if [ $rc = 0 ]; then
+		t_ok "make series: git am onto the pristine base"
+	else
+		t_notok "make series: git am onto the pristine base"
+		echo "# lab/series.py exited $rc"
+	fi
+}
+
 # checkpatch --strict, all of it but FILE_PATH_CHANGES, which only asks
 # "does MAINTAINERS need updating?" for every new file.  That question is
 # answered instead: each file the patch adds must belong to a MAINTAINERS

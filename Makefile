@@ -52,6 +52,10 @@ demo: build
 bench: build
 	@$(LAB)/bench
 
+# make mutants [MUTANTS="bus-offset-sign no-fence-wait"]
+mutants: build
+	@$(LAB)/mutants $(MUTANTS)
+
 vm: build
 	@$(LAB)/vm -t $(T) -s $(SIZE) $(if $(KARGS),-a "$(KARGS)") $(if $(QARGS),-q "$(QARGS)") -v "$(CMD)"
 
@@ -70,4 +74,4 @@ paths:
 clean:
 	@source $(LAB)/lib.sh && rm -rf "$$LAB_OUT" "$$LAB_KSFT" "$$LAB_TESTS"
 
-.PHONY: all build setup sync save status series series-check check demo bench vm paths clean
+.PHONY: all build setup sync save status series series-check check demo bench mutants vm paths clean

@@ -170,6 +170,34 @@ struct p2pdma_edu_import_dma {
 	__u64 user_buf;
 };
 
+/* An importer keeps what it saw in its last this many move_notify calls */
+#define P2PDMA_EDU_SEEN_MAX	8
+
+/**
+ * struct p2pdma_edu_seen - the provider as an importer saw it in move_notify
+ * @valid: 1 if that move_notify is one of the last P2PDMA_EDU_SEEN_MAX
+ * @provider: 1 if the dma-buf's exporter is a PCI device the importer found
+ *	(vfio-pci names its dma-bufs after the device); the rest is 0 if not
+ * @present: the provider answered a config read (still on the bus)
+ * @decode: PCI_COMMAND_MEMORY was set in the provider's command register
+ * @enabled: the provider was enabled (pci_is_enabled())
+ * @d0: the provider's PM control register said D0 (or it has no PM)
+ * @reg0: the first 32-bit register of the provider's BAR 0, read while
+ *	@present and @decode: a test writes a value there that a reset clears
+ *
+ * Taken inside move_notify, before the importer unmaps: an exporter that
+ * revokes before the device loses its BARs is seen with everything set.
+ */
+struct p2pdma_edu_seen {
+	__u32 valid;
+	__u32 provider;
+	__u32 present;
+	__u32 decode;
+	__u32 enabled;
+	__u32 d0;
+	__u32 reg0;
+};
+
 /**
  * struct p2pdma_edu_import_info - what an importer has seen
  * @handle: import handle
@@ -179,6 +207,8 @@ struct p2pdma_edu_import_dma {
  * @map_errors: out: number of failed mapping attempts
  * @last_error: out: positive errno of the last failed mapping attempt
  * @fences_signalled: out: number of P2PDMA_EDU_IMPORT_FENCE fences signalled
+ * @seen_index: the move_notify call, counted from 1, to report in @seen
+ * @seen: out: what the importer saw of the provider in that call
  */
 struct p2pdma_edu_import_info {
 	__u32 handle;
@@ -188,6 +218,8 @@ struct p2pdma_edu_import_info {
 	__u32 map_errors;
 	__s32 last_error;
 	__u32 fences_signalled;
+	__u32 seen_index;
+	struct p2pdma_edu_seen seen;
 };
 
 /**
@@ -286,6 +318,8 @@ struct p2pdma_edu_mr_access {
  * @page_size: out: block size of the table while valid
  * @entries: out: entries of the table while valid
  * @first_dma: out: DMA address of the first block while valid
+ * @seen_index: the invalidation, counted from 1, to report in @seen
+ * @seen: out: what the HCA saw of the provider in that invalidation
  */
 struct p2pdma_edu_mr_info {
 	__u32 handle;
@@ -299,6 +333,8 @@ struct p2pdma_edu_mr_info {
 	__u64 page_size;
 	__u64 entries;
 	__u64 first_dma;
+	__u32 seen_index;
+	struct p2pdma_edu_seen seen;
 };
 
 /* The made-up DMA address of P2PDMA_EDU_EXPORT_SHORT's mapping */

@@ -476,8 +476,10 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
 	old = expect_mr(_metadata, e, r.handle, 0, 1, "registered").first_dma;
 
+	mark_provider(_metadata, e);
 	ASSERT_EQ(0, set_memory(e, false));
 	expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
+	expect_mr_revoke_first(_metadata, e, r.handle, 1, "memory decode off");
 	check_access_fails(_metadata, e, r.handle, r.iova + PAGE, off + PAGE,
 			   -ENODEV, "memory decode off");
 	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
@@ -486,10 +488,15 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	EXPECT_EQ(1, i.faults);
 	EXPECT_EQ(2, i.fault_errors);
 	EXPECT_EQ(ENODEV, i.last_error);
-	check_old_addr(_metadata, e, old, off, "memory decode off");
 
+	/*
+	 * The old address is checked once the BAR decodes again and before
+	 * the MR faults in: while decode is off no DMA could land anyway.
+	 * The access after it, through the MR, is the positive control.
+	 */
 	ASSERT_EQ(0, set_memory(e, true));
 	expect_mr(_metadata, e, r.handle, 2, 0, "memory decode on");
+	check_old_addr(_metadata, e, old, off, "memory decode on, not faulted in");
 	check_access(_metadata, e, r.handle, &r, off, 0x2000, PAGE, 2);
 	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in again");
 	EXPECT_EQ(2, i.faults);
@@ -511,9 +518,11 @@ TEST_F_TIMEOUT(mr, revoke_reset, 120)
 	if (!reg_bar(_metadata, e, self->fd, off, 0x10000, 0, 0, &r))
 		return;
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+	mark_provider(_metadata, e);
 	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_RESET))
 		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
 	expect_mr(_metadata, e, r.handle, 2, 0, "after the reset");
+	expect_mr_revoke_first(_metadata, e, r.handle, 1, "VFIO_DEVICE_RESET");
 	check_access(_metadata, e, r.handle, &r, off, 0x3000, PAGE, 2);
 	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in again");
 	EXPECT_EQ(2, i.faults);
@@ -555,8 +564,10 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
 		return;
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+	mark_provider(_metadata, e);
 	vfio_close(e);
 	expect_mr(_metadata, e, r.handle, 1, 0, "device closed");
+	expect_mr_revoke_first(_metadata, e, r.handle, 1, "device closed");
 	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
 			   "device closed");
 	/* Reopening the device does not bring the dma-buf back */
@@ -586,9 +597,12 @@ TEST_F_TIMEOUT(mr, pinned, 60)
 		     P2PDMA_EDU_MR_PINNED_REVOCABLE, &r))
 		return;
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+	mark_provider(_metadata, e);
 	ASSERT_EQ(0, set_memory(e, false));
 	i = expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
 	EXPECT_EQ(1, i.revoked);
+	expect_mr_revoke_first(_metadata, e, r.handle, 1,
+			       "memory decode off, pinned");
 	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
 			   "pinned MR revoked");
 	ASSERT_EQ(0, set_memory(e, true));

@@ -60,6 +60,7 @@ struct dmabuf_env {
 	__u64 bar_size;
 	__u64 cfg_off;		/* offset of the config region */
 	unsigned int seed;	/* of the patterns: differs from run to run */
+	__u32 marker;		/* in BAR 0 register 0 until a reset, or 0 */
 };
 
 static inline int parse_pci(const char *s, __u32 *addr)
@@ -501,6 +502,86 @@ static inline void check_old_addr(struct __test_metadata *_metadata,
 	EXPECT_EQ(0, memcmp(before, after, PAGE))
 		TH_LOG("%s: DMA to the revoked IOVA %#llx reached the BAR (edu: %d)",
 		       when, (unsigned long long)addr, ret);
+}
+
+/*
+ * Leave a mark that a reset of the provider wipes out: on ivshmem (the
+ * lab's provider), in IntrMask, the read-write first register of BAR 0,
+ * which QEMU clears on every kind of reset.  On other devices register 0
+ * is not ours to write: nothing is marked, and the importer's view of a
+ * reset is not checked.  Needs memory decode on.
+ */
+static inline void mark_provider(struct __test_metadata *_metadata,
+				 struct dmabuf_env *e)
+{
+	__u16 vendor = 0, device = 0;
+	struct vfio_region_info ri;
+	__u32 v = 0;
+
+	e->marker = 0;
+	ASSERT_EQ(0, cfg_read16(e, PCI_VENDOR_ID, &vendor));
+	ASSERT_EQ(0, cfg_read16(e, PCI_DEVICE_ID, &device));
+	if (vendor != 0x1af4 || device != 0x1110)
+		return;
+	region_info(_metadata, e, VFIO_PCI_BAR0_REGION_INDEX, &ri);
+	e->marker = 0x5a000000 | ((e->seed + rand()) & 0xffffff);
+	ASSERT_EQ(4, pwrite(e->device, &e->marker, 4, ri.offset))
+		TH_LOG("%s: writing BAR 0: %s", e->bdf, strerror(errno));
+	ASSERT_EQ(4, pread(e->device, &v, 4, ri.offset));
+	ASSERT_EQ(e->marker, v) TH_LOG("%s: BAR 0 register 0 does not keep a value",
+				       e->bdf);
+}
+
+/*
+ * What an importer saw of the provider when it was told to stop: the
+ * revoke must come before the device loses its BARs, so the provider was
+ * still on the bus, enabled, decoding memory, in D0 and not reset yet.
+ */
+static inline void expect_seen_first(struct __test_metadata *_metadata,
+				     const struct dmabuf_env *e,
+				     const struct p2pdma_edu_seen *s,
+				     const char *when)
+{
+	ASSERT_EQ(1, s->valid) TH_LOG("%s: the importer has no record of that notification",
+				      when);
+	ASSERT_EQ(1, s->provider) TH_LOG("%s: the importer did not find the provider",
+					 when);
+	EXPECT_EQ(1, s->present)
+		TH_LOG("%s: the provider had left the bus before the revoke", when);
+	EXPECT_EQ(1, s->enabled)
+		TH_LOG("%s: the provider was disabled before the revoke", when);
+	EXPECT_EQ(1, s->decode)
+		TH_LOG("%s: memory decode was off before the revoke", when);
+	EXPECT_EQ(1, s->d0)
+		TH_LOG("%s: the provider had left D0 before the revoke", when);
+	if (e->marker)
+		EXPECT_EQ(e->marker, s->reg0)
+			TH_LOG("%s: the provider was reset before the revoke (BAR 0 register 0: %#x)",
+			       when, s->reg0);
+}
+
+/* The @index-th move_notify of import @h (from 1) came first */
+static inline void expect_revoke_first(struct __test_metadata *_metadata,
+				       const struct dmabuf_env *e, __u32 h,
+				       __u32 index, const char *when)
+{
+	struct p2pdma_edu_import_info i = { .handle = h, .seen_index = index };
+
+	ASSERT_EQ(0, ioctl(e->edu, P2PDMA_EDU_IMPORT_INFO, &i))
+		TH_LOG("IMPORT_INFO %u: %s", h, strerror(errno));
+	expect_seen_first(_metadata, e, &i.seen, when);
+}
+
+/* The @index-th invalidation of MR @h (from 1) came first */
+static inline void expect_mr_revoke_first(struct __test_metadata *_metadata,
+					  const struct dmabuf_env *e, __u32 h,
+					  __u32 index, const char *when)
+{
+	struct p2pdma_edu_mr_info i = { .handle = h, .seen_index = index };
+
+	ASSERT_EQ(0, ioctl(e->edu, P2PDMA_EDU_MR_INFO, &i))
+		TH_LOG("MR_INFO %u: %s", h, strerror(errno));
+	expect_seen_first(_metadata, e, &i.seen, when);
 }
 
 /* The ioctls of a p2pdma_edu import: 0 or -errno */

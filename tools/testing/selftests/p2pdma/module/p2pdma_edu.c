@@ -81,6 +81,20 @@ struct p2pdma_edu_file {
 };
 
 /*
+ * The provider of a dma-buf as an importer watches it: in each move_notify
+ * the importer records whether the provider still decoded its BARs, was
+ * enabled, in D0, and not reset (the first register of BAR 0 still holds
+ * what the test wrote there), so that tests see that the exporter revoked
+ * before the device lost its BARs, not only that it revoked.  @seen is
+ * protected by the dma-buf's resv lock.
+ */
+struct p2pdma_edu_watch {
+	struct pci_dev *pdev;		/* referenced, NULL if not PCI */
+	void __iomem *reg0;
+	struct p2pdma_edu_seen seen[P2PDMA_EDU_SEEN_MAX];
+};
+
+/*
  * One P2PDMA_EDU_IMPORT.  @sgt, @pinned, @revoked and the counters are
  * protected by the dma-buf's resv lock.
  */
@@ -102,6 +116,7 @@ struct p2pdma_edu_attachment {
 	u32 maps;
 	u32 map_errors;
 	int last_error;
+	struct p2pdma_edu_watch watch;
 };
 
 /* One P2PDMA_EDU_MAP (a dma_p2p_map) or P2PDMA_EDU_MAP_RANGES (an sgt). */
@@ -368,12 +383,79 @@ out_free_req:
 	return ret;
 }
 
+/*
+ * vfio-pci names its dma-bufs "<PCI device> bar<n>": find the provider
+ * from that, before the import can get a move_notify.
+ */
+static void p2pdma_edu_watch_init(struct p2pdma_edu_watch *w,
+				  struct dma_buf *dmabuf)
+{
+	char name[32] = "";
+	struct device *dev;
+
+	if (strcmp(dmabuf->exp_name, "vfio-pci"))
+		return;
+	spin_lock(&dmabuf->name_lock);
+	if (dmabuf->name)
+		sscanf(dmabuf->name, "%31s", name);
+	spin_unlock(&dmabuf->name_lock);
+	dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
+	if (!dev)
+		return;
+	w->pdev = to_pci_dev(dev);
+	if (pci_resource_flags(w->pdev, 0) & IORESOURCE_MEM &&
+	    pci_resource_len(w->pdev, 0) >= sizeof(u32))
+		w->reg0 = pci_iomap_range(w->pdev, 0, 0, sizeof(u32));
+}
+
+static void p2pdma_edu_watch_release(struct p2pdma_edu_watch *w)
+{
+	if (w->reg0)
+		pci_iounmap(w->pdev, w->reg0);
+	pci_dev_put(w->pdev);
+}
+
+/* Called from move_notify (resv lock held), the @n-th, counted from 1. */
+static void p2pdma_edu_watch_record(struct p2pdma_edu_watch *w, u32 n)
+{
+	struct p2pdma_edu_seen *s = &w->seen[(n - 1) % P2PDMA_EDU_SEEN_MAX];
+	struct pci_dev *pdev = w->pdev;
+	u16 cmd = 0, pmcsr = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->valid = 1;
+	if (!pdev)
+		return;
+	s->provider = 1;
+	s->present = pci_device_is_present(pdev);
+	s->enabled = pci_is_enabled(pdev);
+	if (!s->present)
+		return;
+	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+	s->decode = !!(cmd & PCI_COMMAND_MEMORY);
+	if (pdev->pm_cap)
+		pci_read_config_word(pdev, pdev->pm_cap + PCI_PM_CTRL, &pmcsr);
+	s->d0 = (pmcsr & PCI_PM_CTRL_STATE_MASK) == 0;
+	if (s->decode && s->d0 && w->reg0)
+		s->reg0 = readl(w->reg0);
+}
+
+/* What the @index-th move_notify saw, if it is one of the last ones */
+static void p2pdma_edu_watch_seen(const struct p2pdma_edu_watch *w, u32 n,
+				  u32 index, struct p2pdma_edu_seen *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (index && index <= n && n - index < P2PDMA_EDU_SEEN_MAX)
+		*out = w->seen[(index - 1) % P2PDMA_EDU_SEEN_MAX];
+}
+
 static void p2pdma_edu_import_move_notify(struct dma_buf_attachment *attach)
 {
 	struct p2pdma_edu_attachment *imp = attach->importer_priv;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
 	imp->move_notify++;
+	p2pdma_edu_watch_record(&imp->watch, imp->move_notify);
 	/* Like an RDMA driver: zap the translation, unmap, fault in later */
 	if (imp->sgt) {
 		dma_buf_unmap_attachment(attach, imp->sgt, DMA_BIDIRECTIONAL);
@@ -506,6 +588,7 @@ static void p2pdma_edu_import_free(struct p2pdma_edu_attachment *imp)
 	dma_resv_unlock(dmabuf->resv);
 	dma_buf_detach(dmabuf, imp->attach);
 	dma_buf_put(dmabuf);
+	p2pdma_edu_watch_release(&imp->watch);
 	pci_dev_put(imp->pdev);
 	kfree(imp);
 }
@@ -549,6 +632,7 @@ static long p2pdma_edu_ioctl_import(struct p2pdma_edu_file *f,
 		ret = PTR_ERR(imp->dmabuf);
 		goto err_free;
 	}
+	p2pdma_edu_watch_init(&imp->watch, imp->dmabuf);
 
 	if (req.flags & P2PDMA_EDU_IMPORT_NO_P2P)
 		ops = &p2pdma_edu_no_p2p_ops;
@@ -595,6 +679,7 @@ err_detach:
 	dma_buf_detach(imp->dmabuf, imp->attach);
 err_put:
 	dma_buf_put(imp->dmabuf);
+	p2pdma_edu_watch_release(&imp->watch);
 err_free:
 	pci_dev_put(imp->pdev);
 	kfree(imp);
@@ -702,13 +787,18 @@ out_unlock:
 static long p2pdma_edu_ioctl_import_info(struct p2pdma_edu_attachment *imp,
 					 void __user *arg)
 {
+	struct p2pdma_edu_import_info __user *uinfo = arg;
 	struct p2pdma_edu_import_info info = {};
+	u32 index;
 
-	if (copy_from_user(&info.handle, arg, sizeof(info.handle)))
+	if (get_user(info.handle, &uinfo->handle) ||
+	    get_user(index, &uinfo->seen_index))
 		return -EFAULT;
 	dma_resv_lock(imp->dmabuf->resv, NULL);
 	info.mapped = !!imp->sgt;
 	info.move_notify = imp->move_notify;
+	info.seen_index = index;
+	p2pdma_edu_watch_seen(&imp->watch, imp->move_notify, index, &info.seen);
 	info.maps = imp->maps;
 	info.map_errors = imp->map_errors;
 	info.last_error = imp->last_error;
@@ -797,6 +887,7 @@ struct p2pdma_edu_mr {
 	u32 faults;
 	u32 fault_errors;
 	int last_error;
+	struct p2pdma_edu_watch watch;
 };
 
 static struct dma_resv *p2pdma_edu_mr_resv(struct p2pdma_edu_mr *mr)
@@ -880,6 +971,7 @@ static void p2pdma_edu_mr_invalidate(struct dma_buf_attachment *attach)
 	if (!mr)
 		return;
 	mr->invalidations++;
+	p2pdma_edu_watch_record(&mr->watch, mr->invalidations);
 	p2pdma_edu_mr_zap(mr);
 	ib_umem_dmabuf_unmap_pages(umem_dmabuf);
 }
@@ -895,6 +987,7 @@ static void p2pdma_edu_mr_revoke(void *priv)
 	struct p2pdma_edu_mr *mr = priv;
 
 	mr->invalidations++;
+	p2pdma_edu_watch_record(&mr->watch, mr->invalidations);
 	p2pdma_edu_mr_zap(mr);
 }
 
@@ -904,6 +997,7 @@ static void p2pdma_edu_mr_free(struct p2pdma_edu_mr *mr)
 	if (mr->umem_dmabuf)
 		ib_umem_release(&mr->umem_dmabuf->umem);
 	kvfree(mr->table);
+	p2pdma_edu_watch_release(&mr->watch);
 	put_device(&mr->ibdev->dev);
 	pci_dev_put(mr->pdev);
 	kfree(mr);
@@ -946,6 +1040,8 @@ static int p2pdma_edu_mr_get_umem(struct p2pdma_edu_mr *mr,
 		umem_dmabuf->private = mr;
 	}
 	mr->umem_dmabuf = umem_dmabuf;
+	/* Under the resv lock: before any invalidation */
+	p2pdma_edu_watch_init(&mr->watch, umem_dmabuf->attach->dmabuf);
 	/* What a driver sizing its table before the first mapping sees */
 	mr->umem_pages = ib_umem_num_pages(&umem_dmabuf->umem);
 	/* A pinned umem is mapped already: this only builds the table */
@@ -1091,13 +1187,18 @@ out_unlock:
 static long p2pdma_edu_ioctl_mr_info(struct p2pdma_edu_mr *mr,
 				     void __user *arg)
 {
+	struct p2pdma_edu_mr_info __user *uinfo = arg;
 	struct p2pdma_edu_mr_info info = {};
+	u32 index;
 
-	if (copy_from_user(&info.handle, arg, sizeof(info.handle)))
+	if (get_user(info.handle, &uinfo->handle) ||
+	    get_user(index, &uinfo->seen_index))
 		return -EFAULT;
 	dma_resv_lock(p2pdma_edu_mr_resv(mr), NULL);
 	info.valid = !!mr->table;
 	info.invalidations = mr->invalidations;
+	info.seen_index = index;
+	p2pdma_edu_watch_seen(&mr->watch, mr->invalidations, index, &info.seen);
 	info.faults = mr->faults;
 	info.fault_errors = mr->fault_errors;
 	info.last_error = mr->last_error;

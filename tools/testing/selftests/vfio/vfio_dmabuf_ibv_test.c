@@ -20,6 +20,17 @@
  *     spans two pages), addressed by the MRs' IOVA and rkey.  The bytes
  *     are checked in the host file that backs the BAR, and those around
  *     them must not change; an RDMA READ must bring the pattern back.
+ *   - kernel_reg_dmabuf_mr: UVERBS_METHOD_REG_DMABUF_MR issued as a raw
+ *     ioctl on the device's uverbs file, bypassing libibverbs, whose
+ *     providers may answer ibv_reg_dmabuf_mr() without asking the kernel
+ *     (rdma-core 44's rxe and siw do).  A positive control first: the
+ *     same hand-built ioctl must run UVERBS_METHOD_QUERY_MR on an
+ *     ordinary MR and return its keys, which proves it reaches uverbs,
+ *     and a REG_DMABUF_MR with a malformed attribute must get the
+ *     attribute parser's EINVAL.  Then the kernel must refuse the
+ *     dma-buf MR where the library says "unsupported" (EOPNOTSUPP from
+ *     the method's handler: the device has no reg_user_mr_dmabuf), and
+ *     register it where P2P is allowed and the library supports it.
  *   - loopback_self_check: the same RC loopback WRITE and READ into an
  *     ordinary MR (malloc'd memory) on every device, so that the QP,
  *     post and poll code the dma-buf case relies on is tested where no
@@ -42,6 +53,8 @@
 #include "vfio_dmabuf_util.h"
 
 #include <infiniband/verbs.h>
+#include <rdma/ib_user_ioctl_cmds.h>
+#include <rdma/rdma_user_ioctl_cmds.h>
 
 #define PORT		1
 #define ACCESS		(IBV_ACCESS_LOCAL_WRITE | \
@@ -425,6 +438,107 @@ static const char *err_str(int err)
 	return err ? strerror(err) : "failure with errno 0";
 }
 
+/* A uverbs ioctl with up to 9 attributes, built by hand */
+struct raw_cmd {
+	struct ib_uverbs_ioctl_hdr hdr;
+	struct ib_uverbs_attr attrs[9];
+};
+
+/* An inline or pointer attribute of a raw uverbs ioctl */
+static struct ib_uverbs_attr raw_attr(__u16 id, __u16 len, __u64 data,
+				      bool mandatory)
+{
+	struct ib_uverbs_attr a = {
+		.attr_id = id, .len = len, .data = data,
+		.flags = mandatory ? UVERBS_ATTR_F_MANDATORY : 0,
+	};
+
+	return a;
+}
+
+/* Issue @c on @d's uverbs file: 0 or the errno of the kernel */
+static int raw_ioctl(struct rdma_dev *d, struct raw_cmd *c, __u16 object,
+		     __u16 method, unsigned int nr_attrs, __u32 driver_id)
+{
+	c->hdr.length = sizeof(c->hdr) + nr_attrs * sizeof(c->attrs[0]);
+	c->hdr.object_id = object;
+	c->hdr.method_id = method;
+	c->hdr.num_attrs = nr_attrs;
+	c->hdr.driver_id = driver_id;
+	return ioctl(d->ctx->cmd_fd, RDMA_VERBS_IOCTL, c) ? errno : 0;
+}
+
+/*
+ * UVERBS_METHOD_QUERY_MR of @mr by hand: 0 if the kernel ran it and gave
+ * back the keys and length libibverbs knows, else the errno (EINVAL for
+ * a driver id that is not the device's).
+ */
+static int raw_query_mr(struct rdma_dev *d, struct ibv_mr *mr,
+			__u32 driver_id)
+{
+	__u32 lkey = 0, rkey = 0;
+	__u64 length = 0;
+	struct raw_cmd c = {};
+	int ret;
+
+	c.attrs[0] = raw_attr(UVERBS_ATTR_QUERY_MR_HANDLE, 0, mr->handle, true);
+	c.attrs[1] = raw_attr(UVERBS_ATTR_QUERY_MR_RESP_LKEY, sizeof(lkey),
+			      (uintptr_t)&lkey, true);
+	c.attrs[2] = raw_attr(UVERBS_ATTR_QUERY_MR_RESP_RKEY, sizeof(rkey),
+			      (uintptr_t)&rkey, true);
+	c.attrs[3] = raw_attr(UVERBS_ATTR_QUERY_MR_RESP_LENGTH, sizeof(length),
+			      (uintptr_t)&length, true);
+	ret = raw_ioctl(d, &c, UVERBS_OBJECT_MR, UVERBS_METHOD_QUERY_MR, 4,
+			driver_id);
+	if (ret)
+		return ret;
+	return lkey == mr->lkey && rkey == mr->rkey && length == mr->length ?
+	       0 : EBADMSG;
+}
+
+/*
+ * UVERBS_METHOD_REG_DMABUF_MR by hand: 0 (the MR is destroyed again) or
+ * the errno of the kernel.
+ */
+static int raw_reg_dmabuf_mr(struct rdma_dev *d, __u32 driver_id, int fd,
+			     __u64 len, bool malformed)
+{
+	__u32 lkey = 0, rkey = 0;
+	struct raw_cmd c = {};
+	int ret;
+
+	c.attrs[0] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_HANDLE, 0, 0, true);
+	c.attrs[1] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE, 0,
+			      d->pd->handle, true);
+	c.attrs[2] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_OFFSET, 8, 0, true);
+	c.attrs[3] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_LENGTH, 8, len, true);
+	c.attrs[4] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_IOVA, 8, IOVA, true);
+	/* A u32 inline; 8 bytes are malformed */
+	c.attrs[5] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_FD,
+			      malformed ? 8 : sizeof(__u32), (__u32)fd, true);
+	c.attrs[6] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, 8,
+			      ACCESS, true);
+	c.attrs[7] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY,
+			      sizeof(lkey), (uintptr_t)&lkey, true);
+	c.attrs[8] = raw_attr(UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY,
+			      sizeof(rkey), (uintptr_t)&rkey, true);
+	ret = raw_ioctl(d, &c, UVERBS_OBJECT_MR, UVERBS_METHOD_REG_DMABUF_MR,
+			9, driver_id);
+	if (ret)
+		return ret;
+
+	/* The new MR's handle came back in the first attribute */
+	c.attrs[0] = raw_attr(UVERBS_ATTR_DESTROY_MR_HANDLE, 0, c.attrs[0].data,
+			      true);
+	return raw_ioctl(d, &c, UVERBS_OBJECT_MR, UVERBS_METHOD_MR_DESTROY, 1,
+			 driver_id) ? EBADMSG : 0;
+}
+
+static const char *raw_str(int err)
+{
+	return err ? strerror(err) : "success";
+}
+
 /* NCCL's probe: EOPNOTSUPP or EPROTONOSUPPORT means no dma-buf support */
 static int nccl_probe(struct ibv_pd *pd)
 {
@@ -668,6 +782,76 @@ TEST_F_TIMEOUT(ibv, write_into_bar, 120)
 	}
 	if (!n)
 		SKIP(return, "no RDMA device that can import the BAR: %s", none);
+}
+
+TEST_F(ibv, kernel_reg_dmabuf_mr)
+{
+	struct dmabuf_env *e = &self->env;
+	struct rdma_dev *d = &self->d;
+	int i, err, probe, driver_id;
+	struct ibv_mr *mr;
+	void *mem;
+
+	if (self->no_lab)
+		SKIP(return, NO_LAB);
+	dmabuf_open(_metadata, e, &self->range, &self->dmabuf,
+		    &self->not_dmabuf, 0);
+	mem = calloc(1, MEM_LEN);
+	ASSERT_NE(NULL, mem);
+
+	for (i = 0; i < self->nr; i++) {
+		dev_open(_metadata, d, self->list[i]);
+		mr = ibv_reg_mr(d->pd, mem, MEM_LEN, ACCESS);
+		ASSERT_NE(NULL, mr) TH_LOG("%s: ibv_reg_mr: %s", d->name,
+					   strerror(errno));
+
+		/*
+		 * The positive control: the hand-built ioctl queries an
+		 * ordinary MR; only the device's own driver id is accepted.
+		 */
+		for (driver_id = 0; driver_id < 64; driver_id++) {
+			err = raw_query_mr(d, mr, driver_id);
+			if (err != EINVAL)
+				break;
+		}
+		EXPECT_EQ(0, err)
+			TH_LOG("%s: UVERBS_METHOD_QUERY_MR by hand: %s (driver id %d)",
+			       d->name, strerror(err), driver_id);
+		EXPECT_EQ(0, ibv_dereg_mr(mr));
+		if (err) {
+			dev_close(_metadata, d);
+			continue;
+		}
+
+		/* The method's attributes are parsed before its handler runs */
+		err = raw_reg_dmabuf_mr(d, driver_id, self->dmabuf, DMABUF_LEN,
+					true);
+		EXPECT_EQ(EINVAL, err)
+			TH_LOG("%s: REG_DMABUF_MR with an 8-byte fd attribute: %s",
+			       d->name, raw_str(err));
+
+		err = raw_reg_dmabuf_mr(d, driver_id, self->dmabuf, DMABUF_LEN,
+					false);
+		probe = nccl_probe(d->pd);
+		if (nccl_unsupported(probe)) {
+			EXPECT_EQ(EOPNOTSUPP, err)
+				TH_LOG("%s: libibverbs says %s, the kernel's REG_DMABUF_MR: %s",
+				       d->name, strerror(probe), raw_str(err));
+		} else if (e->p2p && err == EOPNOTSUPP) {
+			TH_LOG("%s: the BAR is refused (pinned importer?)",
+			       d->name);
+		} else if (e->p2p) {
+			EXPECT_EQ(0, err)
+				TH_LOG("%s: the kernel's REG_DMABUF_MR: %s",
+				       d->name, strerror(err));
+		} else {
+			EXPECT_EQ(EOPNOTSUPP, err)
+				TH_LOG("%s: P2P refused: the kernel's REG_DMABUF_MR: %s",
+				       d->name, raw_str(err));
+		}
+		dev_close(_metadata, d);
+	}
+	free(mem);
 }
 
 TEST_F_TIMEOUT(ibv, loopback_self_check, 120)

@@ -3,9 +3,12 @@
 #
 # Host-side tests of the lab's own tools: tree sync/save round trips on a
 # tiny fake base, make series on it, a broken patch is named, unsaved
-# edits are protected, the splat detector, and the VM runner's hang
-# timeout.
+# edits are protected, the splat detector, the VM runner's hang
+# timeout, and the harness itself: t_ksft judges each kselftest program by
+# its exit status and plan, lab/check each suite by its manifest.
+. "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../checks.sh"
 LAB=$(cd "$(dirname "$0")/.." && pwd)
 TREE=$LAB/tree.py
 w=$(mktemp -d)
@@ -36,7 +39,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 18
+t_plan 34
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -108,6 +111,13 @@ t_check "series: a cover letter and one mail per patch, git am gives the same tr
 	      grep -q "^Subject: \[PATCH 0/3\] x: the series" "$w/mails/0000-cover-letter.patch" &&
 	      grep -q "^Why x needs y" "$w/mails/0000-cover-letter.patch" &&
 	      grep -q "^+++ b/drivers/x/y.c" "$w/mails/0001-x-build-y.patch"'
+# The first make series on a machine (no series tree yet) as the static
+# suite runs it: judged by its exit status, whatever it prints
+t_check "static's make series check passes on a machine without a series tree" \
+	eval 'LAB_TREE_REPO=$w/repo LAB_SRC=$w/src LAB_SERIES_TREE=$w/first-stree \
+		check_series_build "$w/first-mails" > "$w/first.out" &&
+	      grep -q "^ok [0-9]* make series" "$w/first.out" &&
+	      grep -q "cloning the base" "$w/first.out"'
 printf 'int w;\n' > "$w/repo/drivers/x/w.c"
 t_check "series refuses a new file that no patch claims, and names it" \
 	eval 'series 2>&1 | grep -q "new file drivers/x/w.c is not assigned to a patch"'
@@ -116,6 +126,76 @@ rm "$w/repo/drivers/x/w.c"
 sed -i 's/^\([ -]\)obj-y += x.o/\1obj-y += w.o/' "$w/repo/patches/0001-x-add-y.patch"
 t_check "a patch that does not apply stops sync with its name" \
 	eval 'tree sync 2>&1 | grep -q "patch patches/0001-x-add-y.patch does not apply"'
+
+# t_ksft judges a kselftest program by its exit status and its plan.
+# Programs of the real harness (kselftest_harness.h of the lab tree): one
+# that passes, one whose main() was replaced (the harness never runs), one
+# that dies after its first test, and one with a test that fails.
+ksft_prog() {	# ksft_prog NAME MAIN-LINE
+	printf '#include "kselftest_harness.h"\n#include <stdlib.h>\n%s\n%s\n%s\n' \
+		'TEST(one) { ASSERT_EQ(1, 1); }' \
+		'TEST(two) { if (getenv("KSFT_DIE")) abort(); if (getenv("KSFT_FAIL")) ASSERT_EQ(1, 2); }' \
+		"$2" > "$w/$1.c"
+	gcc -o "$w/$1" -I"$LAB_SRC/tools/testing/selftests" "$w/$1.c"
+}
+ksft_prog good 'TEST(three) { SKIP(return, "no NIC"); }
+TEST_HARNESS_MAIN'
+ksft_prog nomain 'int main(void) { return 0; }'
+verdict() { (T_NUM=0 T_FAIL=0; t_ksft "$@") 2>&1 | grep "exits 0 with every planned result"; }
+t_check "t_ksft: a passing harness program is ok, its results folded in" \
+	eval '(T_NUM=0; t_ksft good "$w/good") > "$w/good.out" &&
+	      grep -qx "ok 1 good: global.one" "$w/good.out" &&
+	      grep -qx "ok 3 good: global.three # SKIP no NIC" "$w/good.out" &&
+	      grep -q "^ok [0-9]* good: exits 0 with every planned result" "$w/good.out"'
+t_check "t_ksft: a program whose harness never runs fails" \
+	eval 'verdict nomain "$w/nomain" | grep -q "^not ok"'
+t_check "t_ksft: a program that crashes after its first result fails" \
+	eval 'KSFT_DIE=1 verdict good "$w/good" | grep -q "^not ok"'
+t_check "t_ksft: a program with a failing test fails" \
+	eval 'KSFT_FAIL=1 verdict good "$w/good" | grep -q "^not ok"'
+t_check "t_ksft: a filter that matches nothing fails" \
+	eval 'verdict good "$w/good" -t nosuch | grep -q "^not ok"'
+t_check "t_ksft: a program that is not built fails, with its path" \
+	eval '(T_NUM=0; t_ksft gone "$w/gone") | grep -q "$w/gone is not built"'
+
+# lab/check holds every suite against its manifest: the final counts are
+# the manifest's, or the run fails
+mkdir -p "$w/suites" "$w/expected"
+for s in good nomain gone skip extra; do
+	printf '#!/bin/bash\n. %q\n' "$LAB/tests/lib.sh" > "$w/suites/$s"
+	chmod +x "$w/suites/$s"
+	printf 'ok good: global.one\nok good: global.two\n%s\n%s\n' \
+		'skip good: global.three  # the lab has no RDMA NIC' \
+		'ok good: exits 0 with every planned result' > "$w/expected/$s"
+done
+echo 't_ksft good "$1/good"' >> "$w/suites/good"
+echo 't_ksft good "$1/nomain"' >> "$w/suites/nomain"
+echo 't_ksft good "$1/missing"' >> "$w/suites/gone"
+echo 'KSFT_SKIP_TWO=1 t_ksft good "$1/good"' >> "$w/suites/skip"
+printf 't_ksft good "$1/good"\nt_ok "one more"\n' >> "$w/suites/extra"
+sed -i 's/^\(TEST(two) { \)/\1if (getenv("KSFT_SKIP_TWO")) SKIP(return, "x"); /' "$w/good.c"
+gcc -o "$w/good" -I"$LAB_SRC/tools/testing/selftests" "$w/good.c"
+for s in good nomain gone skip extra; do
+	sed -i "s|\$1|$w|" "$w/suites/$s"
+done
+labcheck() {
+	LAB_CHECK_SUITES=$w/suites LAB_EXPECTED=$w/expected \
+		LAB_CHECK_LOGS=$w/logs "$LAB/check" "$@" > "$w/check.out" 2>&1
+}
+t_check "lab/check: a suite that keeps its manifest passes with its counts" \
+	eval 'labcheck good && tail -1 "$w/check.out" | grep -qx "3 passed, 0 failed, 1 skipped"'
+t_check "lab/check: a program whose harness never runs fails the run" \
+	eval '! labcheck nomain && grep -q "missing: good: global.one" "$w/logs/nomain.log"'
+t_check "lab/check: a test program that is not built fails the run" \
+	eval '! labcheck gone && grep -q "$w/missing is not built" "$w/logs/gone.log"'
+t_check "lab/check: an unexpected skip fails the run" \
+	eval '! labcheck skip && grep -q "unexpected skip: good: global.two" "$w/check.out"'
+t_check "lab/check: a result the manifest does not list fails the run" \
+	eval '! labcheck extra && grep -q "not in the manifest: one more" "$w/check.out"'
+
+# make mutants cannot rot: every mutation still applies to the series
+t_check "every mutation of lab/mutants.list applies to the build tree" \
+	eval '"$LAB/mutants" -n > "$w/mutants.out" 2>&1 || { sed "s/^/# /" "$w/mutants.out"; false; }'
 
 printf '[ 1.0] ok\n[ 2.0] ------------[ cut here ]------------\n[ 2.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x0/0x1\n' > "$w/splat.log"
 printf '[ 1.0] all fine\n[ 2.0] DMA-API: debugging enabled by kernel config\n' > "$w/clean.log"
@@ -150,7 +230,8 @@ t_check "lab/vm rejects an unknown topology by name" \
 	eval '"$LAB/vm" -t nosuch true 2>&1 | grep -q "unknown topology .nosuch."'
 "$LAB/vm" -T 90 -o "$w/hang" 'sleep 1000' > "$w/hang.out" 2>&1
 rc=$?
-t_check "a hung guest is killed at the timeout and reported (exit $rc)" \
+echo "# lab/vm exited $rc"
+t_check "a hung guest is killed at the timeout and reported (exit 124)" \
 	eval '[ $rc = 124 ] && grep -q "guest hung: killed after 90s" "$w/hang.out"'
 t_check "a hung guest shows its tasks, their stacks and the locks held first" \
 	eval 'grep -q "^lab-init: still running [0-9]* s before the timeout: the tasks" "$w/hang/console.log" &&

@@ -129,7 +129,8 @@ check_docs() {		# check_docs FILE...
 	for f in "$@"; do pat="$pat|$f"; done
 	# htmldocs writes generated .rst files into the source tree
 	if ! make -s O="$out" SPHINXDIRS="$LAB_DOC_DIRS" htmldocs > "$log" 2>&1; then
-		report "htmldocs $LAB_DOC_DIRS" "$(tail -20 "$log")"
+		report "htmldocs $LAB_DOC_DIRS: no warnings on the series' files" \
+			"htmldocs failed: $(tail -20 "$log")"
 	else
 		report "htmldocs $LAB_DOC_DIRS: no warnings on the series' files" \
 			"$(grep -E "WARNING|ERROR|CRITICAL" "$log" | grep -E "${pat#|}")"

@@ -39,7 +39,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 34
+t_plan 33
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -114,10 +114,10 @@ t_check "series: a cover letter and one mail per patch, git am gives the same tr
 # The first make series on a machine (no series tree yet) as the static
 # suite runs it: judged by its exit status, whatever it prints
 t_check "static's make series check passes on a machine without a series tree" \
-	eval 'LAB_TREE_REPO=$w/repo LAB_SRC=$w/src LAB_SERIES_TREE=$w/first-stree \
-		check_series_build "$w/first-mails" > "$w/first.out" &&
-	      grep -q "^ok [0-9]* make series" "$w/first.out" &&
-	      grep -q "cloning the base" "$w/first.out"'
+	eval '[ ! -e "$w/first-stree" ] &&
+	      (LAB_TREE_REPO=$w/repo LAB_SRC=$w/src LAB_SERIES_TREE=$w/first-stree \
+		check_series_build "$w/first-mails") > "$w/first.out" &&
+	      [ -d "$w/first-stree" ] && grep -q "^ok [0-9]* make series" "$w/first.out"'
 printf 'int w;\n' > "$w/repo/drivers/x/w.c"
 t_check "series refuses a new file that no patch claims, and names it" \
 	eval 'series 2>&1 | grep -q "new file drivers/x/w.c is not assigned to a patch"'

@@ -50,14 +50,16 @@ t_ksft() {
 		/^1\.\.[0-9]+/ { if (plan != "") plans++; plan = substr($1, 4) + 0; next }
 		/^(ok|not ok) [0-9]+/ {
 			n++
-			sub(/^(ok|not ok) [0-9]+/, "& " name ":")
-			print; fflush(); next
+			match($0, /^(ok|not ok) [0-9]+/)
+			print substr($0, 1, RLENGTH) " " name ":" substr($0, RLENGTH + 1)
+			fflush(); next
 		}
 		/^Bail out!/ { bail = 1 }
 		{ print; fflush() }
 		END {
 			why = ""
-			if (rc != 0) why = why ", exit status " rc
+			if (rc == "") why = why ", no exit status"
+			else if (rc != 0) why = why ", exit status " rc
 			if (plan == "") why = why ", no plan"
 			else if (plan == 0) why = why ", a plan of no tests"
 			if (plans) why = why ", more than one plan"

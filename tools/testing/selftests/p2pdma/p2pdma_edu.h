@@ -181,7 +181,8 @@ struct p2pdma_edu_import_dma {
  * @present: the provider answered a config read (still on the bus)
  * @decode: PCI_COMMAND_MEMORY was set in the provider's command register
  * @enabled: the provider was enabled (pci_is_enabled())
- * @d0: the provider's PM control register said D0 (or it has no PM)
+ * @d0: the provider's PM control register said D0 (1 if it has no PM
+ *	capability, as QEMU's ivshmem)
  * @reg0: the first 32-bit register of the provider's BAR 0, read while
  *	@present and @decode: a test writes a value there that a reset clears
  *
@@ -207,7 +208,7 @@ struct p2pdma_edu_seen {
  * @map_errors: out: number of failed mapping attempts
  * @last_error: out: positive errno of the last failed mapping attempt
  * @fences_signalled: out: number of P2PDMA_EDU_IMPORT_FENCE fences signalled
- * @seen_index: the move_notify call, counted from 1, to report in @seen
+ * @seen_index: in: the move_notify call, counted from 1, to report in @seen
  * @seen: out: what the importer saw of the provider in that call
  */
 struct p2pdma_edu_import_info {
@@ -318,7 +319,7 @@ struct p2pdma_edu_mr_access {
  * @page_size: out: block size of the table while valid
  * @entries: out: entries of the table while valid
  * @first_dma: out: DMA address of the first block while valid
- * @seen_index: the invalidation, counted from 1, to report in @seen
+ * @seen_index: in: the invalidation, counted from 1, to report in @seen
  * @seen: out: what the HCA saw of the provider in that invalidation
  */
 struct p2pdma_edu_mr_info {

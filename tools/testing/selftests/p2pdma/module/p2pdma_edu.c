@@ -385,7 +385,10 @@ out_free_req:
 
 /*
  * vfio-pci names its dma-bufs "<PCI device> bar<n>": find the provider
- * from that, before the import can get a move_notify.
+ * from that, before the import can get a move_notify.  The name is only
+ * a hint (DMA_BUF_SET_NAME can change it, and vfio-pci does without one
+ * if it cannot allocate it): the tests that look at the provider rename
+ * nothing and fail if it was not found.
  */
 static void p2pdma_edu_watch_init(struct p2pdma_edu_watch *w,
 				  struct dma_buf *dmabuf)
@@ -393,7 +396,7 @@ static void p2pdma_edu_watch_init(struct p2pdma_edu_watch *w,
 	char name[32] = "";
 	struct device *dev;
 
-	if (strcmp(dmabuf->exp_name, "vfio-pci"))
+	if (!dmabuf->exp_name || strcmp(dmabuf->exp_name, "vfio-pci"))
 		return;
 	spin_lock(&dmabuf->name_lock);
 	if (dmabuf->name)
@@ -403,7 +406,7 @@ static void p2pdma_edu_watch_init(struct p2pdma_edu_watch *w,
 	if (!dev)
 		return;
 	w->pdev = to_pci_dev(dev);
-	if (pci_resource_flags(w->pdev, 0) & IORESOURCE_MEM &&
+	if ((pci_resource_flags(w->pdev, 0) & IORESOURCE_MEM) &&
 	    pci_resource_len(w->pdev, 0) >= sizeof(u32))
 		w->reg0 = pci_iomap_range(w->pdev, 0, 0, sizeof(u32));
 }

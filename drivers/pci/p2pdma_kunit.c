@@ -195,6 +195,47 @@ static void p2pdma_test_map_errors(struct kunit *test)
 	xa_destroy(&p->map_types);
 }
 
+/*
+ * Each reason a path is refused has its own errno.  The class of a real
+ * PCI device (any will do) is set in the provider's cache by hand, as
+ * the topologies that produce these classes (an ACS redirect inside a
+ * switch, a host bridge without P2P support) need hardware.
+ */
+static void p2pdma_test_refusal_errnos(struct kunit *test)
+{
+	static const struct {
+		enum pci_p2pdma_map_type type;
+		enum p2pdma_path_block block;
+		int err;
+	} cases[] = {
+		{ PCI_P2PDMA_MAP_NOT_SUPPORTED, P2PDMA_PATH_ACS_REDIRECT, -EACCES },
+		{ PCI_P2PDMA_MAP_NOT_SUPPORTED, P2PDMA_PATH_HOST_BRIDGE, -EOPNOTSUPP },
+		{ PCI_P2PDMA_MAP_NOT_SUPPORTED, P2PDMA_PATH_OK, -EOPNOTSUPP },
+	};
+	struct p2pdma_provider *p = p2pdma_test_provider(test);
+	struct dma_p2p_map map;
+	struct pci_dev *client;
+	unsigned int i;
+
+	client = pci_get_device(PCI_ANY_ID, PCI_ANY_ID, NULL);
+	if (!client)
+		kunit_skip(test, "no PCI device to stand for the importer");
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		xa_store(&p->map_types, map_types_idx(client),
+			 xa_mk_value(p2pdma_class_pack(cases[i].type,
+						       cases[i].block)),
+			 GFP_KERNEL);
+		KUNIT_EXPECT_EQ(test, dma_map_p2p(&client->dev, p, 0, SZ_4K,
+						  DMA_BIDIRECTIONAL, 0, &map),
+				cases[i].err);
+		KUNIT_EXPECT_EQ(test, p2pdma_provider_map_type(p, &client->dev),
+				cases[i].type);
+	}
+	pci_dev_put(client);
+	xa_destroy(&p->map_types);
+}
+
 static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_bus_addr),
 	KUNIT_CASE(p2pdma_test_addressable),
@@ -202,6 +243,7 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_nents),
 	KUNIT_CASE(p2pdma_test_fill_sg),
 	KUNIT_CASE(p2pdma_test_map_errors),
+	KUNIT_CASE(p2pdma_test_refusal_errnos),
 	{}
 };
 

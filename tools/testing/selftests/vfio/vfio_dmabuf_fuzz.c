@@ -81,7 +81,7 @@ FIXTURE_SETUP(fuzz)
 {
 	self->skip = env_open(_metadata, &self->e);
 	if (self->skip)
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 	seed_from_env();
 }
 

@@ -671,7 +671,7 @@ TEST_F(ibv, no_dmabuf_support_is_eopnotsupp)
 	int i, err, probe;
 
 	if (self->no_lab)
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 	dmabuf_open(_metadata, e, &self->range, &self->dmabuf,
 		    &self->not_dmabuf, 0);
 
@@ -722,7 +722,7 @@ TEST_F_TIMEOUT(ibv, write_into_bar, 120)
 	size_t len;
 
 	if (self->no_lab)
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 	if (!e->p2p)
 		SKIP(return, "the topology refuses P2P (VFIO_DMABUF_EXPECT)");
 	/* The end of the BAR: the dma-buf does not start at offset 0 */
@@ -793,7 +793,7 @@ TEST_F(ibv, kernel_reg_dmabuf_mr)
 	void *mem;
 
 	if (self->no_lab)
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 	dmabuf_open(_metadata, e, &self->range, &self->dmabuf,
 		    &self->not_dmabuf, 0);
 	mem = calloc(1, MEM_LEN);

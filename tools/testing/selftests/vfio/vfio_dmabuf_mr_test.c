@@ -198,7 +198,7 @@ FIXTURE_SETUP(mr)
 {
 	self->fd = -1;
 	if (env_open(_metadata, &self->env))
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 	self->fd = export1(&self->env, 0, self->env.bar_size);
 	ASSERT_LE(0, self->fd);
 }
@@ -268,7 +268,7 @@ FIXTURE_SETUP(layout)
 	self->fd = -1;
 	self->registered = false;
 	if (env_open(_metadata, e))
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 	self->off = variant->off == ~0ULL ? SZ_2G - 0x2000 : variant->off;
 	self->len = variant->len ? variant->len : e->bar_size;
 	if (self->off + self->len > e->bar_size)

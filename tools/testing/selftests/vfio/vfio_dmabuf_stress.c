@@ -331,7 +331,7 @@ FIXTURE_SETUP(stress)
 	self->st = MAP_FAILED;
 	self->skip = env_open(_metadata, &self->e);
 	if (self->skip)
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 	self->st = mmap(NULL, sizeof(*self->st), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->st);

@@ -163,7 +163,7 @@ FIXTURE_SETUP(dmabuf)
 {
 	self->child = 0;
 	if (env_open(_metadata, &self->env))
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 }
 
 FIXTURE_TEARDOWN(dmabuf)
@@ -213,7 +213,7 @@ FIXTURE_SETUP(export)
 
 	self->fd = -1;
 	if (env_open(_metadata, &self->env))
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 	self->n = variant->nr;
 	self->size = 0;
 	for (i = 0; i < self->n; i++) {
@@ -272,7 +272,7 @@ FIXTURE_VARIANT_ADD(lifetime, device_edufile_dmabuf) {
 FIXTURE_SETUP(lifetime)
 {
 	if (env_open(_metadata, &self->env))
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 }
 
 FIXTURE_TEARDOWN(lifetime)
@@ -291,7 +291,7 @@ FIXTURE_SETUP(unbind)
 {
 	self->helper = 0;
 	if (env_open(_metadata, &self->env))
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 }
 
 FIXTURE_TEARDOWN(unbind)
@@ -1926,7 +1926,7 @@ FIXTURE_SETUP(unplug)
 		ASSERT_EQ(0, bind_vfio_pci(prov));
 	}
 	if (env_open(_metadata, &self->env))
-		SKIP(return, NO_LAB);
+		SKIP_NO_LAB();
 }
 
 FIXTURE_TEARDOWN(unplug)

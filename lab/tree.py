@@ -8,10 +8,15 @@ The repository holds the series in two forms:
   * patches/: one patch per logical change to a file that exists in the
     base, applied in the order of patches/series.
 
+On top of the series, the lab kernel alone gets the patches listed in
+lab/kernel/series: workarounds the lab needs in 6.12 itself, never part
+of the series (make series ignores them) and never saved into.
+
 The build tree ($LAB_SRC) is a git repository of the pristine base tagged
 "base".  Commands:
 
-  sync    make the build tree equal to base + overlay + patches, touching
+  sync    make the build tree equal to base + overlay + patches (+ the
+          lab-only patches), touching
           only files whose content changes (so make rebuilds only those).
           Refuses if the build tree holds edits that were never saved.
   save    write edits made in the build tree back: new files into the
@@ -40,6 +45,9 @@ REPO = os.environ.get("LAB_TREE_REPO") or \
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATCHES = os.path.join(REPO, "patches")
 SERIES = os.path.join(PATCHES, "series")
+# Patches for the lab kernel only, on top of the series: never posted,
+# never saved into, not part of make series (lab/kernel/series).
+LAB_PATCHES = os.path.join(REPO, "lab", "kernel")
 
 # Top-level directories of a kernel tree: repository files below these are
 # overlay files.  Everything else in the repository is the lab's own.
@@ -125,11 +133,11 @@ class Tree:
         os.replace(tmp, self.manifest_path)
 
 
-def series():
-    if not os.path.exists(SERIES):
+def series(path=SERIES):
+    if not os.path.exists(path):
         return []
     names = []
-    with open(SERIES) as f:
+    with open(path) as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
             if line:
@@ -195,6 +203,38 @@ def apply_patches(tree, upto=None, scratch=None):
     return result
 
 
+def apply_lab_patches(tree, want):
+    """The lab-only patches, on top of @want (base + overlay + series)."""
+    scratch = tempfile.mkdtemp(prefix="lab-tree-")
+    try:
+        for name in series(os.path.join(LAB_PATCHES, "series")):
+            ppath = os.path.join(LAB_PATCHES, name)
+            text = read(ppath)
+            if text is None:
+                die("lab/kernel/series names %s, which does not exist" % name)
+            paths = [a for a, _ in DIFF_RE.findall(text.decode(
+                errors="replace"))]
+            for path in paths:
+                data = want[path] if path in want else tree.base(path)
+                if data is None:
+                    die("lab/kernel/%s changes %s, which is not in the base"
+                        % (name, path))
+                os.makedirs(os.path.dirname(os.path.join(scratch, path)),
+                            exist_ok=True)
+                with open(os.path.join(scratch, path), "wb") as f:
+                    f.write(data)
+            p = run(["patch", "-p1", "--batch", "--forward", "--fuzz=0",
+                     "--no-backup-if-mismatch", "-r", "-", "-d", scratch,
+                     "-i", ppath], check=False)
+            if p.returncode:
+                die("lab/kernel/%s does not apply to the series:\n%s"
+                    % (name, p.stdout.decode(errors="replace")))
+            for path in paths:
+                want[path] = read(os.path.join(scratch, path))
+    finally:
+        shutil.rmtree(scratch)
+
+
 def desired_state(tree):
     want = {}
     for path in overlay_files():
@@ -204,6 +244,7 @@ def desired_state(tree):
         want[path] = read(os.path.join(REPO, path))
     for path, data in apply_patches(tree).items():
         want[path] = data
+    apply_lab_patches(tree, want)
     return want
 
 
@@ -339,6 +380,12 @@ def cmd_save(tree, args):
         if cur is None:
             die("%s was deleted from the build tree; deleting base files is "
                 "not supported" % path)
+        lab = [n for n in series(os.path.join(LAB_PATCHES, "series"))
+               if path in [a for a, _ in DIFF_RE.findall(read(os.path.join(
+                   LAB_PATCHES, n)).decode(errors="replace"))]]
+        if lab:
+            die("%s is changed by lab/kernel/%s, which is not part of the "
+                "series: edit that patch by hand" % (path, lab[0]))
         owners = [n for n in series() if path in patch_files(n)]
         name = args.patch or (owners[-1] if owners else None)
         if name is None:

@@ -117,16 +117,18 @@ static void env_close(struct p2p_env *e)
 
 #define NO_LAB "no provider/edu importer (P2PDMA_* not set)"
 /* Inside the lab (lab/vm sets LAB_RUN) a missing variable is a failure */
-#define SKIP_NO_LAB() do {						\
-		ASSERT_EQ(NULL, getenv("LAB_RUN"))			\
-			TH_LOG("in the lab (LAB_RUN), but " NO_LAB);	\
-		SKIP(return, NO_LAB);					\
-	} while (0)
+static void assert_not_in_lab(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(NULL, getenv("LAB_RUN"))
+		TH_LOG("in the lab (LAB_RUN), but " NO_LAB);
+}
 
 FIXTURE_SETUP(p2p)
 {
-	if (env_open(_metadata, &self->env))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, &self->env)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 }
 
 FIXTURE_TEARDOWN(p2p)
@@ -136,8 +138,10 @@ FIXTURE_TEARDOWN(p2p)
 
 FIXTURE_SETUP(p2p_data)
 {
-	if (env_open(_metadata, &self->env))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, &self->env)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 }
 
 FIXTURE_TEARDOWN(p2p_data)

@@ -670,8 +670,10 @@ TEST_F(ibv, no_dmabuf_support_is_eopnotsupp)
 	struct rdma_dev *d = &self->d;
 	int i, err, probe;
 
-	if (self->no_lab)
-		SKIP_NO_LAB();
+	if (self->no_lab) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 	dmabuf_open(_metadata, e, &self->range, &self->dmabuf,
 		    &self->not_dmabuf, 0);
 
@@ -721,8 +723,10 @@ TEST_F_TIMEOUT(ibv, write_into_bar, 120)
 	unsigned int seed;
 	size_t len;
 
-	if (self->no_lab)
-		SKIP_NO_LAB();
+	if (self->no_lab) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 	if (!e->p2p)
 		SKIP(return, "the topology refuses P2P (VFIO_DMABUF_EXPECT)");
 	/* The end of the BAR: the dma-buf does not start at offset 0 */
@@ -792,8 +796,10 @@ TEST_F(ibv, kernel_reg_dmabuf_mr)
 	struct ibv_mr *mr;
 	void *mem;
 
-	if (self->no_lab)
-		SKIP_NO_LAB();
+	if (self->no_lab) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 	dmabuf_open(_metadata, e, &self->range, &self->dmabuf,
 		    &self->not_dmabuf, 0);
 	mem = calloc(1, MEM_LEN);

@@ -197,8 +197,10 @@ FIXTURE(mr)
 FIXTURE_SETUP(mr)
 {
 	self->fd = -1;
-	if (env_open(_metadata, &self->env))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, &self->env)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 	self->fd = export1(&self->env, 0, self->env.bar_size);
 	ASSERT_LE(0, self->fd);
 }
@@ -267,8 +269,10 @@ FIXTURE_SETUP(layout)
 
 	self->fd = -1;
 	self->registered = false;
-	if (env_open(_metadata, e))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, e)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 	self->off = variant->off == ~0ULL ? SZ_2G - 0x2000 : variant->off;
 	self->len = variant->len ? variant->len : e->bar_size;
 	if (self->off + self->len > e->bar_size)

@@ -162,8 +162,10 @@ FIXTURE(dmabuf)
 FIXTURE_SETUP(dmabuf)
 {
 	self->child = 0;
-	if (env_open(_metadata, &self->env))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, &self->env)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 }
 
 FIXTURE_TEARDOWN(dmabuf)
@@ -212,8 +214,10 @@ FIXTURE_SETUP(export)
 	unsigned int i;
 
 	self->fd = -1;
-	if (env_open(_metadata, &self->env))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, &self->env)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 	self->n = variant->nr;
 	self->size = 0;
 	for (i = 0; i < self->n; i++) {
@@ -271,8 +275,10 @@ FIXTURE_VARIANT_ADD(lifetime, device_edufile_dmabuf) {
 
 FIXTURE_SETUP(lifetime)
 {
-	if (env_open(_metadata, &self->env))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, &self->env)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 }
 
 FIXTURE_TEARDOWN(lifetime)
@@ -290,8 +296,10 @@ FIXTURE(unbind)
 FIXTURE_SETUP(unbind)
 {
 	self->helper = 0;
-	if (env_open(_metadata, &self->env))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, &self->env)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 }
 
 FIXTURE_TEARDOWN(unbind)
@@ -1925,8 +1933,10 @@ FIXTURE_SETUP(unplug)
 		ASSERT_TRUE(wait_present(prov, true, 60));
 		ASSERT_EQ(0, bind_vfio_pci(prov));
 	}
-	if (env_open(_metadata, &self->env))
-		SKIP_NO_LAB();
+	if (env_open(_metadata, &self->env)) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, NO_LAB);
+	}
 }
 
 FIXTURE_TEARDOWN(unplug)

@@ -46,11 +46,11 @@
  * Without the devices the tests skip, as without any hardware; inside the
  * lab (lab/vm sets LAB_RUN) a missing variable is the lab's bug: fail.
  */
-#define SKIP_NO_LAB() do {						\
-		ASSERT_EQ(NULL, getenv("LAB_RUN"))			\
-			TH_LOG("in the lab (LAB_RUN), but " NO_LAB);	\
-		SKIP(return, NO_LAB);					\
-	} while (0)
+static inline void assert_not_in_lab(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(NULL, getenv("LAB_RUN"))
+		TH_LOG("in the lab (LAB_RUN), but " NO_LAB);
+}
 
 struct dmabuf_env {
 	char bdf[64];		/* provider, canonical name (pci_name()) */

@@ -565,7 +565,7 @@ static inline void expect_seen_first(struct __test_metadata *_metadata,
 		TH_LOG("%s: the provider had left D0 before the revoke", when);
 	if (e->marker)
 		EXPECT_EQ(e->marker, s->reg0)
-			TH_LOG("%s: the provider was reset before the revoke (BAR 0 register 0: %#x)",
+			TH_LOG("%s: reset before the revoke (BAR 0 register 0: %#x)",
 			       when, s->reg0);
 }
 

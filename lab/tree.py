@@ -145,10 +145,11 @@ def series(path=SERIES):
     return names
 
 
-def patch_files(name):
-    text = read(os.path.join(PATCHES, name))
+def patch_files(name, where=PATCHES):
+    text = read(os.path.join(where, name))
     if text is None:
-        die("patches/series names %s, which does not exist" % name)
+        die("%s/series names %s, which does not exist"
+            % (os.path.relpath(where, REPO), name))
     files = []
     for a, b in DIFF_RE.findall(text.decode(errors="replace")):
         if a != b:
@@ -209,11 +210,7 @@ def apply_lab_patches(tree, want):
     try:
         for name in series(os.path.join(LAB_PATCHES, "series")):
             ppath = os.path.join(LAB_PATCHES, name)
-            text = read(ppath)
-            if text is None:
-                die("lab/kernel/series names %s, which does not exist" % name)
-            paths = [a for a, _ in DIFF_RE.findall(text.decode(
-                errors="replace"))]
+            paths = patch_files(name, LAB_PATCHES)
             for path in paths:
                 data = want[path] if path in want else tree.base(path)
                 if data is None:
@@ -381,8 +378,7 @@ def cmd_save(tree, args):
             die("%s was deleted from the build tree; deleting base files is "
                 "not supported" % path)
         lab = [n for n in series(os.path.join(LAB_PATCHES, "series"))
-               if path in [a for a, _ in DIFF_RE.findall(read(os.path.join(
-                   LAB_PATCHES, n)).decode(errors="replace"))]]
+               if path in patch_files(n, LAB_PATCHES)]
         if lab:
             die("%s is changed by lab/kernel/%s, which is not part of the "
                 "series: edit that patch by hand" % (path, lab[0]))

@@ -144,17 +144,24 @@ static inline int unbind_driver(const char *bdf)
  * on the bus (rescan, hot-plug) no longer has, then a probe.  The driver
  * is checked, not the writes' results: a device just hot-plugged shows in
  * sysfs before the PCI core lets drivers probe it, and then binds when the
- * core does.  0, or -EBUSY if another driver has it, -ETIMEDOUT if no
- * driver came within 10 s.
+ * core does.
+ *
+ * The driver link shows before the driver's probe runs (really_probe()),
+ * so a bound driver is not yet a registered VFIO group.  A hot-plug and a
+ * rescan probe under the PCI rescan/remove lock, which a rescan of the
+ * device's bus takes too: once that rescan returns, the probe is over.
+ * 0, or -EBUSY if another driver has it, -ETIMEDOUT if no driver came
+ * within 10 s.
  */
 static inline int bind_vfio_pci(const char *bdf)
 {
-	char path[PATH_MAX], drv[64];
+	char path[PATH_MAX], rescan[PATH_MAX], drv[64];
 	unsigned int ms;
 	int ret;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
 		 bdf);
+	snprintf(rescan, sizeof(rescan), "/sys/bus/pci/devices/%s/rescan", bdf);
 	ret = sysfs_write(path, "vfio-pci");
 	if (ret)
 		return ret;
@@ -162,6 +169,12 @@ static inline int bind_vfio_pci(const char *bdf)
 		/* a no-op for a device that has a driver */
 		sysfs_write("/sys/bus/pci/drivers_probe", bdf);
 		pci_driver(bdf, drv, sizeof(drv));
+		if (drv[0]) {
+			ret = sysfs_write(rescan, "1");
+			if (ret)
+				return ret;
+			pci_driver(bdf, drv, sizeof(drv));
+		}
 		if (drv[0])
 			return strcmp(drv, "vfio-pci") ? -EBUSY : 0;
 		usleep(100000);

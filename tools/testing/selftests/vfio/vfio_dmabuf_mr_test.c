@@ -124,6 +124,7 @@ static void check_access(struct __test_metadata *_metadata,
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, got);
 	fill(want, len, e->seed + seed * 7919 + at);
+	clear_bar(_metadata, e, bar_off + at, len);
 	ASSERT_EQ(0, mr_access(e, h, 1, r->iova + at, want, len))
 		TH_LOG("RDMA write at MR offset %#llx", (unsigned long long)at);
 	ASSERT_EQ((ssize_t)len, pread(e->bar_fd, got, len, bar_off + at));
@@ -479,6 +480,7 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 		return;
 	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
 	old = expect_mr(_metadata, e, r.handle, 0, 1, "registered").first_dma;
+	old = live_addr(_metadata, e, old, off);
 
 	mark_provider(_metadata, e);
 	ASSERT_EQ(0, set_memory(e, false));
@@ -500,7 +502,8 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	 */
 	ASSERT_EQ(0, set_memory(e, true));
 	expect_mr(_metadata, e, r.handle, 2, 0, "memory decode on");
-	check_old_addr(_metadata, e, old, off, "memory decode on, not faulted in");
+	check_old_addr(_metadata, e, old, off, true,
+		       "memory decode on, not faulted in");
 	check_access(_metadata, e, r.handle, &r, off, 0x2000, PAGE, 2);
 	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in again");
 	EXPECT_EQ(2, i.faults);

@@ -71,6 +71,23 @@ static void expect_revoked(struct __test_metadata *_metadata,
 	EXPECT_EQ(before.move_notify, after.move_notify);
 }
 
+/* clear_bar() the BAR bytes behind dma-buf bytes [@off, @off + @len) */
+static void clear_dmabuf(struct __test_metadata *_metadata,
+			 struct dmabuf_env *e,
+			 const struct vfio_region_dma_range *r, unsigned int n,
+			 __u64 off, __u64 len)
+{
+	__u64 done = 0, left, at, chunk;
+
+	while (done < len) {
+		at = bar_offset(r, n, off + done, &left);
+		ASSERT_NE(0, left);
+		chunk = len - done < left ? len - done : left;
+		clear_bar(_metadata, e, at, chunk);
+		done += chunk;
+	}
+}
+
 /*
  * edu writes a fresh pattern to dma-buf bytes [@off, @off + @len) through
  * import @h: it must be in the host file where the ranges put those bytes,
@@ -88,6 +105,7 @@ static void check_dma(struct __test_metadata *_metadata, struct dmabuf_env *e,
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, got);
 	fill(want, len, e->seed + seed * 7919 + off);
+	clear_dmabuf(_metadata, e, r, n, off, len);
 	ret = imp_dma(e, h, 1, off, want, len);
 	if (!e->p2p) {
 		EXPECT_EQ(-EOPNOTSUPP, ret)
@@ -1055,7 +1073,7 @@ TEST_F_TIMEOUT(dmabuf, revoke_memory_decode, 120)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
 	check_dma(_metadata, e, h, &r, 1, 0x1000, PAGE, 1);
-	old = first_addr(_metadata, e, h);
+	old = live_addr(_metadata, e, first_addr(_metadata, e, h), r.offset);
 	i0 = imp_info(_metadata, e, h);
 	EXPECT_EQ(0, i0.move_notify);
 	EXPECT_EQ(e->p2p, i0.mapped);
@@ -1069,7 +1087,7 @@ TEST_F_TIMEOUT(dmabuf, revoke_memory_decode, 120)
 	expect_state(_metadata, e, h, 1, 0, "memory decode off");
 	expect_revoke_first(_metadata, e, h, 1, "memory decode off");
 	expect_revoked(_metadata, e, h, "memory decode off");
-	check_old_addr(_metadata, e, old, r.offset, "memory decode off");
+	check_old_addr(_metadata, e, old, r.offset, false, "memory decode off");
 	/* Writing the command register again changes nothing */
 	ASSERT_EQ(0, set_memory(e, false));
 	expect_state(_metadata, e, h, 1, 0, "memory decode off again");
@@ -1077,7 +1095,7 @@ TEST_F_TIMEOUT(dmabuf, revoke_memory_decode, 120)
 	/* On again: one more notification; nothing is mapped until asked */
 	ASSERT_EQ(0, set_memory(e, true));
 	expect_state(_metadata, e, h, 2, 0, "memory decode on");
-	check_old_addr(_metadata, e, old, r.offset,
+	check_old_addr(_metadata, e, old, r.offset, true,
 		       "memory decode on, not mapped again");
 	ASSERT_EQ(0, set_memory(e, true));
 	expect_state(_metadata, e, h, 2, 0, "memory decode on again");
@@ -1142,7 +1160,7 @@ TEST_F_TIMEOUT(dmabuf, revoke_reset, 120)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
 	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
-	old = first_addr(_metadata, e, h);
+	old = live_addr(_metadata, e, first_addr(_metadata, e, h), r.offset);
 	expect_state(_metadata, e, h, 0, e->p2p, "before the reset");
 
 	/* Revoked before the reset, restored after it */
@@ -1152,7 +1170,7 @@ TEST_F_TIMEOUT(dmabuf, revoke_reset, 120)
 	expect_state(_metadata, e, h, 2, 0, "after the reset");
 	expect_revoke_first(_metadata, e, h, 1, "VFIO_DEVICE_RESET");
 	/* The BAR decodes again, the import has not mapped again */
-	check_old_addr(_metadata, e, old, r.offset,
+	check_old_addr(_metadata, e, old, r.offset, true,
 		       "after the reset, not mapped again");
 
 	check_dma(_metadata, e, h, &r, 1, 0x2000, PAGE, 2);
@@ -1198,7 +1216,7 @@ TEST_F_TIMEOUT(dmabuf, revoke_low_power, 120)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
 	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
-	old = first_addr(_metadata, e, h);
+	old = live_addr(_metadata, e, first_addr(_metadata, e, h), r.offset);
 	expect_state(_metadata, e, h, 0, e->p2p, "before low power");
 
 	mark_provider(_metadata, e);
@@ -1215,13 +1233,13 @@ TEST_F_TIMEOUT(dmabuf, revoke_low_power, 120)
 	expect_state(_metadata, e, h, 1, 0, "low power");
 	expect_revoke_first(_metadata, e, h, 1, "low power");
 	expect_revoked(_metadata, e, h, "low power");
-	check_old_addr(_metadata, e, old, r.offset, "low power");
+	check_old_addr(_metadata, e, old, r.offset, false, "low power");
 
 	/* Back to full power: one more notification, mapped on demand */
 	ret = feature_set(e, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT, false);
 	ASSERT_EQ(0, ret) TH_LOG("LOW_POWER_EXIT: %s", strerror(-ret));
 	expect_state(_metadata, e, h, 2, 0, "low power exited");
-	check_old_addr(_metadata, e, old, r.offset,
+	check_old_addr(_metadata, e, old, r.offset, true,
 		       "low power exited, not mapped again");
 
 	check_dma(_metadata, e, h, &r, 1, 0x2000, PAGE, 2);
@@ -1713,7 +1731,7 @@ TEST_F_TIMEOUT(lifetime, close_device, 120)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
 	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
-	old = first_addr(_metadata, e, h);
+	old = live_addr(_metadata, e, first_addr(_metadata, e, h), r.offset);
 	expect_state(_metadata, e, h, 0, e->p2p, "mapped");
 
 	if (variant->order == DMABUF_DEVICE_IMPORT) {
@@ -1730,7 +1748,7 @@ TEST_F_TIMEOUT(lifetime, close_device, 120)
 	expect_state(_metadata, e, h, 1, 0, "device closed");
 	expect_revoke_first(_metadata, e, h, 1, "device closed");
 	expect_revoked(_metadata, e, h, "device closed");
-	check_old_addr(_metadata, e, old, r.offset, "device closed");
+	check_old_addr(_metadata, e, old, r.offset, false, "device closed");
 
 	if (fd >= 0) {
 		/* Still a valid file; no new importer though */
@@ -1801,7 +1819,7 @@ TEST_F_TIMEOUT(unbind, revokes_while_open, 120)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
 	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
-	old = first_addr(_metadata, e, h);
+	old = live_addr(_metadata, e, first_addr(_metadata, e, h), r.offset);
 
 	/*
 	 * The unbind blocks until the device fd is closed (vfio may signal
@@ -1819,7 +1837,7 @@ TEST_F_TIMEOUT(unbind, revokes_while_open, 120)
 	EXPECT_EQ(0, waitpid(self->helper, &st, WNOHANG))
 		TH_LOG("the unbind did not wait for the device fd");
 	expect_revoked(_metadata, e, h, "unbinding");
-	check_old_addr(_metadata, e, old, r.offset, "unbinding");
+	check_old_addr(_metadata, e, old, r.offset, false, "unbinding");
 	/* The device is going away: no new exports */
 	ret = export_bar(e, BAR, O_RDWR, &r, 1);
 	EXPECT_EQ(-ENODEV, ret) TH_LOG("export while unbinding");
@@ -2033,7 +2051,7 @@ TEST_F_TIMEOUT(unplug, while_in_use, 180)
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
 	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
-	old = first_addr(_metadata, e, h);
+	old = live_addr(_metadata, e, first_addr(_metadata, e, h), r.offset);
 
 	/* Another process DMAs through the second dma-buf, held by it only */
 	ASSERT_EQ(0, pipe(go));
@@ -2064,7 +2082,7 @@ TEST_F_TIMEOUT(unplug, while_in_use, 180)
 	EXPECT_EQ(0, i.mapped);
 	expect_revoke_first(_metadata, e, h, 1, "removing");
 	expect_revoked(_metadata, e, h, "removing");
-	check_old_addr(_metadata, e, old, r.offset, "removing");
+	check_old_addr(_metadata, e, old, r.offset, false, "removing");
 	EXPECT_EQ(-ENODEV, imp_import(e, fd, 0, &h2, NULL));
 	fd2 = export_bar(e, BAR, O_RDWR, &r, 1);
 	EXPECT_EQ(-ENODEV, fd2) TH_LOG("export while the device is removed");

@@ -67,6 +67,7 @@ struct dmabuf_env {
 	int bar_fd;		/* host file backing BAR2 */
 	__u32 dev_flags;	/* vfio_device_info.flags */
 	__u64 bar_size;
+	__u64 bar_off;		/* offset of the BAR2 region in the device fd */
 	__u64 cfg_off;		/* offset of the config region */
 	unsigned int seed;	/* of the patterns: differs from run to run */
 	__u32 marker;		/* in BAR 0 register 0 until a reset, or 0 */
@@ -258,6 +259,7 @@ static inline void device_open(struct __test_metadata *_metadata,
 	ASSERT_LE(16 * PAGE, ri.size) TH_LOG("BAR2 of %s: %llu bytes", e->bdf,
 					     (unsigned long long)ri.size);
 	e->bar_size = ri.size;
+	e->bar_off = ri.offset;
 	region_info(_metadata, e, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
 	e->cfg_off = ri.offset;
 	ASSERT_EQ(0, set_memory(e, true));
@@ -492,41 +494,6 @@ static inline void read_host(struct __test_metadata *_metadata,
 }
 
 /*
- * A DMA by edu to the address the import had before it was revoked must
- * not reach the BAR.  That is certain only when the address was an IOMMU
- * mapping that revocation removed (host bridge, translated importer); a
- * bus address or an identity-mapped one stays valid by nature.
- */
-static inline void check_old_addr(struct __test_metadata *_metadata,
-				  struct dmabuf_env *e, __u64 addr,
-				  __u64 bar_off, const char *when)
-{
-	uint8_t before[PAGE], after[PAGE], junk[PAGE];
-	struct p2pdma_edu_dma d = {
-		.importer = e->importer, .to_device = 1, .dma_addr = addr,
-		.length = PAGE, .user_buf = (uintptr_t)junk,
-	};
-	int ret;
-
-	if (!e->p2p)
-		return;		/* never mapped */
-	if (!e->host_bridge || !e->iommu) {
-		TH_LOG("%s: DMA to the old address not checked: %s", when,
-		       e->host_bridge ? "importer not translated by an IOMMU" :
-		       "bus addresses need no mapping");
-		return;
-	}
-	ASSERT_EQ(PAGE, pread(e->bar_fd, before, PAGE, bar_off));
-	fill(junk, PAGE, e->seed ^ 0xdead);
-	/* edu need not see an error: the proof is in the BAR's memory */
-	ret = ioctl(e->edu, P2PDMA_EDU_DMA, &d) ? -errno : 0;
-	ASSERT_EQ(PAGE, pread(e->bar_fd, after, PAGE, bar_off));
-	EXPECT_EQ(0, memcmp(before, after, PAGE))
-		TH_LOG("%s: DMA to the revoked IOVA %#llx reached the BAR (edu: %d)",
-		       when, (unsigned long long)addr, ret);
-}
-
-/*
  * Leave a mark that a reset of the provider wipes out: on ivshmem (the
  * lab's provider), in IntrMask, the read-write first register of BAR 0,
  * which QEMU clears on every kind of reset.  On other devices register 0
@@ -652,6 +619,128 @@ static inline int imp_dma(struct dmabuf_env *e, __u32 h, int to_device,
 static inline int imp_close(struct dmabuf_env *e, __u32 h)
 {
 	return ioctl(e->edu, P2PDMA_EDU_IMPORT_CLOSE, &h) ? -errno : 0;
+}
+
+/*
+ * Zero BAR bytes [@at, @at + @len) through the device fd, as the owner
+ * can, and see the zeros in the host file: a DMA that then does nothing
+ * cannot leave the data of an earlier one in place.  Needs memory decode
+ * on.
+ */
+static inline void clear_bar(struct __test_metadata *_metadata,
+			     struct dmabuf_env *e, __u64 at, __u64 len)
+{
+	uint8_t *buf = calloc(1, len), *zero = calloc(1, len);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, zero);
+	ASSERT_EQ((ssize_t)len, pwrite(e->device, zero, len, e->bar_off + at))
+		TH_LOG("clearing BAR offset %#llx: %s", (unsigned long long)at,
+		       strerror(errno));
+	memset(buf, 0xa5, len);
+	ASSERT_EQ((ssize_t)len, pread(e->bar_fd, buf, len, at));
+	EXPECT_EQ(0, memcmp(buf, zero, len))
+		TH_LOG("BAR offset %#llx: cleared, but not in the host file",
+		       (unsigned long long)at);
+	free(buf);
+	free(zero);
+}
+
+/*
+ * edu writes a fresh pattern to DMA address @addr with no import in the
+ * way: 0 if it landed at BAR offset @at, else the bytes differ.
+ */
+static inline int raw_dma_lands(struct __test_metadata *_metadata,
+				struct dmabuf_env *e, __u64 addr, __u64 at,
+				uint8_t *want, int *edu_ret)
+{
+	uint8_t got[PAGE];
+	struct p2pdma_edu_dma d = {
+		.importer = e->importer, .to_device = 1, .dma_addr = addr,
+		.length = PAGE, .user_buf = (uintptr_t)want,
+	};
+
+	*edu_ret = ioctl(e->edu, P2PDMA_EDU_DMA, &d) ? -errno : 0;
+	if (pread(e->bar_fd, got, PAGE, at) != PAGE)
+		return -1;
+	return memcmp(want, got, PAGE);
+}
+
+/*
+ * The address @addr of a live mapping of BAR offset @at, checked the way
+ * check_old_addr() later uses it: a raw DMA to it lands.  Without this a
+ * raw DMA that silently does nothing would pass check_old_addr().
+ */
+static inline __u64 live_addr(struct __test_metadata *_metadata,
+			      struct dmabuf_env *e, __u64 addr, __u64 at)
+{
+	uint8_t want[PAGE];
+	int ret;
+
+	if (!e->p2p)
+		return addr;
+	clear_bar(_metadata, e, at, PAGE);
+	fill(want, PAGE, e->seed ^ 0x11fe);
+	EXPECT_EQ(0, raw_dma_lands(_metadata, e, addr, at, want, &ret))
+		TH_LOG("a raw DMA to the live address %#llx did not land (edu: %d)",
+		       (unsigned long long)addr, ret);
+	return addr;
+}
+
+/*
+ * A DMA by edu to the address a mapping had before it was revoked must
+ * not reach the BAR.  That is certain only when the address was an IOMMU
+ * mapping that revocation removed (host bridge, translated importer); a
+ * bus address or an identity-mapped one stays valid by nature.
+ *
+ * When the device is @usable (decoding memory, in D0, its fd open), the
+ * check is bracketed by a positive control: a fresh dma-buf of the last
+ * page of the BAR, imported and DMAed to, must receive the data first, and
+ * stays mapped while the old address is tried (so an allocator that hands
+ * out the old address again points it elsewhere than @bar_off).
+ */
+static inline void check_old_addr(struct __test_metadata *_metadata,
+				  struct dmabuf_env *e, __u64 addr,
+				  __u64 bar_off, bool usable, const char *when)
+{
+	const struct vfio_region_dma_range ctl = { e->bar_size - PAGE, PAGE };
+	uint8_t before[PAGE], after[PAGE], junk[PAGE];
+	int fd = -1, ret;
+	__u32 h = 0;
+
+	if (!e->p2p)
+		return;		/* never mapped */
+	if (!e->host_bridge || !e->iommu) {
+		TH_LOG("%s: DMA to the old address not checked: %s", when,
+		       e->host_bridge ? "importer not translated by an IOMMU" :
+		       "bus addresses need no mapping");
+		return;
+	}
+	if (usable) {
+		fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &ctl, 1);
+		ASSERT_LE(0, fd) TH_LOG("%s: control export: %s", when,
+					strerror(-fd));
+		ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+		clear_bar(_metadata, e, ctl.offset, PAGE);
+		fill(junk, PAGE, e->seed ^ 0xc0de);
+		ASSERT_EQ(0, imp_dma(e, h, 1, 0, junk, PAGE))
+			TH_LOG("%s: control DMA", when);
+		ASSERT_EQ(PAGE, pread(e->bar_fd, after, PAGE, ctl.offset));
+		EXPECT_EQ(0, memcmp(junk, after, PAGE))
+			TH_LOG("%s: the control DMA did not land", when);
+	}
+	ASSERT_EQ(PAGE, pread(e->bar_fd, before, PAGE, bar_off));
+	fill(junk, PAGE, e->seed ^ 0xdead);
+	/* edu need not see an error: the proof is in the BAR's memory */
+	raw_dma_lands(_metadata, e, addr, bar_off, junk, &ret);
+	ASSERT_EQ(PAGE, pread(e->bar_fd, after, PAGE, bar_off));
+	EXPECT_EQ(0, memcmp(before, after, PAGE))
+		TH_LOG("%s: DMA to the revoked IOVA %#llx reached the BAR (edu: %d)",
+		       when, (unsigned long long)addr, ret);
+	if (usable) {
+		EXPECT_EQ(0, imp_close(e, h));
+		close(fd);
+	}
 }
 
 /* A dma-buf MR of edu's stand-in HCA: ib_umem_dmabuf_get() and friends */

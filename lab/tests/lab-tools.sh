@@ -39,7 +39,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 36
+t_plan 37
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -223,6 +223,14 @@ t_check "lab/check: a result the manifest does not list fails the run" \
 # make mutants cannot rot: every mutation still applies to the series
 t_check "every mutation of lab/mutants.list applies to the build tree" \
 	eval '"$LAB/mutants" -n > "$w/mutants.out" 2>&1 || { sed "s/^/# /" "$w/mutants.out"; false; }'
+
+# series-check bind-mounts over the lab's tree only in a namespace it
+# made itself.  Tried in a throwaway namespace: should the guard break,
+# the mounts die with it.
+t_check "series-check --in-namespace by hand is refused, nothing mounted" \
+	eval 'unshare -m --propagation private bash -c "\"$LAB/series-check\" --in-namespace; echo rc=\$?; grep -c \" $LAB_SRC \" /proc/self/mounts" \
+		> "$w/ns.out" 2>&1; grep -q "is lab/series-check.s own" "$w/ns.out" &&
+		grep -qx "rc=1" "$w/ns.out" && grep -qx 0 "$w/ns.out" || { sed "s/^/# /" "$w/ns.out"; false; }'
 
 printf '[ 1.0] ok\n[ 2.0] ------------[ cut here ]------------\n[ 2.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x0/0x1\n' > "$w/splat.log"
 printf '[ 1.0] all fine\n[ 2.0] DMA-API: debugging enabled by kernel config\n' > "$w/clean.log"

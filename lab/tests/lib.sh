@@ -100,19 +100,20 @@ pci_group() { basename "$(readlink -f "$(pci_sysfs "$1")/iommu_group")"; }
 pci_has_acs() { lspci -vvv -s "$1" 2>/dev/null | grep -q 'Access Control Services'; }
 pci_acs_redir() { lspci -vvv -s "$1" 2>/dev/null | grep -q 'ACSCtl:.*ReqRedir+'; }
 
-# Bind every endpoint of the device's IOMMU group to vfio-pci.
+# Bind every endpoint of the IOMMU group of device $1 to vfio-pci, or to
+# the vfio driver $2.
 vfio_bind_group() {
-	local d dev cls
+	local d dev cls drv=${2:-vfio-pci}
 	for d in "$(pci_sysfs "$1")"/iommu_group/devices/*; do
 		dev=$(basename "$d")
 		cls=$(cat "$d/class")
 		case $cls in 0x0604*) continue ;; esac	# bridges stay with pcieport
-		[ "$(basename "$(readlink -f "$d/driver" 2>/dev/null)")" = vfio-pci ] && continue
-		echo vfio-pci > "$d/driver_override"
+		[ "$(basename "$(readlink -f "$d/driver" 2>/dev/null)")" = "$drv" ] && continue
+		echo "$drv" > "$d/driver_override"
 		[ -e "$d/driver" ] && echo "$dev" > "$d/driver/unbind"
 		echo "$dev" > /sys/bus/pci/drivers_probe
 	done
-	[ "$(basename "$(readlink -f "$(pci_sysfs "$1")/driver")")" = vfio-pci ]
+	[ "$(basename "$(readlink -f "$(pci_sysfs "$1")/driver")")" = "$drv" ]
 }
 
 # Load p2pdma_edu.ko (it binds edu by ID) and bind provider $1 to it.

@@ -18,6 +18,9 @@ insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" ||
 	{ t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
 vfio_bind_group "$P"
 vfio_bind_group "$LAB_IODEV"
+# a vfio-pci-core variant driver that does not opt in to exporting
+vfio_bind_group "$LAB_VARIANTDEV" virtio_vfio_pci ||
+	t_notok "bind $LAB_VARIANTDEV to virtio_vfio_pci"
 t_check "provider $P bound to vfio-pci, importer $I to p2pdma_edu" \
 	eval '[ "$(basename "$(readlink -f "$(pci_sysfs "$P")/driver")")" = vfio-pci ] &&
 	      [ "$(basename "$(readlink -f "$(pci_sysfs "$I")/driver")")" = p2pdma_edu ]'
@@ -40,6 +43,7 @@ ksft() {
 	VFIO_DMABUF_PROVIDER=$P VFIO_DMABUF_IMPORTER=$I \
 	VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
 	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV \
+	VFIO_DMABUF_VARIANT_DEVICE=$LAB_VARIANTDEV \
 		t_ksft "$prog${1:+ $*}" "$LAB_KSFT/vfio/$prog" "$@"
 }
 
@@ -71,10 +75,16 @@ t_check "a static importer is refused with a log line naming it" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: $I cannot attach: only dynamic peer-to-peer importers can'"
 t_check "a pin by a non-revocable importer is refused with a log line" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: $I cannot pin: the importer cannot be revoked'"
-t_check "a BAR that is not exportable is refused with a log line" \
-	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf: BAR 0 cannot be exported for peer-to-peer DMA'"
+t_check "a sub-page BAR is refused with a log line" \
+	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf: BAR 0 is smaller than a page: no range fits'"
+t_check "a BAR that is not implemented is refused with a log line" \
+	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf: BAR 1 is not implemented'"
 t_check "an I/O port BAR is refused with a log line" \
-	eval "echo \"\$log\" | grep -q 'vfio-pci $LAB_IODEV: dma-buf: BAR 1 cannot be exported for peer-to-peer DMA'"
+	eval "echo \"\$log\" | grep -q 'vfio-pci $LAB_IODEV: dma-buf: BAR 1 is not a memory BAR'"
+t_check "a BAR claimed by another driver is refused with a log line" \
+	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf: cannot claim BAR 2 (-16)'"
+t_check "a non-PCI importer is refused with a log line naming it" \
+	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: p2pdma_edu cannot attach: it is not a PCI device'"
 if [ "$LAB_EXPECT" = host-bridge ] && ! grep -qw iommu=pt /proc/cmdline; then
 	t_check "the vIOMMU blocked edu's DMA to a revoked IOVA" \
 		eval "echo \"\$log\" | grep -q 'DMAR:.*${I#0000:}.*fault addr'"

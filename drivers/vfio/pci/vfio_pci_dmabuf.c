@@ -32,9 +32,6 @@
 
 MODULE_IMPORT_NS(DMA_BUF);
 
-/* Keeps the ranges array of one export within 16 KiB */
-#define VFIO_PCI_DMA_BUF_MAX_RANGES	1024
-
 struct vfio_pci_dma_buf {
 	struct dma_buf *dmabuf;
 	/* The device while it is open; holds a registration reference */
@@ -62,10 +59,25 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 	}
 
 	/*
-	 * Importers may attach while holding other reservation locks, so
-	 * this is only a hint; mapping checks under the lock.
+	 * Whether a device can reach the BAR is a question about the PCI
+	 * topology between the two.  A device that is not on PCI has no
+	 * answer, and no "revoked" either: it gets an errno of its own.
 	 */
-	return READ_ONCE(priv->vdev) ? 0 : -ENODEV;
+	if (!dev_is_pci(attach->dev)) {
+		pci_info_ratelimited(priv->pdev,
+				     "dma-buf of BAR %u: %s cannot attach: it is not a PCI device\n",
+				     priv->bar, dev_name(attach->dev));
+		return -EXDEV;
+	}
+
+	/*
+	 * As in mainline, no new importer while the BAR is unusable.
+	 * Importers may attach while holding other reservation locks, so
+	 * this reads the state without the lock: one that attaches just
+	 * before a revoke is notified like the others, and mapping checks
+	 * under the lock.
+	 */
+	return READ_ONCE(priv->revoked) ? -ENODEV : 0;
 }
 
 /*
@@ -170,7 +182,7 @@ static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
 	if (detach)
 		WRITE_ONCE(priv->vdev, NULL);
 	if (priv->revoked != revoked) {
-		priv->revoked = revoked;
+		WRITE_ONCE(priv->revoked, revoked);
 		dma_buf_move_notify(priv->dmabuf);
 		/*
 		 * No importer DMA may be in flight once revoke returns, or it
@@ -275,25 +287,55 @@ void vfio_pci_dma_buf_open(struct vfio_pci_core_device *vdev)
 	up_write(&vdev->memory_lock);
 }
 
-static int vfio_pci_dma_buf_get_ranges(struct vfio_pci_dma_buf *priv,
-				       struct vfio_region_dma_range __user *uranges,
-				       u64 bar_size, u64 *total)
+/*
+ * Reads the user's ranges into @out, or only checks them if @out is NULL,
+ * and sums their lengths.  The ranges are checked in mainline's order, so
+ * that a request with several faults gets mainline's errno: here each
+ * range on its own and their sum (EINVAL), then, in
+ * vfio_pci_dma_buf_check_ranges(), each range against the BAR.
+ */
+static int
+vfio_pci_dma_buf_get_ranges(struct vfio_region_dma_range __user *uranges,
+			    u32 nr_ranges, struct p2pdma_range *out, u64 *total)
 {
 	struct vfio_region_dma_range r;
-	unsigned int i;
-	u64 end;
+	u32 i;
 
 	*total = 0;
-	for (i = 0; i < priv->nr_ranges; i++) {
+	for (i = 0; i < nr_ranges; i++) {
 		if (copy_from_user(&r, &uranges[i], sizeof(r)))
 			return -EFAULT;
 		if (!r.length || !PAGE_ALIGNED(r.offset) ||
 		    !PAGE_ALIGNED(r.length) ||
-		    check_add_overflow(r.offset, r.length, &end) ||
-		    end > bar_size || check_add_overflow(*total, r.length, total))
+		    check_add_overflow(*total, r.length, total))
 			return -EINVAL;
-		priv->ranges[i].offset = r.offset;
-		priv->ranges[i].length = r.length;
+		if (out) {
+			out[i].offset = r.offset;
+			out[i].length = r.length;
+		}
+		if (!(i % 1024))
+			cond_resched();
+	}
+	/* The DMA API cannot map that much in one go; neither can mainline */
+	if (*total & BIT_ULL(63) || *total != (size_t)*total)
+		return -EINVAL;
+	return 0;
+}
+
+static int vfio_pci_dma_buf_check_ranges(struct vfio_pci_dma_buf *priv)
+{
+	resource_size_t start = pci_resource_start(priv->pdev, priv->bar);
+	resource_size_t len = pci_resource_len(priv->pdev, priv->bar);
+	unsigned int i;
+	u64 addr, end;
+
+	for (i = 0; i < priv->nr_ranges; i++) {
+		if (check_add_overflow((u64)start, priv->ranges[i].offset,
+				       &addr) ||
+		    check_add_overflow(addr, priv->ranges[i].length, &end))
+			return -EOVERFLOW;
+		if (end > (u64)start + len)
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -326,6 +368,15 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	u64 size;
 	int ret;
 
+	/*
+	 * A driver that never exports says so to PROBE too, as in mainline:
+	 * VMMs probe before they try.  Variant drivers opt in with
+	 * @dmabuf_exportable, as the BARs they show userspace may not be the
+	 * hardware's.
+	 */
+	if (!vdev->dmabuf_exportable)
+		return -EOPNOTSUPP;
+
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
 				 sizeof(get));
 	if (ret != 1)
@@ -333,11 +384,13 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 
 	if (copy_from_user(&get, arg, sizeof(get)))
 		return -EFAULT;
-	if (get.flags || get.open_flags & ~(O_ACCMODE | O_CLOEXEC) ||
-	    (get.open_flags & O_ACCMODE) == O_ACCMODE || !get.nr_ranges)
+	/* open_flags go to the new file as in mainline; it keeps what it can */
+	if (get.flags || !get.nr_ranges)
 		return -EINVAL;
-	if (get.nr_ranges > VFIO_PCI_DMA_BUF_MAX_RANGES)
-		return -E2BIG;
+	/*
+	 * Unlike mainline, the ranges must lie within argsz, as the data of
+	 * every other feature does.
+	 */
 	if (argsz < struct_size(&get, dma_ranges, get.nr_ranges))
 		return -EINVAL;
 	if (get.region_index > VFIO_PCI_BAR5_REGION_INDEX)
@@ -345,33 +398,67 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	bar = array_index_nospec(get.region_index, PCI_STD_NUM_BARS);
 
 	/*
-	 * Peers may reach what userspace could mmap, nothing else: an I/O
-	 * or missing BAR is refused.  6.12's vfio lets userspace mmap the
-	 * MSI-X table (interrupt remapping protects the host from it), so an
-	 * MSI-X BAR is exported like any other.  A sub-page BAR is refused:
-	 * vfio maps it with the rest of its page reserved, a peer must not
-	 * reach that.  Drivers opt in with @dmabuf_exportable, as variant
-	 * drivers may show userspace BARs that are not the hardware's.
+	 * Claim the BAR, as vfio's mmap and read/write do, before any peer
+	 * can reach it: no other driver may own it while the device is open,
+	 * and vfio releases it only on close, after revoking the dma-bufs.
+	 * A BAR that is not implemented cannot be claimed.
 	 */
-	if (!vdev->dmabuf_exportable || !vdev->bar_mmap_supported[bar] ||
-	    pci_resource_len(pdev, bar) < PAGE_SIZE) {
-		pci_info_ratelimited(pdev,
-				     "dma-buf: BAR %u cannot be exported for peer-to-peer DMA\n",
+	if (!pci_resource_len(pdev, bar)) {
+		pci_info_ratelimited(pdev, "dma-buf: BAR %u is not implemented\n",
 				     bar);
-		return -EOPNOTSUPP;
+		return -ENODEV;
+	}
+	ret = vfio_pci_core_setup_barmap(vdev, bar);
+	if (ret) {
+		pci_info_ratelimited(pdev, "dma-buf: cannot claim BAR %u (%d)\n",
+				     bar, ret);
+		return -ENODEV;
 	}
 
+	/*
+	 * No limit on the number of ranges but memory: 16 bytes each, charged
+	 * to the caller, allocated only once the user's ranges have been
+	 * read and found valid, so that a huge nr_ranges costs nothing unless
+	 * the caller really holds that many ranges.  They are read again
+	 * into the allocation, and checked again: the user may change them
+	 * in between.
+	 */
+	ret = vfio_pci_dma_buf_get_ranges(arg->dma_ranges, get.nr_ranges, NULL,
+					  &size);
+	if (ret)
+		return ret;
 	priv = kvzalloc(struct_size(priv, ranges, get.nr_ranges),
-			GFP_KERNEL_ACCOUNT);
+			GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!priv)
 		return -ENOMEM;
 	priv->nr_ranges = get.nr_ranges;
 	priv->bar = bar;
+	priv->pdev = pdev;
 
-	ret = vfio_pci_dma_buf_get_ranges(priv, arg->dma_ranges,
-					  pci_resource_len(pdev, bar), &size);
-	if (!ret && size != (size_t)size)
+	ret = vfio_pci_dma_buf_get_ranges(arg->dma_ranges, get.nr_ranges,
+					  priv->ranges, &size);
+	if (ret)
+		goto err_free;
+
+	/*
+	 * Peers may reach memory that userspace could mmap, nothing else:
+	 * vfio never maps I/O port BARs.  6.12's vfio lets userspace mmap the
+	 * MSI-X table (interrupt remapping protects the host from it), so an
+	 * MSI-X BAR is exported like any other.  A BAR smaller than a page
+	 * holds no range.
+	 */
+	if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM)) {
+		pci_info_ratelimited(pdev,
+				     "dma-buf: BAR %u is not a memory BAR\n",
+				     bar);
 		ret = -EINVAL;
+		goto err_free;
+	}
+	ret = vfio_pci_dma_buf_check_ranges(priv);
+	if (ret == -EINVAL && pci_resource_len(pdev, bar) < PAGE_SIZE)
+		pci_info_ratelimited(pdev,
+				     "dma-buf: BAR %u is smaller than a page: no range fits\n",
+				     bar);
 	if (ret)
 		goto err_free;
 
@@ -388,7 +475,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 		goto err_free;
 	}
 	priv->vdev = vdev;
-	priv->pdev = pci_dev_get(pdev);
+	pci_dev_get(pdev);
 
 	exp_info.ops = &vfio_pci_dma_buf_ops;
 	exp_info.exp_name = "vfio-pci";

@@ -114,7 +114,9 @@ struct p2pdma_edu_map_ranges {
 
 /**
  * struct p2pdma_edu_import - attach an edu importer to a dma-buf
- * @importer: edu PCI function
+ * @importer: edu PCI function, or P2PDMA_EDU_NON_PCI: the misc device
+ *	attaches as a dynamic peer-to-peer importer and detaches again at
+ *	once (the ioctl returns the exporter's answer, nothing is kept)
  * @fd: dma-buf file descriptor
  * @flags: P2PDMA_EDU_IMPORT_*; 0 is a dynamic peer-to-peer importer that
  *	unmaps from move_notify, as RDMA drivers do
@@ -466,6 +468,21 @@ struct p2pdma_edu_p2pmem {
 	__u64 size;
 };
 
+/**
+ * struct p2pdma_edu_claim - claim the memory of a BAR as another driver would
+ * @pci: any PCI function, whatever its driver
+ * @bar: a memory BAR of it
+ *
+ * request_mem_region() of the whole BAR, held until /dev/p2pdma_edu is
+ * closed (one claim per open file): the claim that a driver makes before
+ * it uses the BAR, which vfio must respect before it lets peers reach it.
+ * EBUSY if the BAR is claimed already.
+ */
+struct p2pdma_edu_claim {
+	__u32 pci;
+	__u32 bar;
+};
+
 #define P2PDMA_EDU_MAP		_IOWR('P', 0x01, struct p2pdma_edu_map)
 #define P2PDMA_EDU_UNMAP	_IOW('P', 0x02, __u32)
 #define P2PDMA_EDU_DMA		_IOW('P', 0x03, struct p2pdma_edu_dma)
@@ -486,5 +503,6 @@ struct p2pdma_edu_p2pmem {
 #define P2PDMA_EDU_BENCH_MAP	_IOWR('P', 0x12, struct p2pdma_edu_bench_map)
 #define P2PDMA_EDU_BENCH_REG	_IOWR('P', 0x13, struct p2pdma_edu_bench_reg)
 #define P2PDMA_EDU_P2PMEM	_IOW('P', 0x14, struct p2pdma_edu_p2pmem)
+#define P2PDMA_EDU_CLAIM	_IOW('P', 0x15, struct p2pdma_edu_claim)
 
 #endif /* _P2PDMA_EDU_H */

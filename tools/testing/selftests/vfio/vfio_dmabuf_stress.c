@@ -186,7 +186,8 @@ static void w_step(struct worker *w)
 		if (w->bufs[b] < 0 || w->imps[i].used)
 			return;
 		ret = imp_import(&w->e, w->bufs[b], 0, &w->imps[i].h, NULL);
-		tally(st, OP_IMPORT, ret, !ret || (dying(st) && ret == -ENODEV));
+		/* memory decode toggles: a revoked dma-buf takes no importer */
+		tally(st, OP_IMPORT, ret, !ret || ret == -ENODEV);
 		w->imps[i].used = !ret;
 		w->imps[i].r = w->r[b];
 	} else if (!w->imps[i].used) {

@@ -34,7 +34,6 @@
 
 #define BAR		VFIO_PCI_BAR2_REGION_INDEX
 #define PAGE		4096ULL
-#define MAX_RANGES	1024	/* the exporter's limit */
 /* The feature header and the dma-buf structure, without the ranges */
 #define FEAT_HDR	(sizeof(struct vfio_device_feature) + \
 			 sizeof(struct vfio_device_feature_dma_buf))

@@ -78,6 +78,7 @@ struct p2pdma_edu_file {
 	struct xarray imports;		/* handle -> struct p2pdma_edu_attachment */
 	struct xarray mrs;		/* handle -> struct p2pdma_edu_mr */
 	struct mutex imports_lock;	/* serialises the import and MR ioctls */
+	struct resource *claim;		/* P2PDMA_EDU_CLAIM, under imports_lock */
 };
 
 /*
@@ -596,6 +597,35 @@ static void p2pdma_edu_import_free(struct p2pdma_edu_attachment *imp)
 	kfree(imp);
 }
 
+static void p2pdma_edu_probe_move_notify(struct dma_buf_attachment *attach)
+{
+}
+
+static const struct dma_buf_attach_ops p2pdma_edu_probe_ops = {
+	.allow_peer2peer = true,
+	.move_notify = p2pdma_edu_probe_move_notify,
+};
+
+/* Attach as a device that is not on PCI, and detach: the exporter's answer */
+static long p2pdma_edu_attach_non_pci(int fd)
+{
+	struct dma_buf_attachment *attach;
+	struct dma_buf *dmabuf;
+	long ret = 0;
+
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	attach = dma_buf_dynamic_attach(dmabuf, p2pdma_edu_misc.this_device,
+					&p2pdma_edu_probe_ops, NULL);
+	if (IS_ERR(attach))
+		ret = PTR_ERR(attach);
+	else
+		dma_buf_detach(dmabuf, attach);
+	dma_buf_put(dmabuf);
+	return ret;
+}
+
 static long p2pdma_edu_ioctl_import(struct p2pdma_edu_file *f,
 				    void __user *arg)
 {
@@ -612,6 +642,8 @@ static long p2pdma_edu_ioctl_import(struct p2pdma_edu_file *f,
 			  P2PDMA_EDU_IMPORT_REVOCABLE |
 			  P2PDMA_EDU_IMPORT_NO_P2P))
 		return -EINVAL;
+	if (req.importer == P2PDMA_EDU_NON_PCI)
+		return req.flags ? -EINVAL : p2pdma_edu_attach_non_pci(req.fd);
 
 	imp = kzalloc(sizeof(*imp), GFP_KERNEL);
 	if (!imp)
@@ -1693,6 +1725,42 @@ static long p2pdma_edu_ioctl_p2pmem(void __user *arg)
 	return ret;
 }
 
+static long p2pdma_edu_ioctl_claim(struct p2pdma_edu_file *f,
+				   void __user *arg)
+{
+	struct p2pdma_edu_claim req;
+	struct pci_dev *pdev;
+	struct resource *res;
+	long ret = 0;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.bar >= PCI_STD_NUM_BARS)
+		return -EINVAL;
+	if (f->claim)
+		return -EEXIST;
+	pdev = pci_get_domain_bus_and_slot(req.pci >> 16, (req.pci >> 8) & 0xff,
+					   req.pci & 0xff);
+	if (!pdev)
+		return -ENODEV;
+	if (!(pci_resource_flags(pdev, req.bar) & IORESOURCE_MEM) ||
+	    !pci_resource_len(pdev, req.bar)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	res = request_mem_region(pci_resource_start(pdev, req.bar),
+				 pci_resource_len(pdev, req.bar),
+				 "p2pdma_edu claim");
+	if (!res) {
+		ret = -EBUSY;
+		goto out;
+	}
+	f->claim = res;
+out:
+	pci_dev_put(pdev);
+	return ret;
+}
+
 static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -1730,6 +1798,11 @@ static long p2pdma_edu_ioctl(struct file *file, unsigned int cmd,
 		return p2pdma_edu_ioctl_bench_reg((void __user *)arg);
 	case P2PDMA_EDU_P2PMEM:
 		return p2pdma_edu_ioctl_p2pmem((void __user *)arg);
+	case P2PDMA_EDU_CLAIM:
+		mutex_lock(&f->imports_lock);
+		ret = p2pdma_edu_ioctl_claim(f, (void __user *)arg);
+		mutex_unlock(&f->imports_lock);
+		return ret;
 	case P2PDMA_EDU_REG_MR:
 		mutex_lock(&f->imports_lock);
 		ret = p2pdma_edu_ioctl_reg_mr(f, (void __user *)arg);
@@ -1810,6 +1883,8 @@ static int p2pdma_edu_release(struct inode *inode, struct file *file)
 	xa_for_each(&f->imports, handle, imp)
 		p2pdma_edu_import_free(imp);
 	xa_destroy(&f->imports);
+	if (f->claim)
+		release_mem_region(f->claim->start, resource_size(f->claim));
 	mutex_destroy(&f->imports_lock);
 	kfree(f);
 	return 0;

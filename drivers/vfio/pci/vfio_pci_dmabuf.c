@@ -288,53 +288,71 @@ void vfio_pci_dma_buf_open(struct vfio_pci_core_device *vdev)
 }
 
 /*
- * Reads the user's ranges into @out, or only checks them if @out is NULL,
- * and sums their lengths.  The ranges are checked in mainline's order, so
- * that a request with several faults gets mainline's errno: here each
- * range on its own and their sum (EINVAL), then, in
- * vfio_pci_dma_buf_check_ranges(), each range against the BAR.
+ * Mainline copies the ranges with memdup_array_user(), whose kmalloc()
+ * cannot exceed KMALLOC_MAX_SIZE: more ranges than that holds fail there
+ * with ENOMEM.  Keep the same limit (262144 ranges with 4 KiB pages and
+ * 4 MiB allocations, far beyond what a VMM passes), so that no program
+ * sees a difference, and an importer's mapping, which costs a map and an
+ * sg entry per range, stays within a few MiB.
+ */
+#define VFIO_PCI_DMA_BUF_MAX_RANGES \
+	(KMALLOC_MAX_SIZE / sizeof(struct vfio_region_dma_range))
+
+/*
+ * The checks of the ranges, in mainline's order so that a request with
+ * several faults gets mainline's errno: all ranges are read first
+ * (EFAULT), then each is checked on its own and their lengths summed
+ * (EINVAL), then each is checked against the BAR (EOVERFLOW for an
+ * address that wraps around, EINVAL past the end of the BAR).
  */
 static int
-vfio_pci_dma_buf_get_ranges(struct vfio_region_dma_range __user *uranges,
-			    u32 nr_ranges, struct p2pdma_range *out, u64 *total)
+vfio_pci_dma_buf_get_ranges(struct vfio_pci_dma_buf *priv,
+			    struct vfio_region_dma_range __user *uranges)
 {
 	struct vfio_region_dma_range r;
 	u32 i;
 
-	*total = 0;
-	for (i = 0; i < nr_ranges; i++) {
+	for (i = 0; i < priv->nr_ranges; i++) {
 		if (copy_from_user(&r, &uranges[i], sizeof(r)))
 			return -EFAULT;
-		if (!r.length || !PAGE_ALIGNED(r.offset) ||
-		    !PAGE_ALIGNED(r.length) ||
-		    check_add_overflow(*total, r.length, total))
+		priv->ranges[i].offset = r.offset;
+		priv->ranges[i].length = r.length;
+	}
+	return 0;
+}
+
+static int vfio_pci_dma_buf_check_lengths(struct vfio_pci_dma_buf *priv,
+					  u64 *total)
+{
+	u32 i;
+
+	*total = 0;
+	for (i = 0; i < priv->nr_ranges; i++) {
+		if (!priv->ranges[i].length ||
+		    !PAGE_ALIGNED(priv->ranges[i].offset) ||
+		    !PAGE_ALIGNED(priv->ranges[i].length) ||
+		    check_add_overflow(*total, priv->ranges[i].length, total))
 			return -EINVAL;
-		if (out) {
-			out[i].offset = r.offset;
-			out[i].length = r.length;
-		}
-		if (!(i % 1024))
-			cond_resched();
 	}
 	/* The DMA API cannot map that much in one go; neither can mainline */
-	if (*total & BIT_ULL(63) || *total != (size_t)*total)
+	if ((*total & BIT_ULL(63)) || *total != (size_t)*total)
 		return -EINVAL;
 	return 0;
 }
 
 static int vfio_pci_dma_buf_check_ranges(struct vfio_pci_dma_buf *priv)
 {
-	resource_size_t start = pci_resource_start(priv->pdev, priv->bar);
-	resource_size_t len = pci_resource_len(priv->pdev, priv->bar);
-	unsigned int i;
+	u64 start = pci_resource_start(priv->pdev, priv->bar);
+	u64 last = pci_resource_end(priv->pdev, priv->bar);
 	u64 addr, end;
+	u32 i;
 
 	for (i = 0; i < priv->nr_ranges; i++) {
-		if (check_add_overflow((u64)start, priv->ranges[i].offset,
-				       &addr) ||
+		if (check_add_overflow(start, priv->ranges[i].offset, &addr) ||
 		    check_add_overflow(addr, priv->ranges[i].length, &end))
 			return -EOVERFLOW;
-		if (end > (u64)start + len)
+		/* lengths are not 0: end - 1 is the range's last byte */
+		if (end - 1 > last)
 			return -EINVAL;
 	}
 	return 0;
@@ -401,55 +419,53 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	 * Claim the BAR, as vfio's mmap and read/write do, before any peer
 	 * can reach it: no other driver may own it while the device is open,
 	 * and vfio releases it only on close, after revoking the dma-bufs.
-	 * A BAR that is not implemented cannot be claimed.
+	 * A BAR that is not implemented cannot be claimed.  As in mainline
+	 * (702809dabdec), any failure is ENODEV.  The claim is not serialised
+	 * against vfio's own (nor are those against each other): a caller
+	 * that loses the race sees the BAR claimed when it looks again.
 	 */
 	if (!pci_resource_len(pdev, bar)) {
 		pci_info_ratelimited(pdev, "dma-buf: BAR %u is not implemented\n",
 				     bar);
 		return -ENODEV;
 	}
+	if (READ_ONCE(vdev->dmabufs_closed))	/* a hint; checked again below */
+		return -ENODEV;
 	ret = vfio_pci_core_setup_barmap(vdev, bar);
-	if (ret) {
+	if (ret && !READ_ONCE(vdev->barmap[bar])) {
 		pci_info_ratelimited(pdev, "dma-buf: cannot claim BAR %u (%d)\n",
 				     bar, ret);
 		return -ENODEV;
 	}
 
-	/*
-	 * No limit on the number of ranges but memory: 16 bytes each, charged
-	 * to the caller, allocated only once the user's ranges have been
-	 * read and found valid, so that a huge nr_ranges costs nothing unless
-	 * the caller really holds that many ranges.  They are read again
-	 * into the allocation, and checked again: the user may change them
-	 * in between.
-	 */
-	ret = vfio_pci_dma_buf_get_ranges(arg->dma_ranges, get.nr_ranges, NULL,
-					  &size);
-	if (ret)
-		return ret;
+	/* As in mainline, more ranges than it can copy are ENOMEM */
+	if (get.nr_ranges > VFIO_PCI_DMA_BUF_MAX_RANGES)
+		return -ENOMEM;
 	priv = kvzalloc(struct_size(priv, ranges, get.nr_ranges),
-			GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+			GFP_KERNEL_ACCOUNT);
 	if (!priv)
 		return -ENOMEM;
 	priv->nr_ranges = get.nr_ranges;
 	priv->bar = bar;
 	priv->pdev = pdev;
 
-	ret = vfio_pci_dma_buf_get_ranges(arg->dma_ranges, get.nr_ranges,
-					  priv->ranges, &size);
+	ret = vfio_pci_dma_buf_get_ranges(priv, arg->dma_ranges);
+	if (!ret)
+		ret = vfio_pci_dma_buf_check_lengths(priv, &size);
 	if (ret)
 		goto err_free;
 
 	/*
-	 * Peers may reach memory that userspace could mmap, nothing else:
-	 * vfio never maps I/O port BARs.  6.12's vfio lets userspace mmap the
-	 * MSI-X table (interrupt remapping protects the host from it), so an
-	 * MSI-X BAR is exported like any other.  A BAR smaller than a page
-	 * holds no range.
+	 * Peers may reach what userspace could mmap, nothing else: vfio never
+	 * maps I/O port BARs, and a variant driver may refuse to map others.
+	 * 6.12's vfio lets userspace mmap the MSI-X table (interrupt
+	 * remapping protects the host from it), so an MSI-X BAR is exported
+	 * like any other.  A BAR smaller than a page holds no range.
 	 */
-	if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM)) {
+	if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM) ||
+	    !vdev->bar_mmap_supported[bar]) {
 		pci_info_ratelimited(pdev,
-				     "dma-buf: BAR %u is not a memory BAR\n",
+				     "dma-buf: BAR %u is not a memory BAR userspace may mmap\n",
 				     bar);
 		ret = -EINVAL;
 		goto err_free;

@@ -233,16 +233,19 @@ static struct {
 	__u64 start;
 	__u64 len;
 	bool mem;
+	bool mmap;		/* vfio lets userspace mmap it */
 } bars[6];
 
-static void read_bars(struct __test_metadata *_metadata, const char *bdf)
+static void read_bars(struct __test_metadata *_metadata, struct dmabuf_env *e)
 {
 	unsigned long long start, end, flags;
+	struct vfio_region_info ri;
 	char path[PATH_MAX];
 	unsigned int i;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource",
+		 e->bdf);
 	f = fopen(path, "r");
 	ASSERT_NE(NULL, f) TH_LOG("%s: %s", path, strerror(errno));
 	for (i = 0; i < 6; i++) {
@@ -250,6 +253,8 @@ static void read_bars(struct __test_metadata *_metadata, const char *bdf)
 		bars[i].start = start;
 		bars[i].len = end ? end - start + 1 : 0;
 		bars[i].mem = flags & 0x200;	/* IORESOURCE_MEM */
+		region_info(_metadata, e, VFIO_PCI_BAR0_REGION_INDEX + i, &ri);
+		bars[i].mmap = ri.flags & VFIO_REGION_INFO_FLAG_MMAP;
 	}
 	fclose(f);
 }
@@ -258,13 +263,14 @@ static void read_bars(struct __test_metadata *_metadata, const char *bdf)
  * What the uAPI says the request gives: 1 for a dma-buf, 0, or -errno.
  * The order of the checks is mainline's.
  */
-static int expected(const struct request *q, __u64 *size)
+static int expected(const struct request *q, size_t area_len, __u64 *size)
 {
 	static const struct vfio_region_dma_range zero;
 	__u32 f = q->feat_flags;
 	__u32 get = VFIO_DEVICE_FEATURE_GET, set = VFIO_DEVICE_FEATURE_SET;
 	__u32 probe = VFIO_DEVICE_FEATURE_PROBE;
 	__u64 addr, end, data = q->argsz - sizeof(struct vfio_device_feature);
+	__u64 readable;
 	unsigned int i;
 
 	if (q->argsz < sizeof(struct vfio_device_feature))
@@ -289,22 +295,29 @@ static int expected(const struct request *q, __u64 *size)
 		return -EINVAL;
 	if (q->index > VFIO_PCI_BAR5_REGION_INDEX || !bars[q->index].len)
 		return -ENODEV;
+	if (q->nr_ranges > MAX_RANGES)
+		return -ENOMEM;
+	/*
+	 * All ranges are read first: past the copied ones come zeroes up to
+	 * the end of the area (send_request()), or the hole at once
+	 */
+	readable = q->fault ? q->nr_copy :
+		   (area_len - FEAT_HDR) / sizeof(struct vfio_region_dma_range);
+	if (q->nr_ranges > readable)
+		return -EFAULT;
 	/* Each range on its own, and their sum */
 	*size = 0;
 	for (i = 0; i < q->nr_ranges; i++) {
-		/* past the copied ranges: zeroes, or the hole */
 		const struct vfio_region_dma_range *r =
 			i < q->nr_copy ? &q->r[i] : &zero;
 
-		if (q->fault && i == q->nr_copy)
-			return -EFAULT;
 		if (!r->length || r->offset % PAGE || r->length % PAGE ||
 		    __builtin_add_overflow(*size, r->length, size))
 			return -EINVAL;
 	}
 	if (*size >> 63)
 		return -EINVAL;
-	if (!bars[q->index].mem)
+	if (!bars[q->index].mem || !bars[q->index].mmap)
 		return -EINVAL;
 	/* Each range in the BAR */
 	for (i = 0; i < q->nr_ranges; i++) {
@@ -327,7 +340,7 @@ static const struct {
 } results[] = {
 	{ 1, "dma-buf" }, { 0, "probe" }, { -EINVAL, "EINVAL" },
 	{ -EOVERFLOW, "EOVERFLOW" }, { -ENODEV, "ENODEV" },
-	{ -EFAULT, "EFAULT" }, { -ENOTTY, "ENOTTY" },
+	{ -EFAULT, "EFAULT" }, { -ENOMEM, "ENOMEM" }, { -ENOTTY, "ENOTTY" },
 };
 
 static void tally(unsigned int *seen, int got)
@@ -351,9 +364,12 @@ static int send_request(struct dmabuf_env *e, const struct request *q,
 	struct vfio_device_feature_dma_buf *db;
 	int ret;
 
-	/* Without a fault, the bytes after the buffer are mapped zeroes */
+	/*
+	 * Without a fault, the bytes after the buffer are zeroes up to the
+	 * end of the area, then the hole
+	 */
 	f = q->fault ? area + area_len - len : area;
-	memset(f, 0, len);
+	memset(q->fault ? (void *)f : area, 0, q->fault ? len : area_len);
 	f->argsz = q->argsz;
 	f->flags = q->feat_flags;
 	db = (void *)f->data;
@@ -400,11 +416,11 @@ TEST_F_TIMEOUT(fuzz, requests, 600)
 	ASSERT_NE(MAP_FAILED, area);
 	ASSERT_EQ(0, munmap(area + area_len, PAGE));
 
-	read_bars(_metadata, e->bdf);
+	read_bars(_metadata, e);
 	ASSERT_EQ(e->bar_size, bars[BAR].len);
 	for (i = 0; i < n; i++) {
 		rnd_request(q, e->bar_size);
-		want = expected(q, &size);
+		want = expected(q, area_len, &size);
 		got = send_request(e, q, area, area_len);
 		tally(seen, got);
 		if (want == 1 && got >= 0) {

@@ -46,6 +46,8 @@ struct stress {
 	int stop;
 	int dying;			/* unbind under way: ENODEV is fine */
 	int gone;			/* unbind done: no map or DMA works */
+	int revoking;			/* decode off or a reset under way */
+	unsigned long revokes;		/* changes of @revoking */
 	int devnull;			/* stands for the closed device fd */
 	unsigned int workers;
 	__u64 slice;			/* bytes of BAR2 per worker */
@@ -106,6 +108,22 @@ static bool dying(struct stress *st)
 static bool gone(struct stress *st)
 {
 	return __atomic_load_n(&st->gone, __ATOMIC_ACQUIRE);
+}
+
+static void revoking(struct stress *st, int d)
+{
+	__atomic_fetch_add(&st->revoking, d, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&st->revokes, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Whether the BAR may have been revoked at some moment after @gen was read
+ * from st->revokes: a revoke is under way, or one began or ended since.
+ */
+static bool revoked_since(struct stress *st, unsigned long gen)
+{
+	return __atomic_load_n(&st->revoking, __ATOMIC_SEQ_CST) ||
+	       __atomic_load_n(&st->revokes, __ATOMIC_SEQ_CST) != gen;
 }
 
 /* Count the result of @op; a result outside @ok is a failure. */
@@ -177,7 +195,8 @@ static void w_step(struct worker *w)
 	unsigned int op = w_below(w, 100), b = w_below(w, W_BUFS);
 	unsigned int i = w_below(w, W_IMPS);
 	struct stress *st = w->st;
-	int ret;
+	unsigned long gen;
+	int ret, was;
 
 	if (op < 12) {
 		if (w->bufs[b] < 0)
@@ -185,9 +204,13 @@ static void w_step(struct worker *w)
 	} else if (op < 30) {
 		if (w->bufs[b] < 0 || w->imps[i].used)
 			return;
+		gen = __atomic_load_n(&st->revokes, __ATOMIC_SEQ_CST);
+		was = __atomic_load_n(&st->revoking, __ATOMIC_SEQ_CST);
 		ret = imp_import(&w->e, w->bufs[b], 0, &w->imps[i].h, NULL);
-		/* memory decode toggles: a revoked dma-buf takes no importer */
-		tally(st, OP_IMPORT, ret, !ret || ret == -ENODEV);
+		/* a revoked dma-buf takes no importer, a usable one does */
+		tally(st, OP_IMPORT, ret, !ret ||
+		      (ret == -ENODEV && (was || revoked_since(st, gen) ||
+					  dying(st))));
 		w->imps[i].used = !ret;
 		w->imps[i].r = w->r[b];
 	} else if (!w->imps[i].used) {
@@ -243,7 +266,12 @@ static void *toggler(void *arg)
 	int ret;
 
 	while (!stopped(st) && !dying(st)) {
-		ret = set_memory(st->e, n++ & 1);
+		/* @revoking covers every moment the BAR may be revoked */
+		if (!(n & 1))
+			revoking(st, 1);
+		ret = set_memory(st->e, n & 1);
+		if (n++ & 1)
+			revoking(st, -1);
 		if (ret && !__atomic_fetch_add(&st->bad, 1, __ATOMIC_RELAXED))
 			snprintf(st->first_bad, sizeof(st->first_bad),
 				 "config write: %s", strerror(-ret));
@@ -262,7 +290,9 @@ static void *resetter(void *arg)
 	if (!(st->e->dev_flags & VFIO_DEVICE_FLAGS_RESET))
 		return NULL;
 	while (!stopped(st) && !dying(st)) {
+		revoking(st, 1);
 		ret = ioctl(st->e->device, VFIO_DEVICE_RESET) ? -errno : 0;
+		revoking(st, -1);
 		/* pci_try_reset_function() does not wait for the lock */
 		if (ret == -EAGAIN)
 			__atomic_fetch_add(&st->resets_busy, 1,

@@ -34,6 +34,11 @@
 
 #define BAR		VFIO_PCI_BAR2_REGION_INDEX
 #define PAGE		4096ULL
+/*
+ * The most ranges an export takes, as in mainline: what one kmalloc()
+ * (KMALLOC_MAX_SIZE, 4 MiB on x86-64) holds; more is ENOMEM.
+ */
+#define MAX_RANGES	((4ULL << 20) / sizeof(struct vfio_region_dma_range))
 /* The feature header and the dma-buf structure, without the ranges */
 #define FEAT_HDR	(sizeof(struct vfio_device_feature) + \
 			 sizeof(struct vfio_device_feature_dma_buf))

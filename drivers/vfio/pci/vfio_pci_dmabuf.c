@@ -16,10 +16,11 @@
  *
  * Locking: vdev->memory_lock, held for write, protects vdev->dmabufs,
  * vdev->dmabufs_closed, vdev->dmabufs_removed and every change of a
- * dma-buf's @revoked and @vdev.
- * Those changes are also made under the dma-buf's reservation lock, taken
- * inside memory_lock, so that map_dma_buf, which runs under the reservation
- * lock alone, sees a stable state.
+ * dma-buf's @revoked.  Those changes are also made under the dma-buf's
+ * reservation lock, taken inside memory_lock, so that map_dma_buf, which
+ * runs under the reservation lock alone, sees a stable state.  A dma-buf's
+ * @vdev is taken with xchg(), once, by whichever of its release callback
+ * and the device's close comes first.
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
@@ -129,16 +130,13 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
 	/*
-	 * Only vfio_pci_dma_buf_cleanup() clears @vdev, and only while it
-	 * holds a reference on our file, so this cannot change under us.
+	 * Whoever takes @vdev first unlinks the dma-buf and drops its
+	 * registration reference: this, or vfio_pci_dma_buf_cleanup() when
+	 * the device closes first.  Until then the reference keeps the
+	 * device, and cleanup, which holds memory_lock, keeps us out.
 	 */
-	struct vfio_pci_core_device *vdev = READ_ONCE(priv->vdev);
+	struct vfio_pci_core_device *vdev = xchg(&priv->vdev, NULL);
 
-	/*
-	 * Still linked to an open device: vfio_pci_dma_buf_cleanup() skipped
-	 * this dma-buf because its file was already dying, and our
-	 * registration reference keeps the device until it is unlinked.
-	 */
 	if (vdev) {
 		down_write(&vdev->memory_lock);
 		list_del(&priv->node);
@@ -168,19 +166,13 @@ static bool vfio_pci_dma_buf_usable(struct vfio_pci_core_device *vdev)
 	       !vdev->pm_runtime_engaged && __vfio_pci_memory_enabled(vdev);
 }
 
-/*
- * Called with memory_lock held for write.  @detach: the device is closing,
- * forget it (not for a dma-buf whose file is being released: its release
- * callback unlinks it).
- */
+/* Called with memory_lock held for write. */
 static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
-					 bool revoked, bool detach)
+					 bool revoked)
 {
 	struct dma_resv *resv = priv->dmabuf->resv;
 
 	dma_resv_lock(resv, NULL);
-	if (detach)
-		WRITE_ONCE(priv->vdev, NULL);
 	if (priv->revoked != revoked) {
 		WRITE_ONCE(priv->revoked, revoked);
 		dma_buf_move_notify(priv->dmabuf);
@@ -220,7 +212,7 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 		return;
 
 	list_for_each_entry(priv, &vdev->dmabufs, node)
-		vfio_pci_dma_buf_set_revoked(priv, revoked, false);
+		vfio_pci_dma_buf_set_revoked(priv, revoked);
 }
 
 /**
@@ -236,25 +228,26 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 {
 	struct vfio_pci_dma_buf *priv, *tmp;
-	LIST_HEAD(detached);
 
 	down_write(&vdev->memory_lock);
 	vdev->dmabufs_closed = true;
 	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, node) {
-		/* A dying dma-buf is unlinked by its release callback */
-		bool active = get_file_active(&priv->dmabuf->file);
-
-		vfio_pci_dma_buf_set_revoked(priv, true, active);
-		if (active)
-			list_move(&priv->node, &detached);
+		/*
+		 * A dma-buf whose release callback took @vdev first is dying:
+		 * no importer is left, and it unlinks itself once we let go of
+		 * memory_lock.  Nothing here looks at its file, which may be
+		 * freed and reused already (a dentry of it held elsewhere, by
+		 * an O_PATH open of /proc/<pid>/fd/<n> say, delays the release
+		 * callback past the file's end).
+		 */
+		if (!xchg(&priv->vdev, NULL))
+			continue;
+		vfio_pci_dma_buf_set_revoked(priv, true);
+		list_del_init(&priv->node);
+		/* Not the last: the caller's path holds one of its own */
+		vfio_device_put_registration(&vdev->vdev);
 	}
 	up_write(&vdev->memory_lock);
-
-	list_for_each_entry_safe(priv, tmp, &detached, node) {
-		list_del_init(&priv->node);
-		vfio_device_put_registration(&vdev->vdev);
-		fput(priv->dmabuf->file);
-	}
 }
 
 /**
@@ -382,6 +375,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	struct vfio_pci_dma_buf *priv;
 	struct dma_buf *dmabuf;
 	unsigned int bar;
+	bool closed;
 	char *name;
 	u64 size;
 	int ret;
@@ -513,14 +507,19 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	down_write(&vdev->memory_lock);
 	dma_resv_lock(dmabuf->resv, NULL);
 	priv->revoked = !vfio_pci_dma_buf_usable(vdev);
-	if (vdev->dmabufs_closed)
+	/*
+	 * Decided under the lock: once the dma-buf is on the list, a removal
+	 * may take @vdev from it at any time.
+	 */
+	closed = vdev->dmabufs_closed;
+	if (closed)
 		priv->vdev = NULL;
 	else
 		list_add_tail(&priv->node, &vdev->dmabufs);
 	dma_resv_unlock(dmabuf->resv);
 	up_write(&vdev->memory_lock);
 
-	if (!priv->vdev) {
+	if (closed) {
 		/* Being closed or removed under us */
 		vfio_device_put_registration(&vdev->vdev);
 		dma_buf_put(dmabuf);

@@ -2160,6 +2160,61 @@ TEST_F_TIMEOUT(unbind, revokes_while_open, 120)
 }
 
 /*
+ * A dma-buf's file can end before its release callback runs: an O_PATH
+ * open of /proc/self/fd/<n> holds its dentry, and the callback waits for
+ * the dentry.  Closing the device meanwhile must let go of the device all
+ * the same (the dma-buf's registration reference), whatever became of the
+ * freed file: the unbind completes while the dentry is still held.
+ */
+TEST_F_TIMEOUT(unbind, file_gone_dentry_held, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	char path[64], drv[64];
+	int fd, held, st, ret;
+	unsigned int waited;
+
+	fd = export1(e, 0, 4 * PAGE);
+	ASSERT_LE(0, fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	held = open(path, O_PATH | O_CLOEXEC);
+	ASSERT_LE(0, held) TH_LOG("O_PATH %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, close(fd));
+	vfio_close(e);
+
+	self->helper = fork();
+	ASSERT_LE(0, self->helper);
+	if (!self->helper)
+		unbind_helper(e->bdf);
+	for (waited = 0; waited < 200; waited++) {
+		ret = waitpid(self->helper, &st, WNOHANG);
+		if (ret)
+			break;
+		usleep(100000);
+	}
+	EXPECT_GT(200, waited)
+		TH_LOG("the unbind waited 20 s for the dma-buf's dentry");
+	/* the release callback runs now */
+	EXPECT_EQ(0, close(held));
+	if (waited == 200)
+		ret = waitpid(self->helper, &st, 0);
+	ASSERT_EQ(self->helper, ret);
+	self->helper = 0;
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(0, WEXITSTATUS(st)) TH_LOG("unbind: %s",
+					     strerror(WEXITSTATUS(st)));
+	pci_driver(e->bdf, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+
+	ret = bind_vfio_pci(e->bdf);
+	ASSERT_EQ(0, ret) TH_LOG("binding %s to vfio-pci: %s", e->bdf,
+				 strerror(-ret));
+	vfio_open(_metadata, e);
+	fd = export1(e, 0, 4 * PAGE);
+	ASSERT_LE(0, fd) TH_LOG("export after rebinding: %s", strerror(-fd));
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
  * Surprise removal: the provider leaves the bus while a dma-buf of it is
  * exported, attached, mapped and under DMA by another process that holds
  * its own fd of the dma-buf.  Variants remove it through sysfs (what a

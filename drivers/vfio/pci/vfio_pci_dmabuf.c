@@ -43,6 +43,9 @@ struct vfio_pci_dma_buf {
 	struct p2pdma_provider *provider;
 	unsigned int bar;
 	bool revoked;
+	/* Mappings not given back yet, under the resv lock; see unmap_wq */
+	unsigned int nr_mapped;
+	wait_queue_head_t unmap_wq;
 	unsigned int nr_ranges;
 	struct p2pdma_range ranges[] __counted_by(nr_ranges);
 };
@@ -107,6 +110,7 @@ vfio_pci_dma_buf_map(struct dma_buf_attachment *attach,
 		     enum dma_data_direction dir)
 {
 	struct vfio_pci_dma_buf *priv = attach->dmabuf->priv;
+	struct sg_table *sgt;
 
 	dma_resv_assert_held(priv->dmabuf->resv);
 
@@ -114,16 +118,29 @@ vfio_pci_dma_buf_map(struct dma_buf_attachment *attach,
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
 
-	return dma_p2p_map_ranges(attach->dev, priv->provider, priv->ranges,
-				  priv->nr_ranges, dir, 0);
+	sgt = dma_p2p_map_ranges(attach->dev, priv->provider, priv->ranges,
+				 priv->nr_ranges, dir, 0);
+	if (!IS_ERR(sgt)) {
+		priv->nr_mapped++;
+		/* the exporter's own field: this importer's mappings */
+		attach->priv = (void *)((unsigned long)attach->priv + 1);
+	}
+	return sgt;
 }
 
 static void vfio_pci_dma_buf_unmap(struct dma_buf_attachment *attach,
 				   struct sg_table *sgt,
 				   enum dma_data_direction dir)
 {
+	struct vfio_pci_dma_buf *priv = attach->dmabuf->priv;
+
+	dma_resv_assert_held(priv->dmabuf->resv);
+
 	/* Needs nothing from the provider: it may be gone already */
 	dma_p2p_unmap_ranges(attach->dev, sgt, dir, 0);
+	attach->priv = (void *)((unsigned long)attach->priv - 1);
+	if (!--priv->nr_mapped)
+		wake_up_all(&priv->unmap_wq);
 }
 
 static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
@@ -166,11 +183,38 @@ static bool vfio_pci_dma_buf_usable(struct vfio_pci_core_device *vdev)
 	       !vdev->pm_runtime_engaged && __vfio_pci_memory_enabled(vdev);
 }
 
+/*
+ * 6.12's dma-buf contract lets an importer use its mapping until it gives
+ * it back, which it may do after move_notify returns (from a worker that
+ * first stops its engine).  Wait until every mapping is back, as mainline
+ * does since 1a8a5227f229; name the importers that take more than a
+ * second, once per revoke, and keep waiting: the BAR must not go away
+ * under their DMA.  Called with memory_lock held for write and without
+ * the resv lock, which the importers need to unmap.
+ */
+static void vfio_pci_dma_buf_wait_unmapped(struct vfio_pci_dma_buf *priv)
+{
+	struct dma_buf_attachment *attach;
+
+	if (wait_event_timeout(priv->unmap_wq, !READ_ONCE(priv->nr_mapped),
+			       HZ))
+		return;
+	dma_resv_lock(priv->dmabuf->resv, NULL);
+	list_for_each_entry(attach, &priv->dmabuf->attachments, node)
+		if (attach->priv)
+			pci_warn(priv->pdev,
+				 "dma-buf of BAR %u: %s has not unmapped 1 s after the revoke; waiting for it\n",
+				 priv->bar, dev_name(attach->dev));
+	dma_resv_unlock(priv->dmabuf->resv);
+	wait_event(priv->unmap_wq, !READ_ONCE(priv->nr_mapped));
+}
+
 /* Called with memory_lock held for write. */
 static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
 					 bool revoked)
 {
 	struct dma_resv *resv = priv->dmabuf->resv;
+	bool wait = false;
 
 	dma_resv_lock(resv, NULL);
 	if (priv->revoked != revoked) {
@@ -179,13 +223,17 @@ static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
 		/*
 		 * No importer DMA may be in flight once revoke returns, or it
 		 * could reach a BAR that no longer decodes or belongs to
-		 * someone else: wait as long as it takes.
+		 * someone else: wait for the fences and the mappings as long
+		 * as it takes.
 		 */
 		if (revoked)
 			dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
 					      false, MAX_SCHEDULE_TIMEOUT);
+		wait = revoked;
 	}
 	dma_resv_unlock(resv);
+	if (wait)
+		vfio_pci_dma_buf_wait_unmapped(priv);
 }
 
 /**
@@ -442,6 +490,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	priv->nr_ranges = get.nr_ranges;
 	priv->bar = bar;
 	priv->pdev = pdev;
+	init_waitqueue_head(&priv->unmap_wq);
 
 	ret = vfio_pci_dma_buf_get_ranges(priv, arg->dma_ranges);
 	if (!ret)

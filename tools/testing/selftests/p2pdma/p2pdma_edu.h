@@ -111,6 +111,9 @@ struct p2pdma_edu_map_ranges {
 #define P2PDMA_EDU_IMPORT_PIN		_BITUL(1) /* dma_buf_pin() after attaching */
 #define P2PDMA_EDU_IMPORT_REVOCABLE	_BITUL(2) /* pin revocable: dies on revoke */
 #define P2PDMA_EDU_IMPORT_NO_P2P	_BITUL(3) /* allow_peer2peer = false */
+/* move_notify leaves the mapping to a worker, which unmaps 1.5 s later */
+#define P2PDMA_EDU_IMPORT_LATE_UNMAP	_BITUL(4)
+#define P2PDMA_EDU_LATE_UNMAP_MS	1500
 
 /**
  * struct p2pdma_edu_import - attach an edu importer to a dma-buf

@@ -1330,6 +1330,49 @@ TEST_F_TIMEOUT(dmabuf, revoke_waits_for_fences, 60)
 	EXPECT_EQ(0, close(fd));
 }
 
+/*
+ * An importer may give its mapping back after move_notify returns, from a
+ * worker (1.5 s later here): clearing memory decode must not return before
+ * it has, and the kernel log names the importer after a second (checked by
+ * lab/tests/vfio-dmabuf.sh).  Once decode is back the old address is dead.
+ */
+TEST_F_TIMEOUT(dmabuf, revoke_waits_for_unmap, 60)
+{
+	const struct vfio_region_dma_range r = { 0x600000, 0x4000 };
+	struct dmabuf_env *e = &self->env;
+	struct timespec t0, t1;
+	__u32 h = 0;
+	double secs;
+	__u64 old;
+	int fd;
+
+	fd = export_bar(e, BAR, O_RDWR, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, P2PDMA_EDU_IMPORT_LATE_UNMAP, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	old = first_addr(_metadata, e, h);
+	check_live_addr(_metadata, e, old, r.offset);
+	expect_state(_metadata, e, h, 0, e->p2p, "mapped");
+
+	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &t0));
+	ASSERT_EQ(0, set_memory(e, false));
+	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &t1));
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	TH_LOG("clearing memory decode took %.2f s", secs);
+	/* the mapping was given back before the config write returned */
+	expect_state(_metadata, e, h, 1, 0, "memory decode off, late unmap");
+	if (e->p2p)
+		EXPECT_LE(P2PDMA_EDU_LATE_UNMAP_MS / 1000.0 - 0.1, secs)
+			TH_LOG("the config write did not wait for the unmap");
+
+	ASSERT_EQ(0, set_memory(e, true));
+	check_old_addr(_metadata, e, old, r.offset, true,
+		       "memory decode on after a late unmap");
+	check_dma(_metadata, e, h, &r, 1, PAGE, PAGE, 2);
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
 TEST_F_TIMEOUT(dmabuf, revoke_reset, 120)
 {
 	const struct vfio_region_dma_range r = { 0x300000, 0x10000 };

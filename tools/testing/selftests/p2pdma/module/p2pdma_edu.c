@@ -113,6 +113,9 @@ struct p2pdma_edu_attachment {
 	u64 fence_seqno;
 	struct delayed_work fence_work;
 	atomic_t fences_signalled;
+	/* P2PDMA_EDU_IMPORT_LATE_UNMAP: move_notify leaves the unmap to this */
+	bool late_unmap;
+	struct delayed_work unmap_work;
 	u32 move_notify;
 	u32 maps;
 	u32 map_errors;
@@ -460,6 +463,15 @@ static void p2pdma_edu_import_move_notify(struct dma_buf_attachment *attach)
 	dma_resv_assert_held(attach->dmabuf->resv);
 	imp->move_notify++;
 	p2pdma_edu_watch_record(&imp->watch, imp->move_notify);
+	/*
+	 * Like an importer that stops its engine and unmaps from a worker
+	 * (6.12's contract allows it: a mapping stays valid until unmapped)
+	 */
+	if (imp->late_unmap && imp->sgt) {
+		schedule_delayed_work(&imp->unmap_work,
+				      msecs_to_jiffies(P2PDMA_EDU_LATE_UNMAP_MS));
+		return;
+	}
 	/* Like an RDMA driver: zap the translation, unmap, fault in later */
 	if (imp->sgt) {
 		dma_buf_unmap_attachment(attach, imp->sgt, DMA_BIDIRECTIONAL);
@@ -577,9 +589,22 @@ static long p2pdma_edu_ioctl_import_fence(struct p2pdma_edu_attachment *imp,
 	return 0;
 }
 
+static void p2pdma_edu_unmap_work(struct work_struct *work)
+{
+	struct p2pdma_edu_attachment *imp =
+		container_of(work, struct p2pdma_edu_attachment,
+			     unmap_work.work);
+
+	dma_resv_lock(imp->dmabuf->resv, NULL);
+	p2pdma_edu_import_unmap_locked(imp);
+	dma_resv_unlock(imp->dmabuf->resv);
+}
+
 static void p2pdma_edu_import_free(struct p2pdma_edu_attachment *imp)
 {
 	struct dma_buf *dmabuf = imp->dmabuf;
+
+	cancel_delayed_work_sync(&imp->unmap_work);
 
 	/* Signal a pending fence now rather than leave it to the work */
 	if (cancel_delayed_work_sync(&imp->fence_work))
@@ -640,7 +665,8 @@ static long p2pdma_edu_ioctl_import(struct p2pdma_edu_file *f,
 		return -EFAULT;
 	if (req.flags & ~(P2PDMA_EDU_IMPORT_STATIC | P2PDMA_EDU_IMPORT_PIN |
 			  P2PDMA_EDU_IMPORT_REVOCABLE |
-			  P2PDMA_EDU_IMPORT_NO_P2P))
+			  P2PDMA_EDU_IMPORT_NO_P2P |
+			  P2PDMA_EDU_IMPORT_LATE_UNMAP))
 		return -EINVAL;
 	if (req.importer == P2PDMA_EDU_NON_PCI)
 		return req.flags ? -EINVAL : p2pdma_edu_attach_non_pci(req.fd);
@@ -651,6 +677,8 @@ static long p2pdma_edu_ioctl_import(struct p2pdma_edu_file *f,
 	spin_lock_init(&imp->fence_lock);
 	imp->fence_context = dma_fence_context_alloc(1);
 	INIT_DELAYED_WORK(&imp->fence_work, p2pdma_edu_fence_work);
+	INIT_DELAYED_WORK(&imp->unmap_work, p2pdma_edu_unmap_work);
+	imp->late_unmap = req.flags & P2PDMA_EDU_IMPORT_LATE_UNMAP;
 
 	mutex_lock(&p2pdma_edu_devices_lock);
 	edu = p2pdma_edu_find(req.importer, true);

@@ -20,7 +20,8 @@
  * reservation lock, taken inside memory_lock, so that map_dma_buf, which
  * runs under the reservation lock alone, sees a stable state.  A dma-buf's
  * @vdev is taken with xchg(), once, by whichever of its release callback
- * and the device's close comes first.
+ * and the device's close comes first; @nr_mapped changes under the
+ * reservation lock.
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
@@ -121,7 +122,7 @@ vfio_pci_dma_buf_map(struct dma_buf_attachment *attach,
 	sgt = dma_p2p_map_ranges(attach->dev, priv->provider, priv->ranges,
 				 priv->nr_ranges, dir, 0);
 	if (!IS_ERR(sgt)) {
-		priv->nr_mapped++;
+		WRITE_ONCE(priv->nr_mapped, priv->nr_mapped + 1);
 		/* the exporter's own field: this importer's mappings */
 		attach->priv = (void *)((unsigned long)attach->priv + 1);
 	}
@@ -139,18 +140,42 @@ static void vfio_pci_dma_buf_unmap(struct dma_buf_attachment *attach,
 	/* Needs nothing from the provider: it may be gone already */
 	dma_p2p_unmap_ranges(attach->dev, sgt, dir, 0);
 	attach->priv = (void *)((unsigned long)attach->priv - 1);
-	if (!--priv->nr_mapped)
+	WRITE_ONCE(priv->nr_mapped, priv->nr_mapped - 1);
+	if (!priv->nr_mapped)
 		wake_up_all(&priv->unmap_wq);
+}
+
+/*
+ * An importer must unmap before it detaches; one that does not would leave
+ * every later revoke waiting for a mapping nobody can give back.  Forget
+ * its mappings (their IOMMU entries, if any, leak) and say so.
+ */
+static void vfio_pci_dma_buf_detach(struct dma_buf *dmabuf,
+				    struct dma_buf_attachment *attach)
+{
+	struct vfio_pci_dma_buf *priv = dmabuf->priv;
+	unsigned long left = (unsigned long)attach->priv;
+
+	if (!left)
+		return;
+	pci_warn(priv->pdev, "dma-buf of BAR %u: %s detached with %lu mappings\n",
+		 priv->bar, dev_name(attach->dev), left);
+	dma_resv_lock(dmabuf->resv, NULL);
+	WRITE_ONCE(priv->nr_mapped, priv->nr_mapped - left);
+	if (!priv->nr_mapped)
+		wake_up_all(&priv->unmap_wq);
+	dma_resv_unlock(dmabuf->resv);
 }
 
 static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
 	/*
-	 * Whoever takes @vdev first unlinks the dma-buf and drops its
-	 * registration reference: this, or vfio_pci_dma_buf_cleanup() when
-	 * the device closes first.  Until then the reference keeps the
-	 * device, and cleanup, which holds memory_lock, keeps us out.
+	 * Whoever takes @vdev first drops the registration reference: this,
+	 * or vfio_pci_dma_buf_cleanup() when the device closes first.  Until
+	 * then the reference keeps the device, and taking memory_lock keeps
+	 * us from freeing what cleanup may be using.  list_del() of a node
+	 * that cleanup unlinked already is harmless.
 	 */
 	struct vfio_pci_core_device *vdev = xchg(&priv->vdev, NULL);
 
@@ -166,6 +191,7 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 
 static const struct dma_buf_ops vfio_pci_dma_buf_ops = {
 	.attach = vfio_pci_dma_buf_attach,
+	.detach = vfio_pci_dma_buf_detach,
 	.pin = vfio_pci_dma_buf_pin,
 	.unpin = vfio_pci_dma_buf_unpin,
 	.map_dma_buf = vfio_pci_dma_buf_map,
@@ -209,12 +235,16 @@ static void vfio_pci_dma_buf_wait_unmapped(struct vfio_pci_dma_buf *priv)
 	wait_event(priv->unmap_wq, !READ_ONCE(priv->nr_mapped));
 }
 
-/* Called with memory_lock held for write. */
+/*
+ * Called with memory_lock held for write.  A revoke must be followed by
+ * vfio_pci_dma_buf_wait_unmapped(), once every dma-buf of the device has
+ * been told: an importer may give back the mappings of all its buffers at
+ * once.
+ */
 static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
 					 bool revoked)
 {
 	struct dma_resv *resv = priv->dmabuf->resv;
-	bool wait = false;
 
 	dma_resv_lock(resv, NULL);
 	if (priv->revoked != revoked) {
@@ -229,11 +259,8 @@ static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
 		if (revoked)
 			dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
 					      false, MAX_SCHEDULE_TIMEOUT);
-		wait = revoked;
 	}
 	dma_resv_unlock(resv);
-	if (wait)
-		vfio_pci_dma_buf_wait_unmapped(priv);
 }
 
 /**
@@ -261,6 +288,9 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 
 	list_for_each_entry(priv, &vdev->dmabufs, node)
 		vfio_pci_dma_buf_set_revoked(priv, revoked);
+	if (revoked)
+		list_for_each_entry(priv, &vdev->dmabufs, node)
+			vfio_pci_dma_buf_wait_unmapped(priv);
 }
 
 /**
@@ -279,21 +309,25 @@ void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 
 	down_write(&vdev->memory_lock);
 	vdev->dmabufs_closed = true;
+	list_for_each_entry(priv, &vdev->dmabufs, node)
+		vfio_pci_dma_buf_set_revoked(priv, true);
+	list_for_each_entry(priv, &vdev->dmabufs, node)
+		vfio_pci_dma_buf_wait_unmapped(priv);
 	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, node) {
 		/*
-		 * A dma-buf whose release callback took @vdev first is dying:
-		 * no importer is left, and it unlinks itself once we let go of
-		 * memory_lock.  Nothing here looks at its file, which may be
-		 * freed and reused already (a dentry of it held elsewhere, by
-		 * an O_PATH open of /proc/<pid>/fd/<n> say, delays the release
-		 * callback past the file's end).
+		 * While it is on the list and memory_lock is held, a dma-buf
+		 * stays allocated: its release callback has not taken @vdev,
+		 * or has and waits for memory_lock to unlink it.  So the xchg()
+		 * comes last; whoever wins it drops the registration reference
+		 * (not the last here: the caller's path holds one).  Nothing
+		 * looks at the dma-buf's file, which may be freed and reused
+		 * already: a dentry held elsewhere, by an O_PATH open of
+		 * /proc/<pid>/fd/<n> say, delays the release callback past
+		 * the file's end.
 		 */
-		if (!xchg(&priv->vdev, NULL))
-			continue;
-		vfio_pci_dma_buf_set_revoked(priv, true);
 		list_del_init(&priv->node);
-		/* Not the last: the caller's path holds one of its own */
-		vfio_device_put_registration(&vdev->vdev);
+		if (xchg(&priv->vdev, NULL))
+			vfio_device_put_registration(&vdev->vdev);
 	}
 	up_write(&vdev->memory_lock);
 }

@@ -604,8 +604,6 @@ static void p2pdma_edu_import_free(struct p2pdma_edu_attachment *imp)
 {
 	struct dma_buf *dmabuf = imp->dmabuf;
 
-	cancel_delayed_work_sync(&imp->unmap_work);
-
 	/* Signal a pending fence now rather than leave it to the work */
 	if (cancel_delayed_work_sync(&imp->fence_work))
 		p2pdma_edu_fence_work(&imp->fence_work.work);
@@ -616,6 +614,11 @@ static void p2pdma_edu_import_free(struct p2pdma_edu_attachment *imp)
 		dma_buf_unpin(imp->attach);
 	dma_resv_unlock(dmabuf->resv);
 	dma_buf_detach(dmabuf, imp->attach);
+	/*
+	 * No move_notify after the detach can arm it again; it needs the
+	 * dma-buf, and finds nothing mapped
+	 */
+	cancel_delayed_work_sync(&imp->unmap_work);
 	dma_buf_put(dmabuf);
 	p2pdma_edu_watch_release(&imp->watch);
 	pci_dev_put(imp->pdev);

@@ -85,6 +85,10 @@ t_check "a BAR claimed by another driver is refused with a log line" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf: cannot claim BAR 2 (-16)'"
 t_check "a non-PCI importer is refused with a log line naming it" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: p2pdma_edu cannot attach: it is not a PCI device'"
+if [ "$LAB_EXPECT" != not-supported ]; then
+	t_check "an importer that unmaps late is named in the log" \
+		eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: $I has not unmapped 1 s after the revoke; waiting for it'"
+fi
 if [ "$LAB_EXPECT" = host-bridge ] && ! grep -qw iommu=pt /proc/cmdline; then
 	t_check "the vIOMMU blocked edu's DMA to a revoked IOVA" \
 		eval "echo \"\$log\" | grep -q 'DMAR:.*${I#0000:}.*fault addr'"

@@ -186,7 +186,8 @@ static void rnd_request(struct request *q, __u64 bar)
 		q->nr_ranges = 1025 + below(MAX_COPY - 1025);
 		break;
 	case 2:
-		q->nr_ranges = chance(50) ? ~0U : 1U << (11 + below(21));
+		/* above the limit: ENOMEM once argsz covers them */
+		q->nr_ranges = chance(50) ? ~0U : 1U << (19 + below(13));
 		break;
 	case 3:
 		q->nr_ranges = 5 + below(1020);

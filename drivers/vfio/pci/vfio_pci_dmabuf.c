@@ -269,8 +269,9 @@ static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
  * @revoked: true when userspace is losing access to the BARs, false when it
  *	may have it back
  *
- * Revoking tells every importer to unmap and waits for the fences of each
- * dma-buf, so it must be called before the device loses memory decode.
+ * Revoking tells every importer to unmap, then waits for the fences of each
+ * dma-buf and for every mapping to be given back, so it must be called
+ * before the device loses memory decode.
  * Restoring does nothing unless userspace may use the BARs again (memory
  * decode on, not in low power, device open); it notifies the importers so
  * that they map again.

@@ -717,8 +717,12 @@ TEST_F(dmabuf, bar_not_exportable)
 	}
 }
 
-/* The first BAR of @bdf with I/O port resources, or -1. */
-static int find_io_port_bar(const char *bdf)
+/*
+ * The first BAR of @bdf whose resource flags have @flag (IORESOURCE_IO
+ * 0x100, IORESOURCE_MEM 0x200) and that is at least @min_len long, or -1.
+ */
+static int find_bar(const char *bdf, unsigned long long flag,
+		    unsigned long long min_len)
 {
 	unsigned long long start, end, flags;
 	char path[PATH_MAX];
@@ -731,7 +735,7 @@ static int find_io_port_bar(const char *bdf)
 		return -1;
 	for (bar = 0; bar < 6 && found < 0; bar++)
 		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3 &&
-		    flags & 0x100 /* IORESOURCE_IO */)
+		    flags & flag && end && end - start + 1 >= min_len)
 			found = bar;
 	fclose(f);
 	return found;
@@ -752,7 +756,7 @@ TEST(io_port_bar)
 	if (!bdf)
 		SKIP(return, "no device with an I/O port BAR (VFIO_DMABUF_IO_DEVICE)");
 	snprintf(e.bdf, sizeof(e.bdf), "%s", bdf);
-	bar = find_io_port_bar(bdf);
+	bar = find_bar(bdf, 0x100 /* IORESOURCE_IO */, 1);
 	ASSERT_LE(0, bar) TH_LOG("%s has no I/O port BAR", bdf);
 	vfio_open_group(_metadata, &e);
 	e.device = ioctl(e.group, VFIO_GROUP_GET_DEVICE_FD, e.bdf);
@@ -762,27 +766,6 @@ TEST(io_port_bar)
 	if (ret >= 0)
 		close(ret);
 	vfio_close(&e);
-}
-
-/* The first memory BAR of @bdf at least a page long, or -1. */
-static int find_mem_bar(const char *bdf)
-{
-	unsigned long long start, end, flags;
-	char path[PATH_MAX];
-	int bar, found = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	for (bar = 0; bar < 6 && found < 0; bar++)
-		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3 &&
-		    flags & 0x200 /* IORESOURCE_MEM */ && end &&
-		    end - start + 1 >= PAGE)
-			found = bar;
-	fclose(f);
-	return found;
 }
 
 /*
@@ -808,7 +791,7 @@ TEST(variant_driver)
 	TH_LOG("%s is bound to %s", bdf, drv[0] ? drv : "nothing");
 	ASSERT_NE(0, drv[0]);
 	ASSERT_STRNE("vfio-pci", drv);
-	bar = find_mem_bar(bdf);
+	bar = find_bar(bdf, 0x200 /* IORESOURCE_MEM */, PAGE);
 	ASSERT_LE(0, bar) TH_LOG("%s has no memory BAR of a page", bdf);
 	vfio_open_group(_metadata, &e);
 	e.device = ioctl(e.group, VFIO_GROUP_GET_DEVICE_FD, e.bdf);

@@ -89,6 +89,8 @@ if [ "$LAB_EXPECT" != not-supported ]; then
 	t_check "an importer that unmaps late is named in the log" \
 		eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: $I has not unmapped 1 s after the revoke; waiting for it'"
 fi
+t_check "a fence that does not signal is named in the log" \
+	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: fence sw_sync:[^ ]* not signalled 10000 ms after the revoke; revoking without it'"
 if [ "$LAB_EXPECT" = host-bridge ] && ! grep -qw iommu=pt /proc/cmdline; then
 	t_check "the vIOMMU blocked edu's DMA to a revoked IOVA" \
 		eval "echo \"\$log\" | grep -q 'DMAR:.*${I#0000:}.*fault addr'"

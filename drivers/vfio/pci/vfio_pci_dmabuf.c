@@ -15,10 +15,11 @@
  * valid until their last reference goes away.
  *
  * Locking: vdev->memory_lock, held for write, protects vdev->dmabufs,
- * vdev->dmabufs_closed, vdev->dmabufs_removed and every change of a
- * dma-buf's @revoked.  Those changes are also made under the dma-buf's
- * reservation lock, taken inside memory_lock, so that map_dma_buf, which
- * runs under the reservation lock alone, sees a stable state.  A dma-buf's
+ * vdev->dmabufs_closed, vdev->dmabufs_removed, a dma-buf's @revoking and
+ * every change of its @revoked.  Those changes are also made under the
+ * dma-buf's reservation lock, taken inside memory_lock, so that
+ * map_dma_buf, which runs under the reservation lock alone, sees a stable
+ * state.  A dma-buf's
  * @vdev is taken with xchg(), once, by whichever of its release callback
  * and the device's close comes first; @nr_mapped changes under the
  * reservation lock.
@@ -44,6 +45,8 @@ struct vfio_pci_dma_buf {
 	struct p2pdma_provider *provider;
 	unsigned int bar;
 	bool revoked;
+	/* Told by the revoke under way, fences not waited for yet */
+	bool revoking;
 	/* Mappings not given back yet, under the resv lock; see unmap_wq */
 	unsigned int nr_mapped;
 	wait_queue_head_t unmap_wq;
@@ -236,31 +239,97 @@ static void vfio_pci_dma_buf_wait_unmapped(struct vfio_pci_dma_buf *priv)
 }
 
 /*
- * Called with memory_lock held for write.  A revoke must be followed by
- * vfio_pci_dma_buf_wait_unmapped(), once every dma-buf of the device has
- * been told: an importer may give back the mappings of all its buffers at
- * once.
+ * How long a revoke waits, in all, for the fences of a device's dma-bufs:
+ * as long as GPU drivers commonly let a job run before they call it hung
+ * (amdgpu's graphics queues, vgem's fences).  Anyone who holds a dma-buf
+ * fd can add a fence to it (DMA_BUF_IOCTL_IMPORT_SYNC_FILE) and must not
+ * decide alone how long the device's owner waits in its config write,
+ * reset or close.  Past the bound, DMA that an importer covers only with
+ * a fence may still reach the BAR; the wait for the mappings, which only
+ * importers (kernel drivers) hold, has no bound.
  */
-static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
-					 bool revoked)
+#define VFIO_PCI_DMA_BUF_FENCE_WAIT	(10 * HZ)
+
+/* Name the first fence of @priv that has not signalled */
+static void vfio_pci_dma_buf_fence_timeout(struct vfio_pci_dma_buf *priv)
 {
+	unsigned int ms = jiffies_to_msecs(VFIO_PCI_DMA_BUF_FENCE_WAIT);
 	struct dma_resv *resv = priv->dmabuf->resv;
+	struct dma_resv_iter cursor;
+	struct dma_fence *fence;
+	bool named = false;
 
 	dma_resv_lock(resv, NULL);
-	if (priv->revoked != revoked) {
-		WRITE_ONCE(priv->revoked, revoked);
+	dma_resv_for_each_fence(&cursor, resv, DMA_RESV_USAGE_BOOKKEEP, fence) {
+		/* The names may go once the fence signals */
+		rcu_read_lock();
+		if (!dma_fence_is_signaled(fence)) {
+			dev_warn_ratelimited(&priv->pdev->dev,
+					     "dma-buf of BAR %u: fence %s:%s not signalled %u ms after the revoke; revoking without it\n",
+					     priv->bar,
+					     fence->ops->get_driver_name(fence),
+					     fence->ops->get_timeline_name(fence),
+					     ms);
+			named = true;
+		}
+		rcu_read_unlock();
+		if (named)
+			break;
+	}
+	dma_resv_unlock(resv);
+}
+
+/* Called with memory_lock held for write */
+static void vfio_pci_dma_buf_restore(struct vfio_pci_dma_buf *priv)
+{
+	dma_resv_lock(priv->dmabuf->resv, NULL);
+	if (priv->revoked) {
+		WRITE_ONCE(priv->revoked, false);
 		dma_buf_move_notify(priv->dmabuf);
+	}
+	dma_resv_unlock(priv->dmabuf->resv);
+}
+
+/*
+ * Called with memory_lock held for write: tell the importers of every
+ * dma-buf of @vdev at once, then wait for the fences of those just revoked
+ * (bounded, in all), then for every mapping (an importer may give back the
+ * mappings of all its buffers at once).  The waits take no resv lock: an
+ * importer may need it to unmap.
+ */
+static void vfio_pci_dma_buf_revoke_all(struct vfio_pci_core_device *vdev)
+{
+	unsigned long deadline = jiffies + VFIO_PCI_DMA_BUF_FENCE_WAIT;
+	struct vfio_pci_dma_buf *priv;
+	struct dma_resv *resv;
+	long left;
+
+	list_for_each_entry(priv, &vdev->dmabufs, node) {
+		dma_resv_lock(priv->dmabuf->resv, NULL);
+		priv->revoking = !priv->revoked;
+		if (priv->revoking) {
+			WRITE_ONCE(priv->revoked, true);
+			dma_buf_move_notify(priv->dmabuf);
+		}
+		dma_resv_unlock(priv->dmabuf->resv);
+	}
+	list_for_each_entry(priv, &vdev->dmabufs, node) {
+		if (!priv->revoking)
+			continue;
+		priv->revoking = false;
 		/*
 		 * No importer DMA may be in flight once revoke returns, or it
 		 * could reach a BAR that no longer decodes or belongs to
-		 * someone else: wait for the fences and the mappings as long
-		 * as it takes.
+		 * someone else; but a fence may come from any fd holder.
 		 */
-		if (revoked)
-			dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP,
-					      false, MAX_SCHEDULE_TIMEOUT);
+		resv = priv->dmabuf->resv;
+		left = max_t(long, (long)(deadline - jiffies), 0);
+		if (!dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, false,
+					   left))
+			vfio_pci_dma_buf_fence_timeout(priv);
 	}
-	dma_resv_unlock(resv);
+	list_for_each_entry(priv, &vdev->dmabufs, node)
+		vfio_pci_dma_buf_wait_unmapped(priv);
 }
 
 /**
@@ -269,9 +338,10 @@ static void vfio_pci_dma_buf_set_revoked(struct vfio_pci_dma_buf *priv,
  * @revoked: true when userspace is losing access to the BARs, false when it
  *	may have it back
  *
- * Revoking tells every importer to unmap, then waits for the fences of each
- * dma-buf and for every mapping to be given back, so it must be called
- * before the device loses memory decode.
+ * Revoking tells every importer to unmap, then waits for the fences of the
+ * dma-bufs (10 s at most in all: anyone holding the fd can add one) and
+ * for every mapping to be given back, so it must be called before the
+ * device loses memory decode.
  * Restoring does nothing unless userspace may use the BARs again (memory
  * decode on, not in low power, device open); it notifies the importers so
  * that they map again.
@@ -284,14 +354,11 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 
 	lockdep_assert_held_write(&vdev->memory_lock);
 
-	if (!revoked && !vfio_pci_dma_buf_usable(vdev))
-		return;
-
-	list_for_each_entry(priv, &vdev->dmabufs, node)
-		vfio_pci_dma_buf_set_revoked(priv, revoked);
 	if (revoked)
+		vfio_pci_dma_buf_revoke_all(vdev);
+	else if (vfio_pci_dma_buf_usable(vdev))
 		list_for_each_entry(priv, &vdev->dmabufs, node)
-			vfio_pci_dma_buf_wait_unmapped(priv);
+			vfio_pci_dma_buf_restore(priv);
 }
 
 /**
@@ -310,10 +377,7 @@ void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 
 	down_write(&vdev->memory_lock);
 	vdev->dmabufs_closed = true;
-	list_for_each_entry(priv, &vdev->dmabufs, node)
-		vfio_pci_dma_buf_set_revoked(priv, true);
-	list_for_each_entry(priv, &vdev->dmabufs, node)
-		vfio_pci_dma_buf_wait_unmapped(priv);
+	vfio_pci_dma_buf_revoke_all(vdev);
 	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, node) {
 		/*
 		 * While it is on the list and memory_lock is held, a dma-buf

@@ -1356,6 +1356,198 @@ TEST_F_TIMEOUT(dmabuf, revoke_waits_for_unmap, 60)
 	EXPECT_EQ(0, close(fd));
 }
 
+/*
+ * sw_sync, the kernel's fences for tests (CONFIG_SW_SYNC, in debugfs): a
+ * timeline whose fences signal when it is closed.  Its uAPI is not in the
+ * exported headers.
+ */
+#define SW_SYNC_PATH	"/sys/kernel/debug/sync/sw_sync"
+
+struct sw_sync_create_fence_data {
+	__u32 value;
+	char name[32];
+	__s32 fence;
+};
+
+#define SW_SYNC_IOC_CREATE_FENCE \
+	_IOWR('W', 0, struct sw_sync_create_fence_data)
+
+/* The exporter's bound on the fence waits of one revoke, in seconds */
+#define FENCE_WAIT_S	10.0
+/* An unbounded wait ends when the rescuer closes the timeline */
+#define RESCUE_S	60
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return t1.tv_sec - t0->tv_sec + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * Time a revoke by clearing memory decode or by closing the device; the
+ * imports @h are told first, with their @index-th notification.
+ */
+static double timed_revoke(struct __test_metadata *_metadata,
+			   struct dmabuf_env *e, const __u32 *h,
+			   unsigned int nr, __u32 index, bool close_device)
+{
+	const char *what = close_device ? "closing the device" :
+					  "clearing memory decode";
+	struct timespec t0;
+	unsigned int i;
+	double secs;
+
+	mark_provider(_metadata, e);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (close_device) {
+		EXPECT_EQ(0, close(e->device));
+		e->device = -1;
+	} else {
+		EXPECT_EQ(0, set_memory(e, false));
+	}
+	secs = seconds_since(&t0);
+	TH_LOG("%s took %.2f s", what, secs);
+	for (i = 0; i < nr; i++) {
+		expect_state(_metadata, e, h[i], index, 0, what);
+		expect_revoke_first(_metadata, e, h[i], index, what);
+	}
+	return secs;
+}
+
+/* What the unprivileged process of fence_wait_bounded found */
+static const char * const fence_fail[] = {
+	"",
+	"dropping root failed",
+	"DMA_BUF_IOCTL_IMPORT_SYNC_FILE failed",
+};
+
+/*
+ * Anyone who holds a dma-buf fd can add a fence to it.  Fences that never
+ * signal, added to two dma-bufs of the device by another process that
+ * holds nothing else and has no privilege (the fence itself comes from
+ * sw_sync, which needs root), hold up the owner's config write or close
+ * for the exporter's bound (10 s for all the device's dma-bufs together)
+ * and no longer: the revoke goes on, the importers have been told first
+ * and have unmapped, memory decode is off, and the kernel log names the
+ * fence (checked by lab/tests/vfio-dmabuf.sh).  Once the fences signal, a
+ * revoke waits for nothing.  A rescuer process holding the sw_sync
+ * timeline closes it after 60 s, so that an unbounded wait fails the test
+ * instead of hanging the owner for good.
+ */
+TEST_F_TIMEOUT(dmabuf, fence_wait_bounded, 240)
+{
+	const struct vfio_region_dma_range r[2] = {
+		{ 0x100000, 16 * PAGE }, { 0x200000, 16 * PAGE },
+	};
+	struct sw_sync_create_fence_data sw = { .value = 1, .name = "never" };
+	struct dma_buf_import_sync_file imp = { .flags = DMA_BUF_SYNC_WRITE };
+	struct dmabuf_env *e = &self->env;
+	struct pollfd pfd[2];
+	int fd[2], tl, st, i, n;
+	__u32 h[2] = { 0, 0 };
+	double secs;
+	__u16 cmd;
+
+	tl = open(SW_SYNC_PATH, O_RDWR);
+	if (tl < 0) {
+		assert_not_in_lab(_metadata);
+		SKIP(return, "%s: %s (needs CONFIG_SW_SYNC and debugfs)",
+		     SW_SYNC_PATH, strerror(errno));
+	}
+	ASSERT_EQ(0, ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, &sw))
+		TH_LOG("SW_SYNC_IOC_CREATE_FENCE: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		fd[i] = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r[i], 1);
+		ASSERT_LE(0, fd[i]);
+		ASSERT_EQ(0, imp_import(e, fd[i], 0, &h[i], NULL));
+		EXPECT_EQ(map_ok(e), imp_map_ret(e, h[i]));
+		pfd[i] = (struct pollfd){ .fd = fd[i], .events = POLLOUT };
+	}
+
+	/* Another process with the dma-bufs and the fence only, not root */
+	self->child = fork();
+	ASSERT_LE(0, self->child);
+	if (!self->child) {
+		n = sysconf(_SC_OPEN_MAX);
+		for (i = 3; i < n && i < 65536; i++)
+			if (i != fd[0] && i != fd[1] && i != sw.fence)
+				close(i);
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(1);
+		imp.fd = sw.fence;
+		for (i = 0; i < 2; i++)
+			if (ioctl(fd[i], DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &imp))
+				_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(self->child, waitpid(self->child, &st, 0));
+	self->child = 0;
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(0, WEXITSTATUS(st))
+		TH_LOG("%s", WEXITSTATUS(st) < ARRAY_SIZE(fence_fail) ?
+		       fence_fail[WEXITSTATUS(st)] : "?");
+	close(sw.fence);
+	ASSERT_EQ(0, poll(pfd, 2, 0)) TH_LOG("a dma-buf has no pending fence");
+
+	/* From now on only the rescuer holds the timeline */
+	self->child = fork();
+	ASSERT_LE(0, self->child);
+	if (!self->child) {
+		close_from(tl);
+		sleep(RESCUE_S);
+		_exit(0);
+	}
+	close(tl);
+
+	secs = timed_revoke(_metadata, e, h, 2, 1, false);
+	EXPECT_LE(FENCE_WAIT_S - 0.1, secs)
+		TH_LOG("the revoke did not wait for the fences");
+	EXPECT_GT(FENCE_WAIT_S + 5, secs)
+		TH_LOG("the fence waits are not bounded, in all");
+	ASSERT_EQ(0, cfg_read16(e, PCI_COMMAND, &cmd));
+	EXPECT_EQ(0, cmd & PCI_COMMAND_MEMORY);
+	EXPECT_EQ(0, poll(pfd, 2, 0)) TH_LOG("a fence signalled");
+
+	/* Each revoke waits for the fences again, as long, no longer */
+	ASSERT_EQ(0, set_memory(e, true));
+	for (i = 0; i < 2; i++) {
+		expect_state(_metadata, e, h[i], 2, 0, "memory decode on");
+		EXPECT_EQ(map_ok(e), imp_map_ret(e, h[i]));
+	}
+	secs = timed_revoke(_metadata, e, h, 2, 3, true);
+	EXPECT_LE(FENCE_WAIT_S - 0.1, secs);
+	EXPECT_GT(FENCE_WAIT_S + 5, secs);
+	for (i = 0; i < 2; i++) {
+		expect_revoked(_metadata, e, h[i], "device closed");
+		EXPECT_EQ(0, imp_close(e, h[i]));
+	}
+
+	/* The rescuer goes, the timeline closes, the fences signal */
+	kill(self->child, SIGKILL);
+	ASSERT_EQ(self->child, waitpid(self->child, NULL, 0));
+	self->child = 0;
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(1, poll(&pfd[i], 1, 5000))
+			TH_LOG("the fence did not signal");
+		EXPECT_EQ(0, close(fd[i]));
+	}
+
+	/* Without a pending fence a revoke waits for nothing */
+	device_open(_metadata, e);
+	fd[0] = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r[0], 1);
+	ASSERT_LE(0, fd[0]);
+	ASSERT_EQ(0, imp_import(e, fd[0], 0, &h[0], NULL));
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h[0]));
+	secs = timed_revoke(_metadata, e, h, 1, 1, false);
+	EXPECT_GT(FENCE_WAIT_S / 2, secs)
+		TH_LOG("the revoke waited without a pending fence");
+	ASSERT_EQ(0, set_memory(e, true));
+	EXPECT_EQ(0, imp_close(e, h[0]));
+	EXPECT_EQ(0, close(fd[0]));
+}
+
 TEST_F_TIMEOUT(dmabuf, revoke_reset, 120)
 {
 	const struct vfio_region_dma_range r = { 0x300000, 0x10000 };

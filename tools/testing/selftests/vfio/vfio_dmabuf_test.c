@@ -277,6 +277,8 @@ FIXTURE(lifetime)
 FIXTURE_VARIANT(lifetime)
 {
 	enum close_order order;
+	/* memory decode off (the dma-buf revoked) when the device closes */
+	bool memory_off;
 };
 
 FIXTURE_VARIANT_ADD(lifetime, device_dmabuf_import) {
@@ -293,6 +295,12 @@ FIXTURE_VARIANT_ADD(lifetime, dmabuf_device_import) {
 
 FIXTURE_VARIANT_ADD(lifetime, device_edufile_dmabuf) {
 	.order = DEVICE_EDU_DMABUF,
+};
+
+/* Mainline's c64a647c84f3 fixed a hang and an underflow on this order */
+FIXTURE_VARIANT_ADD(lifetime, memory_off_device_dmabuf_import) {
+	.order = DEVICE_DMABUF_IMPORT,
+	.memory_off = true,
 };
 
 FIXTURE_SETUP(lifetime)
@@ -470,6 +478,42 @@ TEST_F(dmabuf, open_flags_passed_through)
 			TH_LOG("open_flags %#x: file flags %#x", of, fl);
 		EXPECT_EQ(0, close(fd));
 	}
+}
+
+/*
+ * No fd left for the new dma-buf: EMFILE, and the dma-buf is gone at once
+ * with its device reference (mainline e98137f0a874 fixed a double free
+ * on this path; KASAN and kmemleak watch the lab's runs).
+ */
+TEST_F(dmabuf, no_fd_left)
+{
+	struct dmabuf_env *e = &self->env;
+	struct rlimit old, rl;
+	unsigned int att;
+	int before, fd;
+
+	before = vfio_dmabufs(&att);
+	/* Every fd below the lowest free one is taken */
+	fd = open("/dev/null", O_RDONLY);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	rl = old;
+	rl.rlim_cur = fd;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	fd = export1(e, 0, PAGE);
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	EXPECT_EQ(-EMFILE, fd);
+	if (fd >= 0)
+		close(fd);
+	if (before >= 0)
+		EXPECT_EQ(before, vfio_dmabufs(&att))
+			TH_LOG("the failed export's dma-buf is still alive");
+
+	/* The device is as it was */
+	fd = export1(e, 0, PAGE);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, close(fd));
 }
 
 TEST_F(dmabuf, nr_ranges)
@@ -1987,6 +2031,219 @@ TEST_F(dmabuf, revoked_for_good)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Clients: the requests real programs make, replayed                      */
+
+/*
+ * The mmap areas of region @index as QEMU finds them: the sparse mmap
+ * capability's areas of non-zero size, or the whole region if it has none;
+ * nothing if the region cannot be mmapped.  Returns the number of areas
+ * (at most @max) in @a.
+ */
+static unsigned int mmap_areas(struct __test_metadata *_metadata,
+			       struct dmabuf_env *e, __u32 index,
+			       struct vfio_region_dma_range *a,
+			       unsigned int max)
+{
+	struct vfio_region_info_cap_sparse_mmap *sparse;
+	struct vfio_info_cap_header *hdr;
+	struct vfio_region_info *ri;
+	unsigned int i, n = 0;
+	__u32 off;
+
+	ri = calloc(1, sizeof(*ri));
+	ASSERT_NE(NULL, ri);
+	ri->argsz = sizeof(*ri);
+	ri->index = index;
+	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_REGION_INFO, ri));
+	if (ri->argsz > sizeof(*ri)) {
+		/* room for the capabilities, as QEMU asks again */
+		__u32 argsz = ri->argsz;
+
+		free(ri);
+		ri = calloc(1, argsz);
+		ASSERT_NE(NULL, ri);
+		ri->argsz = argsz;
+		ri->index = index;
+		ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_REGION_INFO, ri));
+	}
+	if (!ri->size || !(ri->flags & VFIO_REGION_INFO_FLAG_MMAP))
+		goto out;
+	off = ri->flags & VFIO_REGION_INFO_FLAG_CAPS ? ri->cap_offset : 0;
+	while (off) {
+		ASSERT_GE(ri->argsz, off + sizeof(*hdr));
+		hdr = (void *)ri + off;
+		if (hdr->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
+			sparse = (void *)hdr;
+			for (i = 0; i < sparse->nr_areas && n < max; i++) {
+				if (!sparse->areas[i].size)
+					continue;
+				a[n].offset = sparse->areas[i].offset;
+				a[n++].length = sparse->areas[i].size;
+			}
+			goto out;
+		}
+		off = hdr->next;
+	}
+	a[n].offset = 0;
+	a[n++].length = ri->size;
+out:
+	free(ri);
+	return n;
+}
+
+/*
+ * QEMU (hw/vfio): one dma-buf per BAR, one range per mmap area, O_RDWR,
+ * for every BAR that can be mmapped.  Each export of page-aligned areas
+ * succeeds and is as large as the areas (a BAR smaller than a page, which
+ * vfio mmaps when it is alone in its page, is EINVAL, as in mainline);
+ * through the shared-memory BAR's, DMA lands at both ends.
+ */
+TEST_F_TIMEOUT(dmabuf, client_qemu_per_bar, 120)
+{
+	struct vfio_region_dma_range a[16];
+	struct dmabuf_env *e = &self->env;
+	unsigned int i, j, n, exported = 0;
+	__u64 size, got = 0;
+	bool sub_page;
+	struct stat st;
+	__u32 h = 0;
+	int fd;
+
+	for (i = VFIO_PCI_BAR0_REGION_INDEX; i <= VFIO_PCI_BAR5_REGION_INDEX;
+	     i++) {
+		n = mmap_areas(_metadata, e, i, a, ARRAY_SIZE(a));
+		if (!n)
+			continue;
+		for (size = 0, sub_page = false, j = 0; j < n; j++) {
+			size += a[j].length;
+			sub_page |= (a[j].offset | a[j].length) & (PAGE - 1);
+		}
+		fd = export_bar(e, i, O_RDWR, a, n);
+		if (sub_page) {
+			/* vfio mmaps a BAR alone in its page; QEMU warns */
+			EXPECT_EQ(-EINVAL, fd) TH_LOG("BAR %u: sub-page", i);
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		ASSERT_LE(0, fd) TH_LOG("BAR %u, %u mmap areas: %s", i, n,
+					strerror(-fd));
+		exported++;
+		ASSERT_EQ(0, fstat(fd, &st));
+		EXPECT_EQ(size, (__u64)st.st_size) TH_LOG("BAR %u", i);
+		if (i == BAR) {
+			ASSERT_EQ(0, imp_import(e, fd, 0, &h, &got));
+			EXPECT_EQ(size, got);
+			check_dma(_metadata, e, h, a, n, 0, PAGE, 1);
+			check_dma(_metadata, e, h, a, n, size - PAGE, PAGE, 2);
+			EXPECT_EQ(0, imp_close(e, h));
+		}
+		EXPECT_EQ(0, close(fd));
+	}
+	/* At least the shared-memory BAR */
+	EXPECT_LE(1, exported);
+}
+
+/*
+ * cloud-hypervisor (pci/src/vfio_dmabuf.rs): PROBE|GET with room for one
+ * range, then one range O_RDWR|O_CLOEXEC per BAR, whose import fails with
+ * ENODEV while the guest has memory decode off ("revoked": it closes the
+ * fd and exports again once the guest enables decode).
+ */
+TEST_F_TIMEOUT(dmabuf, client_cloud_hypervisor, 120)
+{
+	const struct vfio_region_dma_range r = { 0x10000, 0x20000 };
+	struct dmabuf_env *e = &self->env;
+	__u32 h = 0;
+	int fd, fl;
+
+	EXPECT_EQ(0, feature_dma_buf(e->device, VFIO_DEVICE_FEATURE_PROBE |
+				     DMA_BUF_GET, FEAT_SZ(1), 0, 0, 0, 0,
+				     NULL, 0));
+
+	/* The guest's firmware has not enabled the BAR yet */
+	ASSERT_EQ(0, set_memory(e, false));
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd) TH_LOG("export with decode off: %s", strerror(-fd));
+	fl = fcntl(fd, F_GETFD);
+	EXPECT_TRUE(fl >= 0 && (fl & FD_CLOEXEC));
+	EXPECT_EQ(-ENODEV, imp_import(e, fd, 0, &h, NULL))
+		TH_LOG("importing while decode is off: not read as revoked");
+	EXPECT_EQ(0, close(fd));
+
+	/* The guest enables decode: export again, map, DMA */
+	ASSERT_EQ(0, set_memory(e, true));
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
+	check_dma(_metadata, e, h, &r, 1, 0, PAGE, 1);
+	check_dma(_metadata, e, h, &r, 1, r.length - PAGE, PAGE, 2);
+
+	/* The guest turns decode off and on again: the same import maps */
+	ASSERT_EQ(0, set_memory(e, false));
+	expect_revoked(_metadata, e, h, "decode off again");
+	ASSERT_EQ(0, set_memory(e, true));
+	check_dma(_metadata, e, h, &r, 1, PAGE, PAGE, 3);
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * A virtio-gpu blob backed by a BAR (QEMU's virtio-gpu with vfio): one
+ * range per guest iov entry, thousands of them, of one or two pages, in
+ * the guest's order rather than the BAR's, O_RDONLY|O_CLOEXEC.  The
+ * importer's DMA lands where each range says.
+ */
+TEST_F_TIMEOUT(dmabuf, client_virtio_gpu_blob, 120)
+{
+	const unsigned int n = 2048;
+	struct dmabuf_env *e = &self->env;
+	struct vfio_region_dma_range *r;
+	unsigned int i, j, t, *slot;
+	__u64 size = 0, got = 0;
+	__u32 h = 0;
+	int fd, fl;
+
+	/* Slots of two pages, shuffled */
+	ASSERT_LE(2 * n * PAGE, e->bar_size);
+	r = calloc(n, sizeof(*r));
+	slot = calloc(n, sizeof(*slot));
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, slot);
+	srand(e->seed);
+	for (i = 0; i < n; i++)
+		slot[i] = i;
+	for (i = n - 1; i > 0; i--) {
+		j = rand() % (i + 1);
+		t = slot[i];
+		slot[i] = slot[j];
+		slot[j] = t;
+	}
+	for (i = 0; i < n; i++) {
+		r[i].offset = 2 * slot[i] * PAGE;
+		r[i].length = (1 + (rand() & 1)) * PAGE;
+		size += r[i].length;
+	}
+
+	fd = export_bar(e, BAR, O_RDONLY | O_CLOEXEC, r, n);
+	ASSERT_LE(0, fd) TH_LOG("%u ranges: %s", n, strerror(-fd));
+	fl = fcntl(fd, F_GETFL);
+	EXPECT_EQ(O_RDONLY, fl & O_ACCMODE);
+	fl = fcntl(fd, F_GETFD);
+	EXPECT_TRUE(fl >= 0 && (fl & FD_CLOEXEC));
+	ASSERT_EQ(0, imp_import(e, fd, 0, &h, &got));
+	EXPECT_EQ(size, got);
+	EXPECT_EQ(map_ok(e), imp_map_ret(e, h));
+	check_dma(_metadata, e, h, r, n, 0, PAGE, 1);
+	check_dma(_metadata, e, h, r, n, size / 2 & ~(PAGE - 1), PAGE, 2);
+	check_dma(_metadata, e, h, r, n, size - PAGE, PAGE, 3);
+	EXPECT_EQ(0, imp_close(e, h));
+	EXPECT_EQ(0, close(fd));
+	free(slot);
+	free(r);
+}
+
+/* ---------------------------------------------------------------------- */
 /* A dma-buf handed to another process                                     */
 
 enum { CMD_RECV, CMD_IMPORT, CMD_WRITE, CMD_INFO, CMD_MAP, CMD_QUIT };
@@ -2239,12 +2496,21 @@ TEST_F_TIMEOUT(lifetime, close_device, 120)
 		expect_state(_metadata, e, h, 0, e->p2p, "dma-buf fd closed");
 	}
 
-	/* Closing the device revokes at once, and for good */
 	mark_provider(_metadata, e);
+	if (variant->memory_off) {
+		ASSERT_EQ(0, set_memory(e, false));
+		expect_state(_metadata, e, h, 1, 0, "memory decode off");
+	}
+
+	/*
+	 * Closing the device revokes at once, and for good; a dma-buf that
+	 * is revoked already is not notified again.
+	 */
 	ASSERT_EQ(0, close(e->device));
 	e->device = -1;
 	expect_state(_metadata, e, h, 1, 0, "device closed");
-	expect_revoke_first(_metadata, e, h, 1, "device closed");
+	expect_revoke_first(_metadata, e, h, 1, variant->memory_off ?
+			    "memory decode off" : "device closed");
 	expect_revoked(_metadata, e, h, "device closed");
 	check_old_addr(_metadata, e, old, r.offset, false, "device closed");
 

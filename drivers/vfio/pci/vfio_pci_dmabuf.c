@@ -19,10 +19,9 @@
  * every change of its @revoked.  Those changes are also made under the
  * dma-buf's reservation lock, taken inside memory_lock, so that
  * map_dma_buf, which runs under the reservation lock alone, sees a stable
- * state.  A dma-buf's
- * @vdev is taken with xchg(), once, by whichever of its release callback
- * and the device's close comes first; @nr_mapped changes under the
- * reservation lock.
+ * state.  A dma-buf's @vdev is taken with xchg(), once, by whichever of
+ * its release callback and the device's close comes first; @nr_mapped
+ * changes under the reservation lock.
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
@@ -572,7 +571,15 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	}
 	if (READ_ONCE(vdev->dmabufs_closed))	/* a hint; checked again below */
 		return -ENODEV;
+	/*
+	 * vfio_pci_core_setup_barmap() is not safe against a concurrent
+	 * caller: of two first claims, one would find the BAR requested by
+	 * the other and fail.  Exports claim one at a time; a failure while
+	 * vfio's own read/write or mmap claimed it first is none.
+	 */
+	down_write(&vdev->memory_lock);
 	ret = vfio_pci_core_setup_barmap(vdev, bar);
+	up_write(&vdev->memory_lock);
 	if (ret && !READ_ONCE(vdev->barmap[bar])) {
 		pci_info_ratelimited(pdev, "dma-buf: cannot claim BAR %u (%d)\n",
 				     bar, ret);

@@ -17,10 +17,10 @@
  *   VFIO_DMABUF_STRESS_SECS     seconds per test (default 10, at most 3000)
  *   VFIO_DMABUF_STRESS_WORKERS  importing workers (default 4, at most 16)
  */
+#include "vfio_dmabuf_util.h"
+
 #include <pthread.h>
 #include <sys/prctl.h>
-
-#include "vfio_dmabuf_util.h"
 
 #define MAX_WORKERS	16
 #define W_BUFS		3

@@ -84,10 +84,10 @@ struct p2pdma_edu_file {
 /*
  * The provider of a dma-buf as an importer watches it: in each move_notify
  * the importer records whether the provider still decoded its BARs, was
- * enabled, in D0, and not reset (the first register of BAR 0 still holds
- * what the test wrote there), so that tests see that the exporter revoked
- * before the device lost its BARs, not only that it revoked.  @seen is
- * protected by the dma-buf's resv lock.
+ * enabled, in D0, and not reset (the first register of its first memory
+ * BAR still holds what the test wrote there), so that tests see that the
+ * exporter revoked before the device lost its BARs, not only that it
+ * revoked.  @seen is protected by the dma-buf's resv lock.
  */
 struct p2pdma_edu_watch {
 	struct pci_dev *pdev;		/* referenced, NULL if not PCI */
@@ -399,6 +399,7 @@ static void p2pdma_edu_watch_init(struct p2pdma_edu_watch *w,
 {
 	char name[32] = "";
 	struct device *dev;
+	int bar;
 
 	if (!dmabuf->exp_name || strcmp(dmabuf->exp_name, "vfio-pci"))
 		return;
@@ -410,9 +411,12 @@ static void p2pdma_edu_watch_init(struct p2pdma_edu_watch *w,
 	if (!dev)
 		return;
 	w->pdev = to_pci_dev(dev);
-	if ((pci_resource_flags(w->pdev, 0) & IORESOURCE_MEM) &&
-	    pci_resource_len(w->pdev, 0) >= sizeof(u32))
-		w->reg0 = pci_iomap_range(w->pdev, 0, 0, sizeof(u32));
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++)
+		if (pci_resource_flags(w->pdev, bar) & IORESOURCE_MEM)
+			break;
+	if (bar < PCI_STD_NUM_BARS &&
+	    pci_resource_len(w->pdev, bar) >= sizeof(u32))
+		w->reg0 = pci_iomap_range(w->pdev, bar, 0, sizeof(u32));
 }
 
 static void p2pdma_edu_watch_release(struct p2pdma_edu_watch *w)

@@ -552,35 +552,37 @@ static bool nccl_unsupported(int probe)
 
 enum bad_fd { FD_DMABUF, FD_NONE, FD_NOT_DMABUF };
 
-/* Registrations that must fail */
-static const struct bad_reg {
+/* A registration that must fail */
+struct bad_reg {
 	const char *what;
 	__u64 off, len, iova;
 	enum bad_fd fd;
 	int access;
 	int err;	/* with dma-buf support (0: not "unsupported") */
-} bad_regs[] = {
-	{ "NCCL's probe (0, 0, 0, -1, 0)", 0, 0, 0, FD_NONE, 0, 0 },
-	{ "fd -1", 0, DMABUF_LEN, IOVA, FD_NONE, ACCESS, EBADF },
-	{ "fd of /dev/null", 0, DMABUF_LEN, IOVA, FD_NOT_DMABUF, ACCESS,
-	  EINVAL },
-	{ "offset at the end of the dma-buf", DMABUF_LEN, PAGE, IOVA,
-	  FD_DMABUF, ACCESS, EINVAL },
-	{ "offset + length beyond the dma-buf", PAGE, DMABUF_LEN, IOVA,
-	  FD_DMABUF, ACCESS, EINVAL },
-	{ "offset + length wrapping around", -PAGE, 2 * PAGE, IOVA,
-	  FD_DMABUF, ACCESS, EINVAL },
-	{ "length beyond the dma-buf", 0, DMABUF_LEN + PAGE, IOVA, FD_DMABUF,
-	  ACCESS, EINVAL },
-	{ "length 0", 0, 0, IOVA, FD_DMABUF, ACCESS, EINVAL },
-	{ "offset and IOVA differing in the low 12 bits", 0, PAGE,
-	  IOVA + 0x800, FD_DMABUF, ACCESS, EINVAL },
 };
 
 static void check_bad_regs(struct __test_metadata *_metadata,
 			   struct rdma_dev *d, int dmabuf, int not_dmabuf,
 			   bool supported)
 {
+	/* Automatic: PAGE is the system's page size, known at run time */
+	const struct bad_reg bad_regs[] = {
+		{ "NCCL's probe (0, 0, 0, -1, 0)", 0, 0, 0, FD_NONE, 0, 0 },
+		{ "fd -1", 0, DMABUF_LEN, IOVA, FD_NONE, ACCESS, EBADF },
+		{ "fd of /dev/null", 0, DMABUF_LEN, IOVA, FD_NOT_DMABUF, ACCESS,
+		  EINVAL },
+		{ "offset at the end of the dma-buf", DMABUF_LEN, PAGE, IOVA,
+		  FD_DMABUF, ACCESS, EINVAL },
+		{ "offset + length beyond the dma-buf", PAGE, DMABUF_LEN, IOVA,
+		  FD_DMABUF, ACCESS, EINVAL },
+		{ "offset + length wrapping around", -PAGE, 2 * PAGE, IOVA,
+		  FD_DMABUF, ACCESS, EINVAL },
+		{ "length beyond the dma-buf", 0, DMABUF_LEN + PAGE, IOVA,
+		  FD_DMABUF, ACCESS, EINVAL },
+		{ "length 0", 0, 0, IOVA, FD_DMABUF, ACCESS, EINVAL },
+		{ "offset and IOVA differing in the low 12 bits", 0, PAGE,
+		  IOVA + 0x800, FD_DMABUF, ACCESS, EINVAL },
+	};
 	const struct bad_reg *b;
 	unsigned int i;
 	int fd, err;

@@ -146,14 +146,14 @@ static void check_access_fails(struct __test_metadata *_metadata,
 			       struct dmabuf_env *e, __u32 h, __u64 iova,
 			       __u64 bar_off, int err, const char *when)
 {
-	uint8_t before[PAGE], after[PAGE], junk[PAGE];
+	uint8_t before[BLOCK], after[BLOCK], junk[BLOCK];
 
-	ASSERT_EQ(PAGE, pread(e->bar_fd, before, PAGE, bar_off));
-	fill(junk, PAGE, e->seed ^ 0xbad);
-	EXPECT_EQ(err, mr_access(e, h, 1, iova, junk, PAGE))
+	ASSERT_EQ(BLOCK, pread(e->bar_fd, before, BLOCK, bar_off));
+	fill(junk, BLOCK, e->seed ^ 0xbad);
+	EXPECT_EQ(err, mr_access(e, h, 1, iova, junk, BLOCK))
 		TH_LOG("RDMA write, %s", when);
-	ASSERT_EQ(PAGE, pread(e->bar_fd, after, PAGE, bar_off));
-	EXPECT_EQ(0, memcmp(before, after, PAGE))
+	ASSERT_EQ(BLOCK, pread(e->bar_fd, after, BLOCK, bar_off));
+	EXPECT_EQ(0, memcmp(before, after, BLOCK))
 		TH_LOG("%s: the failed write reached the BAR", when);
 }
 
@@ -627,8 +627,10 @@ TEST_F_TIMEOUT(mr, pinned_udmabuf, 60)
 	struct dmabuf_env *e = &self->env;
 	const __u64 size = 64 * PAGE;
 	struct udmabuf_create c = { .size = size };
+	/* the accesses cross the boundary of pages 9 and 10 of the memfd */
+	const __u64 at = 2 * PAGE - BLOCK;
 	struct p2pdma_edu_reg_mr r;
-	uint8_t want[2 * PAGE], got[2 * PAGE];
+	uint8_t want[2 * BLOCK], got[2 * BLOCK];
 	int memfd, dev, fd;
 
 	memfd = syscall(SYS_memfd_create, "mr", MFD_ALLOW_SEALING);
@@ -645,14 +647,14 @@ TEST_F_TIMEOUT(mr, pinned_udmabuf, 60)
 	ASSERT_EQ(0, mr_reg(e, fd, 8 * PAGE + 0x100, 4 * PAGE,
 			    0x10000000 + 0x100, 0, P2PDMA_EDU_MR_PINNED, &r));
 	fill(want, sizeof(want), e->seed ^ 0x0dab);
-	ASSERT_EQ(0, mr_access(e, r.handle, 1, r.iova + PAGE, want,
+	ASSERT_EQ(0, mr_access(e, r.handle, 1, r.iova + at, want,
 			       sizeof(want)));
 	ASSERT_EQ((ssize_t)sizeof(got),
-		  pread(memfd, got, sizeof(got), 9 * PAGE + 0x100));
+		  pread(memfd, got, sizeof(got), 8 * PAGE + 0x100 + at));
 	EXPECT_EQ(0, memcmp(want, got, sizeof(got)))
 		TH_LOG("the write is not in the memfd");
 	memset(got, 0, sizeof(got));
-	ASSERT_EQ(0, mr_access(e, r.handle, 0, r.iova + PAGE, got,
+	ASSERT_EQ(0, mr_access(e, r.handle, 0, r.iova + at, got,
 			       sizeof(got)));
 	EXPECT_EQ(0, memcmp(want, got, sizeof(got)));
 	EXPECT_EQ(0, mr_info(_metadata, e, r.handle).invalidations);

@@ -42,39 +42,6 @@
  */
 #include "vfio_dmabuf_util.h"
 
-/* The import saw exactly @notify move_notify calls and holds @mapped. */
-static void expect_state(struct __test_metadata *_metadata,
-			 struct dmabuf_env *e, __u32 h, __u32 notify,
-			 __u32 mapped, const char *when)
-{
-	struct p2pdma_edu_import_info i = imp_info(_metadata, e, h);
-
-	EXPECT_EQ(notify, i.move_notify)
-		TH_LOG("import %u, %s: move_notify count", h, when);
-	EXPECT_EQ(mapped, i.mapped)
-		TH_LOG("import %u, %s: mapping held", h, when);
-}
-
-/* While revoked: mapping and DMA (which maps first) fail with ENODEV. */
-static void expect_revoked(struct __test_metadata *_metadata,
-			   struct dmabuf_env *e, __u32 h, const char *when)
-{
-	struct p2pdma_edu_import_info before, after;
-	uint8_t buf[64];
-
-	before = imp_info(_metadata, e, h);
-	EXPECT_EQ(-ENODEV, imp_map_ret(e, h)) TH_LOG("map, %s", when);
-	fill(buf, sizeof(buf), e->seed);
-	EXPECT_EQ(-ENODEV, imp_dma(e, h, 1, 0, buf, sizeof(buf)))
-		TH_LOG("DMA, %s", when);
-	after = imp_info(_metadata, e, h);
-	EXPECT_EQ(0, after.mapped);
-	EXPECT_EQ(before.map_errors + 2, after.map_errors);
-	EXPECT_EQ(ENODEV, after.last_error);
-	EXPECT_EQ(before.maps, after.maps);
-	EXPECT_EQ(before.move_notify, after.move_notify);
-}
-
 /* clear_bar() the BAR bytes behind dma-buf bytes [@off, @off + @len) */
 static void clear_dmabuf(struct __test_metadata *_metadata,
 			 struct dmabuf_env *e,
@@ -1071,10 +1038,10 @@ static bool in_ranges(const struct vfio_region_dma_range *r, unsigned int n,
 TEST_F_TIMEOUT(export, nothing_outside, 120)
 {
 	struct dmabuf_env *e = &self->env;
-	uint8_t pat[PAGE], got[PAGE], junk[PAGE], data[PAGE];
+	uint8_t pat[BLOCK], got[BLOCK], junk[BLOCK], data[BLOCK];
 	struct p2pdma_edu_import_map m;
 	struct p2pdma_edu_dma d = {
-		.importer = e->importer, .to_device = 1, .length = PAGE,
+		.importer = e->importer, .to_device = 1, .length = BLOCK,
 		.user_buf = (uintptr_t)junk,
 	};
 	__u64 guard[2 * ARRAY_SIZE(self->r)], at, bar_base;
@@ -1094,11 +1061,11 @@ TEST_F_TIMEOUT(export, nothing_outside, 120)
 	}
 	region_info(_metadata, e, BAR, &ri);
 	bar_base = ri.offset;
-	fill(pat, PAGE, e->seed ^ 0x6a4d);
+	fill(pat, BLOCK, e->seed ^ 0x6a4d);
 	for (j = 0; j < ng; j++) {
-		ASSERT_EQ(PAGE, pwrite(e->device, pat, PAGE, bar_base + guard[j]));
-		ASSERT_EQ(PAGE, pread(e->bar_fd, got, PAGE, guard[j]));
-		ASSERT_EQ(0, memcmp(pat, got, PAGE))
+		ASSERT_EQ(BLOCK, pwrite(e->device, pat, BLOCK, bar_base + guard[j]));
+		ASSERT_EQ(BLOCK, pread(e->bar_fd, got, BLOCK, guard[j]));
+		ASSERT_EQ(0, memcmp(pat, got, BLOCK))
 			TH_LOG("vfio's write to BAR offset %#llx is not in the host file",
 			       (unsigned long long)guard[j]);
 	}
@@ -1110,23 +1077,23 @@ TEST_F_TIMEOUT(export, nothing_outside, 120)
 		return;
 	}
 	ASSERT_EQ(0, imp_map(e, h, &m));
-	/* Every byte of the first and last page of each range, via import */
+	/* The first and last block of each range, via import */
 	for (i = 0, at = 0; i < self->n; at += self->r[i++].length) {
-		fill(data, PAGE, e->seed + i);
-		ASSERT_EQ(0, imp_dma(e, h, 1, at, data, PAGE));
-		fill(data, PAGE, e->seed + i + 100);
-		ASSERT_EQ(0, imp_dma(e, h, 1, at + self->r[i].length - PAGE,
-				     data, PAGE));
-		ASSERT_EQ(PAGE, pread(e->bar_fd, got, PAGE, self->r[i].offset +
-				      self->r[i].length - PAGE));
-		EXPECT_EQ(0, memcmp(data, got, PAGE))
-			TH_LOG("range %u: last page not written", i);
+		fill(data, BLOCK, e->seed + i);
+		ASSERT_EQ(0, imp_dma(e, h, 1, at, data, BLOCK));
+		fill(data, BLOCK, e->seed + i + 100);
+		ASSERT_EQ(0, imp_dma(e, h, 1, at + self->r[i].length - BLOCK,
+				     data, BLOCK));
+		ASSERT_EQ(BLOCK, pread(e->bar_fd, got, BLOCK, self->r[i].offset +
+				       self->r[i].length - BLOCK));
+		EXPECT_EQ(0, memcmp(data, got, BLOCK))
+			TH_LOG("range %u: last block not written", i);
 	}
 	/* By address: the page before and after each mapping */
 	if (!ng) {
 		TH_LOG("the ranges cover the BAR: no page outside to guard");
 	} else if (iommu) {
-		fill(junk, PAGE, e->seed ^ 0xdead);
+		fill(junk, BLOCK, e->seed ^ 0xdead);
 		for (j = 0; j < m.nents && j < P2PDMA_EDU_MAX_SEGS; j++) {
 			d.dma_addr = m.segs[j].addr + m.segs[j].len;
 			ioctl(e->edu, P2PDMA_EDU_DMA, &d);
@@ -1141,8 +1108,8 @@ TEST_F_TIMEOUT(export, nothing_outside, 120)
 		       "bus addresses need no mapping");
 	}
 	for (j = 0; j < ng; j++) {
-		ASSERT_EQ(PAGE, pread(e->bar_fd, got, PAGE, guard[j]));
-		EXPECT_EQ(0, memcmp(pat, got, PAGE))
+		ASSERT_EQ(BLOCK, pread(e->bar_fd, got, BLOCK, guard[j]));
+		EXPECT_EQ(0, memcmp(pat, got, BLOCK))
 			TH_LOG("BAR page %#llx, outside the ranges, was written",
 			       (unsigned long long)guard[j]);
 	}
@@ -1695,33 +1662,6 @@ TEST_F_TIMEOUT(dmabuf, revoke_low_power, 120)
 	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
 	EXPECT_EQ(0, imp_close(e, h));
 	EXPECT_EQ(0, close(fd));
-}
-
-/* VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, sized by a first call: 0 or -errno */
-static int hot_reset_info(struct dmabuf_env *e,
-			  struct vfio_pci_hot_reset_info **out)
-{
-	struct vfio_pci_hot_reset_info hdr = { .argsz = sizeof(hdr) };
-	struct vfio_pci_hot_reset_info *info;
-	size_t sz;
-	int ret;
-
-	*out = NULL;
-	if (ioctl(e->device, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hdr) &&
-	    errno != ENOSPC)
-		return -errno;
-	sz = sizeof(hdr) + hdr.count * sizeof(struct vfio_pci_dependent_device);
-	info = calloc(1, sz);
-	if (!info)
-		return -ENOMEM;
-	info->argsz = sz;
-	if (ioctl(e->device, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info)) {
-		ret = -errno;
-		free(info);
-		return ret;
-	}
-	*out = info;
-	return 0;
 }
 
 /*
@@ -2311,7 +2251,7 @@ static void scm_receiver(int sock, __u32 importer)
 	struct scm_cmd c;
 	struct scm_reply r;
 	int edu = -1, fd = -1, got;
-	uint8_t buf[PAGE];
+	uint8_t buf[BLOCK];
 	struct stat st;
 	__u32 h = 0;
 
@@ -2394,19 +2334,19 @@ static void scm_check_write(struct __test_metadata *_metadata,
 			    struct dmabuf_env *e, int sock, __u64 off,
 			    __u64 bar_off, __u32 seed)
 {
-	uint8_t want[PAGE], got[PAGE];
+	uint8_t want[BLOCK], got[BLOCK];
 	struct scm_reply r;
 
-	r = scm_call(_metadata, sock, CMD_WRITE, off, PAGE, seed, -1);
+	r = scm_call(_metadata, sock, CMD_WRITE, off, BLOCK, seed, -1);
 	if (!e->p2p) {
 		EXPECT_EQ(-EOPNOTSUPP, r.ret)
 			TH_LOG("the topology refuses P2P: DMA must fail with EOPNOTSUPP");
 		return;
 	}
 	ASSERT_EQ(0, r.ret) TH_LOG("receiver's DMA: %s", strerror(-r.ret));
-	fill(want, PAGE, seed);
-	ASSERT_EQ(PAGE, pread(e->bar_fd, got, PAGE, bar_off));
-	EXPECT_EQ(0, memcmp(want, got, PAGE))
+	fill(want, BLOCK, seed);
+	ASSERT_EQ(BLOCK, pread(e->bar_fd, got, BLOCK, bar_off));
+	EXPECT_EQ(0, memcmp(want, got, BLOCK))
 		TH_LOG("receiver's data not at BAR offset %#llx",
 		       (unsigned long long)bar_off);
 }

@@ -37,7 +37,25 @@
 #include "vfio_dmabuf_uapi.h"
 
 #define BAR		VFIO_PCI_BAR2_REGION_INDEX
-#define PAGE		4096ULL
+/*
+ * PAGE: the kernel's page size, to which ranges are aligned (4 KiB on
+ * x86, 16 or 64 KiB on some arm64 and powerpc kernels).  BLOCK: the data
+ * one DMA check moves, edu's 4 KiB DMA buffer, within one page.
+ */
+#define PAGE		page_size()
+#define BLOCK		4096ULL
+
+static inline unsigned long long page_size(void)
+{
+	static unsigned long long size;
+	long n;
+
+	if (!size) {
+		n = sysconf(_SC_PAGESIZE);
+		size = n > 0 ? n : 4096;
+	}
+	return size;
+}
 /*
  * The most ranges an export takes, as in mainline: what one kmalloc()
  * (KMALLOC_MAX_SIZE, 4 MiB on x86-64) holds; more is ENOMEM.
@@ -78,7 +96,7 @@ struct dmabuf_env {
 	__u64 bar_region;	/* offset of the BAR2 region in the device fd */
 	__u64 cfg_off;		/* offset of the config region */
 	unsigned int seed;	/* of the patterns: differs from run to run */
-	__u32 marker;		/* in BAR 0 register 0 until a reset, or 0 */
+	__u32 marker;		/* at 0 of the first memory BAR until a reset */
 };
 
 static inline int parse_pci(const char *s, __u32 *addr)
@@ -220,6 +238,38 @@ static inline int cfg_read16(struct dmabuf_env *e, unsigned int off, __u16 *val)
 	return pread(e->device, val, 2, e->cfg_off + off) == 2 ? 0 : -errno;
 }
 
+static inline int cfg_read32(struct dmabuf_env *e, unsigned int off, __u32 *val)
+{
+	return pread(e->device, val, 4, e->cfg_off + off) == 4 ? 0 : -errno;
+}
+
+static inline int cfg_write16(struct dmabuf_env *e, unsigned int off, __u16 val)
+{
+	return pwrite(e->device, &val, 2, e->cfg_off + off) == 2 ? 0 : -errno;
+}
+
+/* Config offset of capability @id as vfio-pci shows it, 0 if none */
+static inline unsigned int find_cap(struct dmabuf_env *e, __u8 id)
+{
+	__u8 cap[2], pos = 0;
+	__u16 status = 0;
+	int n;
+
+	if (cfg_read16(e, PCI_STATUS, &status) ||
+	    !(status & PCI_STATUS_CAP_LIST) ||
+	    pread(e->device, &pos, 1, e->cfg_off + PCI_CAPABILITY_LIST) != 1)
+		return 0;
+	for (n = 0; n < 48 && pos >= PCI_STD_HEADER_SIZEOF; n++) {
+		pos &= ~3;
+		if (pread(e->device, cap, 2, e->cfg_off + pos) != 2)
+			return 0;
+		if (cap[0] == id)
+			return pos;
+		pos = cap[1];
+	}
+	return 0;
+}
+
 /* Set or clear memory decode through the config region, as a VMM does. */
 static inline int set_memory(struct dmabuf_env *e, bool on)
 {
@@ -233,8 +283,7 @@ static inline int set_memory(struct dmabuf_env *e, bool on)
 		cmd |= PCI_COMMAND_MEMORY;
 	else
 		cmd &= ~PCI_COMMAND_MEMORY;
-	return pwrite(e->device, &cmd, 2, e->cfg_off + PCI_COMMAND) == 2 ?
-	       0 : -errno;
+	return cfg_write16(e, PCI_COMMAND, cmd);
 }
 
 static inline void region_info(struct __test_metadata *_metadata,
@@ -326,6 +375,38 @@ static inline void vfio_close(struct dmabuf_env *e)
 	e->container = -1;
 }
 
+/* How edu reaches the device, from @var's value @expect */
+static inline void set_expect(struct __test_metadata *_metadata,
+			      struct dmabuf_env *e, const char *expect,
+			      const char *var)
+{
+	if (!strcmp(expect, "bus-address")) {
+		e->p2p = true;
+	} else if (!strcmp(expect, "host-bridge")) {
+		e->p2p = true;
+		e->host_bridge = true;
+	} else {
+		ASSERT_STREQ("not-supported", expect)
+			TH_LOG("%s: bus-address, host-bridge or not-supported",
+			       var);
+	}
+	e->iommu = importer_translated(e->importer_bdf);
+}
+
+/* The name the kernel uses for PCI device @s, e.g. for its dma-bufs */
+static inline void pci_name(struct __test_metadata *_metadata, const char *s,
+			    char *name, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", s);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n) TH_LOG("no PCI device %s", s);
+	link[n] = 0;
+	snprintf(name, len, "%s", strrchr(link, '/') + 1);
+}
+
 /* Returns 0, or 1 if the lab environment is missing (skip). */
 static inline int env_open(struct __test_metadata *_metadata,
 			   struct dmabuf_env *e)
@@ -333,10 +414,9 @@ static inline int env_open(struct __test_metadata *_metadata,
 	const char *prov = getenv("VFIO_DMABUF_PROVIDER");
 	const char *file = getenv("VFIO_DMABUF_BAR_FILE");
 	const char *expect = getenv("VFIO_DMABUF_EXPECT");
-	char path[PATH_MAX], link[PATH_MAX], drv[64];
 	struct timespec ts;
 	struct stat st;
-	ssize_t n;
+	char drv[64];
 
 	memset(e, 0, sizeof(*e));
 	e->container = -1;
@@ -349,23 +429,8 @@ static inline int env_open(struct __test_metadata *_metadata,
 	    parse_pci(e->importer_bdf, &e->importer))
 		return 1;
 
-	if (!strcmp(expect, "bus-address")) {
-		e->p2p = true;
-	} else if (!strcmp(expect, "host-bridge")) {
-		e->p2p = true;
-		e->host_bridge = true;
-	} else {
-		ASSERT_STREQ("not-supported", expect)
-			TH_LOG("VFIO_DMABUF_EXPECT: bus-address, host-bridge or not-supported");
-	}
-	e->iommu = importer_translated(e->importer_bdf);
-
-	/* The name the kernel uses, e.g. for the dma-buf */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", prov);
-	n = readlink(path, link, sizeof(link) - 1);
-	ASSERT_LT(0, n) TH_LOG("no PCI device %s", prov);
-	link[n] = 0;
-	snprintf(e->bdf, sizeof(e->bdf), "%s", strrchr(link, '/') + 1);
+	set_expect(_metadata, e, expect, "VFIO_DMABUF_EXPECT");
+	pci_name(_metadata, prov, e->bdf, sizeof(e->bdf));
 
 	/* An earlier unbind test that failed half-way may have left it so */
 	pci_driver(e->bdf, drv, sizeof(drv));
@@ -552,7 +617,7 @@ static inline void expect_seen_first(struct __test_metadata *_metadata,
 		TH_LOG("%s: the provider had left D0 before the revoke", when);
 	if (e->marker)
 		EXPECT_EQ(e->marker, s->reg0)
-			TH_LOG("%s: reset before the revoke (BAR 0 register 0: %#x)",
+			TH_LOG("%s: reset before the revoke (register 0: %#x)",
 			       when, s->reg0);
 }
 
@@ -653,21 +718,21 @@ static inline void clear_bar(struct __test_metadata *_metadata,
 }
 
 /*
- * edu writes the page @want to DMA address @addr with no import in the
+ * edu writes the block @want to DMA address @addr with no import in the
  * way: true if it landed at BAR offset @at.  *@edu_ret: what edu said.
  */
 static inline bool raw_dma_landed(struct dmabuf_env *e, __u64 addr, __u64 at,
 				  const uint8_t *want, int *edu_ret)
 {
-	uint8_t got[PAGE];
+	uint8_t got[BLOCK];
 	struct p2pdma_edu_dma d = {
 		.importer = e->importer, .to_device = 1, .dma_addr = addr,
-		.length = PAGE, .user_buf = (uintptr_t)want,
+		.length = BLOCK, .user_buf = (uintptr_t)want,
 	};
 
 	*edu_ret = ioctl(e->edu, P2PDMA_EDU_DMA, &d) ? -errno : 0;
-	return pread(e->bar_fd, got, PAGE, at) == PAGE &&
-	       !memcmp(want, got, PAGE);
+	return pread(e->bar_fd, got, BLOCK, at) == BLOCK &&
+	       !memcmp(want, got, BLOCK);
 }
 
 /*
@@ -678,13 +743,13 @@ static inline bool raw_dma_landed(struct dmabuf_env *e, __u64 addr, __u64 at,
 static inline void check_live_addr(struct __test_metadata *_metadata,
 				   struct dmabuf_env *e, __u64 addr, __u64 at)
 {
-	uint8_t want[PAGE];
+	uint8_t want[BLOCK];
 	int ret;
 
 	if (!e->p2p)
 		return;
-	clear_bar(_metadata, e, at, PAGE);
-	fill(want, PAGE, e->seed ^ 0x11fe);
+	clear_bar(_metadata, e, at, BLOCK);
+	fill(want, BLOCK, e->seed ^ 0x11fe);
 	EXPECT_TRUE(raw_dma_landed(e, addr, at, want, &ret))
 		TH_LOG("a raw DMA to the live address %#llx did not land (edu: %d)",
 		       (unsigned long long)addr, ret);
@@ -712,7 +777,7 @@ static inline void check_old_addr(struct __test_metadata *_metadata,
 	const struct vfio_region_dma_range ctl = {
 		.offset = e->bar_size - PAGE, .length = PAGE,
 	};
-	uint8_t before[PAGE], after[PAGE], junk[PAGE];
+	uint8_t before[BLOCK], after[BLOCK], junk[BLOCK];
 	struct p2pdma_edu_import_map m;
 	int fd = -1, ret;
 	__u32 h = 0;
@@ -732,19 +797,19 @@ static inline void check_old_addr(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, imp_import(e, fd, 0, &h, NULL));
 		ASSERT_EQ(0, imp_map(e, h, &m));
 		ASSERT_LT(0, m.nents);
-		clear_bar(_metadata, e, ctl.offset, PAGE);
-		fill(junk, PAGE, e->seed ^ 0xc0de);
+		clear_bar(_metadata, e, ctl.offset, BLOCK);
+		fill(junk, BLOCK, e->seed ^ 0xc0de);
 		EXPECT_TRUE(raw_dma_landed(e, m.segs[0].addr, ctl.offset, junk,
 					   &ret))
 			TH_LOG("%s: the control DMA to %#llx did not land (edu: %d)",
 			       when, (unsigned long long)m.segs[0].addr, ret);
 	}
-	ASSERT_EQ(PAGE, pread(e->bar_fd, before, PAGE, bar_off));
-	fill(junk, PAGE, e->seed ^ 0xdead);
+	ASSERT_EQ(BLOCK, pread(e->bar_fd, before, BLOCK, bar_off));
+	fill(junk, BLOCK, e->seed ^ 0xdead);
 	/* edu need not see an error: the proof is in the BAR's memory */
 	raw_dma_landed(e, addr, bar_off, junk, &ret);
-	ASSERT_EQ(PAGE, pread(e->bar_fd, after, PAGE, bar_off));
-	EXPECT_EQ(0, memcmp(before, after, PAGE))
+	ASSERT_EQ(BLOCK, pread(e->bar_fd, after, BLOCK, bar_off));
+	EXPECT_EQ(0, memcmp(before, after, BLOCK))
 		TH_LOG("%s: DMA to the revoked IOVA %#llx reached the BAR (edu: %d)",
 		       when, (unsigned long long)addr, ret);
 	if (usable) {
@@ -777,6 +842,67 @@ imp_info(struct __test_metadata *_metadata, struct dmabuf_env *e, __u32 h)
 	EXPECT_EQ(0, ioctl(e->edu, P2PDMA_EDU_IMPORT_INFO, &info))
 		TH_LOG("IMPORT_INFO %u: %s", h, strerror(errno));
 	return info;
+}
+
+/* The import saw exactly @notify move_notify calls and holds @mapped. */
+static inline void expect_state(struct __test_metadata *_metadata,
+				struct dmabuf_env *e, __u32 h, __u32 notify,
+				__u32 mapped, const char *when)
+{
+	struct p2pdma_edu_import_info i = imp_info(_metadata, e, h);
+
+	EXPECT_EQ(notify, i.move_notify)
+		TH_LOG("import %u, %s: move_notify count", h, when);
+	EXPECT_EQ(mapped, i.mapped)
+		TH_LOG("import %u, %s: mapping held", h, when);
+}
+
+/* While revoked: mapping and DMA (which maps first) fail with ENODEV. */
+static inline void expect_revoked(struct __test_metadata *_metadata,
+				  struct dmabuf_env *e, __u32 h,
+				  const char *when)
+{
+	struct p2pdma_edu_import_info before, after;
+	uint8_t buf[64];
+
+	before = imp_info(_metadata, e, h);
+	EXPECT_EQ(-ENODEV, imp_map_ret(e, h)) TH_LOG("map, %s", when);
+	fill(buf, sizeof(buf), e->seed);
+	EXPECT_EQ(-ENODEV, imp_dma(e, h, 1, 0, buf, sizeof(buf)))
+		TH_LOG("DMA, %s", when);
+	after = imp_info(_metadata, e, h);
+	EXPECT_EQ(0, after.mapped);
+	EXPECT_EQ(before.map_errors + 2, after.map_errors);
+	EXPECT_EQ(ENODEV, after.last_error);
+	EXPECT_EQ(before.maps, after.maps);
+	EXPECT_EQ(before.move_notify, after.move_notify);
+}
+
+/* VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, sized by a first call: 0 or -errno */
+static inline int hot_reset_info(struct dmabuf_env *e,
+				 struct vfio_pci_hot_reset_info **out)
+{
+	struct vfio_pci_hot_reset_info hdr = { .argsz = sizeof(hdr) };
+	struct vfio_pci_hot_reset_info *info;
+	size_t sz;
+	int ret;
+
+	*out = NULL;
+	if (ioctl(e->device, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hdr) &&
+	    errno != ENOSPC)
+		return -errno;
+	sz = sizeof(hdr) + hdr.count * sizeof(struct vfio_pci_dependent_device);
+	info = calloc(1, sz);
+	if (!info)
+		return -ENOMEM;
+	info->argsz = sz;
+	if (ioctl(e->device, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info)) {
+		ret = -errno;
+		free(info);
+		return ret;
+	}
+	*out = info;
+	return 0;
 }
 
 /*

@@ -29,6 +29,7 @@ LAB_KSFT_TARGETS="p2pdma vfio"
 # The programs the lab runs: lab/build fails if one of them is not built
 # (or older than its source), rather than the tests quietly not running.
 LAB_KSFT_PROGS="p2pdma/p2pdma_edu_test vfio/vfio_dmabuf_test
+	vfio/vfio_dmabuf_reset_test
 	vfio/vfio_dmabuf_mr_test vfio/vfio_dmabuf_fuzz vfio/vfio_dmabuf_stress
 	vfio/vfio_dmabuf_ibv_test vfio/vfio_dmabuf_bench"
 LAB_TEST_MODULES="tools/testing/selftests/p2pdma/module"

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The vfio-pci dma-buf exporter in a lab topology, run inside the guest:
-# the provider (ivshmem) is bound to vfio-pci, edu to the p2pdma_edu test
-# module, which imports the dma-bufs, directly and as dma-buf MRs of its
-# stand-in HCA; rxe over lo is the RDMA device for ibv_reg_dmabuf_mr().
-# Runs the vfio kselftests, then checks
-# what only the kernel log and debugfs show: refused importers are logged
-# once each, no dma-buf of vfio-pci is left behind, and everything unbinds.
+# the provider (ivshmem) and the reset device (two virtio-rng functions)
+# are bound to vfio-pci, edu to the p2pdma_edu test module, which imports
+# the dma-bufs, directly and as dma-buf MRs of its stand-in HCA; rxe over
+# lo is the RDMA device for ibv_reg_dmabuf_mr().  Runs the vfio
+# kselftests, then checks what only the kernel log and debugfs show:
+# refused importers are logged once each, no dma-buf of vfio-pci is left
+# behind, and everything unbinds.
 . "$(dirname "$0")/lib.sh"
 
 P=$LAB_PROVIDER
@@ -18,6 +19,8 @@ insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" ||
 	{ t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
 vfio_bind_group "$P"
 vfio_bind_group "$LAB_IODEV"
+vfio_bind_group "$LAB_RESETDEV" ||
+	t_notok "bind $LAB_RESETDEV and its group to vfio-pci"
 # a vfio-pci-core variant driver that does not opt in to exporting
 vfio_bind_group "$LAB_VARIANTDEV" virtio_vfio_pci ||
 	t_notok "bind $LAB_VARIANTDEV to virtio_vfio_pci"
@@ -44,12 +47,15 @@ ksft() {
 	VFIO_DMABUF_BAR_FILE=$LAB_BAR_FILE VFIO_DMABUF_EXPECT=$LAB_EXPECT \
 	VFIO_DMABUF_IO_DEVICE=$LAB_IODEV \
 	VFIO_DMABUF_VARIANT_DEVICE=$LAB_VARIANTDEV \
+	VFIO_DMABUF_RESET_DEVICE=$LAB_RESETDEV \
+	VFIO_DMABUF_RESET_EXPECT=$LAB_RESETDEV_EXPECT \
 		t_ksft "$prog${1:+ $*}" "$LAB_KSFT/vfio/$prog" "$@"
 }
 
 dmesg -C
 # the real hot-unplug needs a boot of lab/vm -P: lab/tests/hotplug.sh
 ksft vfio_dmabuf_test -V hot_unplug
+ksft vfio_dmabuf_reset_test
 ksft vfio_dmabuf_mr_test
 ksft vfio_dmabuf_fuzz -T faults
 ksft vfio_dmabuf_stress
@@ -109,4 +115,6 @@ t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_edu
 rdma link delete rxe0
 vfio_unbind "$P"
 vfio_unbind "$LAB_IODEV"
+vfio_unbind "$LAB_RESETDEV"
+vfio_unbind "${LAB_RESETDEV%.0}.1"
 t_done

@@ -129,16 +129,43 @@ static __u64 first_addr(struct __test_metadata *_metadata,
 	return m.segs[0].addr;
 }
 
-static void close_from(int keep)
+/* In a child: close every fd from 3 up but the @n of @keep */
+static void close_all_but(const int *keep, unsigned int n)
 {
 	long max = sysconf(_SC_OPEN_MAX);
+	unsigned int i;
 	int fd;
 
 	if (max < 0 || max > 65536)
 		max = 65536;
-	for (fd = 3; fd < max; fd++)
-		if (fd != keep)
+	for (fd = 3; fd < max; fd++) {
+		for (i = 0; i < n && keep[i] != fd; i++)
+			;
+		if (i == n)
 			close(fd);
+	}
+}
+
+static void close_from(int keep)
+{
+	close_all_but(&keep, 1);
+}
+
+/*
+ * Reap the child *@pid, which exits with 0 or the index in @why of what
+ * it found wrong.
+ */
+static void expect_child_ok(struct __test_metadata *_metadata, pid_t *pid,
+			    const char * const *why, unsigned int nr_why)
+{
+	int st;
+
+	ASSERT_EQ(*pid, waitpid(*pid, &st, 0));
+	*pid = 0;
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st))
+		TH_LOG("%s", WEXITSTATUS(st) < nr_why ?
+		       why[WEXITSTATUS(st)] : "?");
 }
 
 /* Basic fixture: the provider open through vfio, edu ready to import. */
@@ -1134,7 +1161,7 @@ TEST_F(dmabuf, only_the_owner)
 	const struct vfio_region_dma_range r = { 0, PAGE };
 	struct dmabuf_env *e = &self->env;
 	char path[64];
-	int fd, st, ret;
+	int fd, ret;
 
 	fd = export1(e, 0, PAGE);
 	ASSERT_LE(0, fd);
@@ -1156,12 +1183,8 @@ TEST_F(dmabuf, only_the_owner)
 			_exit(4);
 		_exit(0);
 	}
-	ASSERT_EQ(self->child, waitpid(self->child, &st, 0));
-	self->child = 0;
-	ASSERT_TRUE(WIFEXITED(st));
-	EXPECT_EQ(0, WEXITSTATUS(st))
-		TH_LOG("%s", WEXITSTATUS(st) < ARRAY_SIZE(owner_fail) ?
-		       owner_fail[WEXITSTATUS(st)] : "?");
+	expect_child_ok(_metadata, &self->child, owner_fail,
+			ARRAY_SIZE(owner_fail));
 	close(fd);
 }
 
@@ -1456,7 +1479,7 @@ TEST_F_TIMEOUT(dmabuf, fence_wait_bounded, 240)
 	struct dma_buf_import_sync_file imp = { .flags = DMA_BUF_SYNC_WRITE };
 	struct dmabuf_env *e = &self->env;
 	struct pollfd pfd[2];
-	int fd[2], tl, st, i, n;
+	int fd[2], tl, i;
 	__u32 h[2] = { 0, 0 };
 	double secs;
 	__u16 cmd;
@@ -1481,10 +1504,9 @@ TEST_F_TIMEOUT(dmabuf, fence_wait_bounded, 240)
 	self->child = fork();
 	ASSERT_LE(0, self->child);
 	if (!self->child) {
-		n = sysconf(_SC_OPEN_MAX);
-		for (i = 3; i < n && i < 65536; i++)
-			if (i != fd[0] && i != fd[1] && i != sw.fence)
-				close(i);
+		const int keep[] = { fd[0], fd[1], sw.fence };
+
+		close_all_but(keep, ARRAY_SIZE(keep));
 		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
 			_exit(1);
 		imp.fd = sw.fence;
@@ -1493,12 +1515,8 @@ TEST_F_TIMEOUT(dmabuf, fence_wait_bounded, 240)
 				_exit(2);
 		_exit(0);
 	}
-	ASSERT_EQ(self->child, waitpid(self->child, &st, 0));
-	self->child = 0;
-	ASSERT_TRUE(WIFEXITED(st));
-	ASSERT_EQ(0, WEXITSTATUS(st))
-		TH_LOG("%s", WEXITSTATUS(st) < ARRAY_SIZE(fence_fail) ?
-		       fence_fail[WEXITSTATUS(st)] : "?");
+	expect_child_ok(_metadata, &self->child, fence_fail,
+			ARRAY_SIZE(fence_fail));
 	close(sw.fence);
 	ASSERT_EQ(0, poll(pfd, 2, 0)) TH_LOG("a dma-buf has no pending fence");
 

@@ -189,9 +189,9 @@ struct p2pdma_edu_import_dma {
  * @d0: the provider's PM control register said D0 (1 if it has no PM
  *	capability, as QEMU's ivshmem)
  * @reg0: the first 32-bit register of the provider's first memory BAR
- *	(ivshmem: BAR 0, IntrMask; a modern virtio device: BAR 1, the MSI-X
- *	table), read while @present and @decode: a test writes a value there
- *	that a reset clears
+ *	(ivshmem: BAR 0, IntrMask; the lab's modern virtio-rng: BAR 1, its
+ *	MSI-X table), read while @present and @decode: a test writes a value
+ *	there that a reset clears
  *
  * Taken inside move_notify, before the importer unmaps: an exporter that
  * revokes before the device loses its BARs is seen with everything set.

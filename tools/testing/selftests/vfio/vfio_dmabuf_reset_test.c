@@ -6,18 +6,21 @@
  * its bus.  vfio-pci takes the BARs away from userspace when a guest
  * starts an FLR through config space, puts the device in D3hot through
  * the PM capability, or resets a bus of two devices; the dma-bufs of every
- * device concerned must be revoked before that, and given back after it.
+ * device concerned, and of no other, must be revoked before that and given
+ * back after it.
  *
  * The device: QEMU's virtio-rng-pci, modern only, as functions 0 and 1 of
  * one slot behind a PCIe root port, both bound to vfio-pci, in one IOMMU
  * group.  Each function has FLR in its PCIe device capabilities, a PM
  * capability, and its MSI-X table at offset 0 of BAR 1, its first memory
- * BAR.  With MSI-X disabled QEMU keeps what is written to the table,
- * signals nothing, and clears the table on every reset; so the table is
- * where edu's DMA through the dma-buf is checked, read by the CPU through
- * vfio-pci's mmap of the BAR (vfio-pci lets userspace map an MSI-X table),
- * and its first entry holds the mark that p2pdma_edu reads in move_notify:
- * still there, the revoke came before the reset.
+ * BAR (with 384 vectors the table spans both pages of the 8 KiB BAR, the
+ * PBA follows it).  With MSI-X disabled QEMU keeps what is written to the
+ * table, signals nothing, and zeroes the table on every reset (setting the
+ * mask bits again); so the table is where edu's DMA through the dma-buf
+ * is checked, read by the CPU through vfio-pci's mmap of the BAR (vfio-pci
+ * lets userspace map an MSI-X table), and the first word of entry 0 holds
+ * the mark that p2pdma_edu reads in move_notify: still there, the revoke
+ * came before the reset; gone, the restore came after it.
  *
  * Environment (the lab provides it; without it the tests are skipped as
  * without the hardware):
@@ -29,18 +32,23 @@
 #include "vfio_dmabuf_util.h"
 
 #define NR_FN		2	/* functions 0 and 1 */
-#define MAX_ENTRIES	64	/* of an MSI-X table the tests use */
-#define NO_RESET_LAB	"no reset device/edu importer (VFIO_DMABUF_RESET_* not set)"
+#define MAX_DMA_ENTRIES	64	/* MSI-X entries one DMA check writes */
+#define PM_D3HOT	3	/* PCI_PM_CTRL_STATE_MASK value of D3hot */
+#define NO_RESET_LAB \
+	"no reset device/edu importer (VFIO_DMABUF_RESET_* not set)"
 
-/* One function: its device fd, its MSI-X table mapped */
+/* One function: its device fd, its MSI-X BAR mapped, its dma-buf */
 struct rfn {
 	struct dmabuf_env e;	/* edu, group and container: fn[0]'s */
 	unsigned int msix_bar;
 	__u64 table;		/* offset of the MSI-X table in the BAR */
-	unsigned int entries;	/* used, at most MAX_ENTRIES */
+	unsigned int entries;	/* of the table */
+	__u64 pba;		/* offset of the PBA in the BAR */
 	__u32 *bar;		/* the MSI-X BAR through vfio's mmap */
 	__u64 bar_len;
-	struct vfio_region_dma_range r;	/* the page of the BAR with the table */
+	struct vfio_region_dma_range r;	/* exported: the table's first page */
+	int fd;			/* the dma-buf, -1 if none */
+	__u32 h;		/* its import */
 };
 
 /* One 32-bit access at @off of the MSI-X BAR: the table takes no other */
@@ -54,49 +62,45 @@ static void bar_write(struct rfn *f, __u64 off, __u32 v)
 	__atomic_store_n(&f->bar[off / 4], v, __ATOMIC_RELAXED);
 }
 
-/* MSI-X table bytes [@off, @off + @len) */
-static void table_read(struct rfn *f, __u64 off, uint8_t *buf, size_t len)
+/* BAR bytes [@off, @off + @len), read by the CPU */
+static void bar_copy(struct rfn *f, __u64 off, uint8_t *buf, size_t len)
 {
 	size_t i;
 	__u32 v;
 
 	for (i = 0; i < len; i += 4) {
-		v = bar_read(f, f->table + off + i);
+		v = bar_read(f, off + i);
 		memcpy(buf + i, &v, 4);
 	}
 }
 
-static void table_clear(struct rfn *f, __u64 off, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 4)
-		bar_write(f, f->table + off + i, 0);
-}
-
 /*
- * edu writes a fresh pattern to MSI-X entries [@first, entries) through
- * import @h of a dma-buf of @f->r: the CPU must read it in the table, and
- * edu must read it back.  Where the topology refuses P2P the DMA must fail
- * with EOPNOTSUPP instead.
+ * edu writes a fresh pattern to MSI-X entries [@first, @first + @n)
+ * through the import of @f's dma-buf, which starts at BAR offset
+ * @f->r.offset: the CPU must read it in the table, and edu must read it
+ * back.  Where the topology refuses P2P the DMA must fail with EOPNOTSUPP
+ * instead.
  */
 static void table_dma(struct __test_metadata *_metadata, struct rfn *f,
-		      __u32 h, unsigned int first, unsigned int seed)
+		      unsigned int first, unsigned int n, unsigned int seed)
 {
-	size_t len = (f->entries - first) * PCI_MSIX_ENTRY_SIZE;
-	__u64 at = first * PCI_MSIX_ENTRY_SIZE;
-	__u64 off = f->table - f->r.offset + at;
-	uint8_t want[MAX_ENTRIES * PCI_MSIX_ENTRY_SIZE];
-	uint8_t got[MAX_ENTRIES * PCI_MSIX_ENTRY_SIZE];
+	uint8_t want[MAX_DMA_ENTRIES * PCI_MSIX_ENTRY_SIZE];
+	uint8_t got[MAX_DMA_ENTRIES * PCI_MSIX_ENTRY_SIZE];
+	__u64 at = f->table + first * PCI_MSIX_ENTRY_SIZE;
+	size_t len = n * PCI_MSIX_ENTRY_SIZE, i;
 	int ret;
 
-	table_clear(f, at, len);
-	table_read(f, at, got, len);
+	ASSERT_GE(MAX_DMA_ENTRIES, n);
+	ASSERT_GE(f->entries, first + n);
+	for (i = 0; i < len; i += 4)
+		bar_write(f, at + i, 0);
+	bar_copy(f, at, got, len);
 	memset(want, 0, len);
 	ASSERT_EQ(0, memcmp(want, got, len))
 		TH_LOG("%s: the MSI-X table does not keep zeros", f->e.bdf);
+
 	fill(want, len, f->e.seed + seed * 7919);
-	ret = imp_dma(&f->e, h, 1, off, want, len);
+	ret = imp_dma(&f->e, f->h, 1, at - f->r.offset, want, len);
 	if (!f->e.p2p) {
 		EXPECT_EQ(-EOPNOTSUPP, ret)
 			TH_LOG("the topology refuses P2P: DMA must fail with EOPNOTSUPP");
@@ -104,11 +108,11 @@ static void table_dma(struct __test_metadata *_metadata, struct rfn *f,
 	}
 	ASSERT_EQ(0, ret) TH_LOG("edu -> %s MSI-X table: %s", f->e.bdf,
 				 strerror(-ret));
-	table_read(f, at, got, len);
+	bar_copy(f, at, got, len);
 	EXPECT_EQ(0, memcmp(want, got, len))
 		TH_LOG("%s: edu's write is not in the MSI-X table", f->e.bdf);
 	fill(got, len, f->e.seed ^ 0xdead);
-	ASSERT_EQ(0, imp_dma(&f->e, h, 0, off, got, len));
+	ASSERT_EQ(0, imp_dma(&f->e, f->h, 0, at - f->r.offset, got, len));
 	EXPECT_EQ(0, memcmp(want, got, len))
 		TH_LOG("%s: edu read back other data", f->e.bdf);
 }
@@ -122,14 +126,40 @@ static void mark_fn(struct __test_metadata *_metadata, struct rfn *f)
 		TH_LOG("%s: MSI-X entry 0 does not keep a value", f->e.bdf);
 }
 
-/* The reset really happened: QEMU cleared the table, and the mark */
+/* The reset really happened: QEMU zeroed the table, and the mark */
 static void expect_reset(struct __test_metadata *_metadata, struct rfn *f,
 			 const char *what)
 {
 	__u32 v = bar_read(f, 0);
 
-	EXPECT_EQ(0, v) TH_LOG("%s: %s still has its mark (%#x): it was not reset",
-			       what, f->e.bdf, v);
+	EXPECT_EQ(0, v)
+		TH_LOG("%s: %s still has its mark (%#x): it was not reset",
+		       what, f->e.bdf, v);
+}
+
+/*
+ * The @index-th move_notify of @f's import, the one that gave the dma-buf
+ * back, came after the reset: the device decoded memory, was in D0, and
+ * the mark was gone.
+ */
+static void expect_restore_after(struct __test_metadata *_metadata,
+				 struct rfn *f, __u32 index, const char *when)
+{
+	struct p2pdma_edu_import_info i = {
+		.handle = f->h, .seen_index = index,
+	};
+
+	ASSERT_EQ(0, ioctl(f->e.edu, P2PDMA_EDU_IMPORT_INFO, &i))
+		TH_LOG("IMPORT_INFO %u: %s", f->h, strerror(errno));
+	ASSERT_EQ(1, i.seen.valid)
+		TH_LOG("%s: no record of notification %u", when, index);
+	EXPECT_EQ(1, i.seen.decode)
+		TH_LOG("%s: given back while memory decode was off", when);
+	EXPECT_EQ(1, i.seen.d0)
+		TH_LOG("%s: given back while not in D0", when);
+	EXPECT_NE(f->e.marker, i.seen.reg0)
+		TH_LOG("%s: given back before the reset (the mark was there)",
+		       when);
 }
 
 /* The PCI core's view of the device's power state, from sysfs */
@@ -151,64 +181,84 @@ static void expect_power(struct __test_metadata *_metadata, struct rfn *f,
 	EXPECT_STREQ(state, buf) TH_LOG("%s: power state", f->e.bdf);
 }
 
-static void fn_open(struct __test_metadata *_metadata, struct rfn *f)
+/* Open function @f: false if it lacks what the tests need (skipped) */
+static bool fn_open(struct __test_metadata *_metadata, struct rfn *f)
 {
-	struct dmabuf_env *e = &f->e;
 	struct vfio_device_info info = { .argsz = sizeof(info) };
-	long pg = sysconf(_SC_PAGESIZE);
+	struct dmabuf_env *e = &f->e;
 	struct vfio_region_info ri;
+	__u32 table = 0, pba = 0;
 	unsigned int pos, i;
-	__u32 table = 0;
 	__u16 flags = 0;
 	char drv[64];
 
 	pci_driver(e->bdf, drv, sizeof(drv));
-	ASSERT_STREQ("vfio-pci", drv) TH_LOG("driver of %s", e->bdf);
+	EXPECT_STREQ("vfio-pci", drv) TH_LOG("driver of %s", e->bdf);
 	e->device = ioctl(e->group, VFIO_GROUP_GET_DEVICE_FD, e->bdf);
-	ASSERT_LE(0, e->device) TH_LOG("VFIO_GROUP_GET_DEVICE_FD %s: %s",
+	EXPECT_LE(0, e->device) TH_LOG("VFIO_GROUP_GET_DEVICE_FD %s: %s",
 				       e->bdf, strerror(errno));
-	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_INFO, &info));
+	if (e->device < 0)
+		return false;
+	EXPECT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_INFO, &info));
 	e->dev_flags = info.flags;
 	region_info(_metadata, e, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
 	e->cfg_off = ri.offset;
-	ASSERT_EQ(0, set_memory(e, true));
+	EXPECT_EQ(0, set_memory(e, true));
 
 	pos = find_cap(e, PCI_CAP_ID_MSIX);
-	ASSERT_NE(0, pos) TH_LOG("%s has no MSI-X capability", e->bdf);
-	ASSERT_EQ(0, cfg_read16(e, pos + PCI_MSIX_FLAGS, &flags));
-	ASSERT_EQ(0, cfg_read32(e, pos + PCI_MSIX_TABLE, &table));
+	if (!pos)
+		SKIP(return false, "%s has no MSI-X capability", e->bdf);
+	EXPECT_EQ(0, cfg_read16(e, pos + PCI_MSIX_FLAGS, &flags));
+	EXPECT_EQ(0, cfg_read32(e, pos + PCI_MSIX_TABLE, &table));
+	EXPECT_EQ(0, cfg_read32(e, pos + PCI_MSIX_PBA, &pba));
 	f->msix_bar = table & PCI_MSIX_TABLE_BIR;
 	f->table = table & PCI_MSIX_TABLE_OFFSET;
+	f->pba = (pba & PCI_MSIX_PBA_BIR) == f->msix_bar ?
+		 pba & PCI_MSIX_PBA_OFFSET : 0;
 	f->entries = (flags & PCI_MSIX_FLAGS_QSIZE) + 1;
-	if (f->entries > MAX_ENTRIES)
-		f->entries = MAX_ENTRIES;
-	ASSERT_LE(2, f->entries) TH_LOG("%s: one MSI-X entry", e->bdf);
 
 	/* The mark must be where p2pdma_edu reads: 0 of the first memory BAR */
-	if (f->table)
-		SKIP(return, "%s: the MSI-X table is not at offset 0 of its BAR",
+	if (f->table || f->entries < 2)
+		SKIP(return false, "%s: no MSI-X table of 2 entries or more at offset 0 of its BAR",
 		     e->bdf);
 	for (i = 0; i < f->msix_bar; i++) {
 		region_info(_metadata, e, i, &ri);
 		if (ri.size)
-			SKIP(return, "%s: BAR %u comes before the MSI-X BAR",
+			SKIP(return false, "%s: BAR %u comes before the MSI-X BAR",
 			     e->bdf, i);
 	}
 	region_info(_metadata, e, f->msix_bar, &ri);
-	if (ri.size < (__u64)pg)
-		SKIP(return, "%s: the MSI-X BAR (%llu bytes) is smaller than a page",
+	if (ri.size < PAGE)
+		SKIP(return false, "%s: its MSI-X BAR (%llu bytes) is smaller than a page",
 		     e->bdf, (unsigned long long)ri.size);
-	ASSERT_TRUE(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)
+	EXPECT_TRUE(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)
 		TH_LOG("%s: vfio-pci does not let userspace map BAR %u",
 		       e->bdf, f->msix_bar);
 	f->bar_len = ri.size;
 	f->bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      e->device, ri.offset);
-	ASSERT_NE(MAP_FAILED, f->bar) TH_LOG("mmap of BAR %u of %s: %s",
+	EXPECT_NE(MAP_FAILED, f->bar) TH_LOG("mmap of BAR %u of %s: %s",
 					     f->msix_bar, e->bdf,
 					     strerror(errno));
+	if (f->bar == MAP_FAILED)
+		return false;
 	f->r.offset = 0;
-	f->r.length = pg;
+	f->r.length = PAGE;
+	return !_metadata->exit_code;
+}
+
+/* Export @f->r of function @f and import it */
+static void export_import(struct __test_metadata *_metadata, struct rfn *f)
+{
+	__u64 size = 0;
+	int ret;
+
+	f->fd = export_bar(&f->e, f->msix_bar, O_RDWR | O_CLOEXEC, &f->r, 1);
+	ASSERT_LE(0, f->fd) TH_LOG("%s: export of BAR %u: %s", f->e.bdf,
+				   f->msix_bar, strerror(-f->fd));
+	ret = imp_import(&f->e, f->fd, 0, &f->h, &size);
+	ASSERT_EQ(0, ret) TH_LOG("import: %s", strerror(-ret));
+	ASSERT_EQ(f->r.length, size);
 }
 
 /* Both functions open through their group, edu ready to import */
@@ -231,6 +281,7 @@ FIXTURE_SETUP(resetdev)
 	for (i = 0; i < NR_FN; i++) {
 		memset(&self->fn[i], 0, sizeof(self->fn[i]));
 		self->fn[i].bar = MAP_FAILED;
+		self->fn[i].fd = -1;
 		self->fn[i].e.container = -1;
 		self->fn[i].e.group = -1;
 		self->fn[i].e.device = -1;
@@ -266,7 +317,8 @@ FIXTURE_SETUP(resetdev)
 		TH_LOG("functions 0 and 1 of %s in different IOMMU groups",
 		       e0->bdf);
 	for (i = 0; i < NR_FN; i++)
-		fn_open(_metadata, &self->fn[i]);
+		if (!fn_open(_metadata, &self->fn[i]))
+			return;
 }
 
 FIXTURE_TEARDOWN(resetdev)
@@ -278,6 +330,8 @@ FIXTURE_TEARDOWN(resetdev)
 	if (e0->edu >= 0)
 		close(e0->edu);
 	for (i = 0; i < NR_FN; i++) {
+		if (self->fn[i].fd >= 0)
+			close(self->fn[i].fd);
 		if (self->fn[i].bar != MAP_FAILED)
 			munmap(self->fn[i].bar, self->fn[i].bar_len);
 		if (self->fn[i].e.device >= 0)
@@ -289,49 +343,49 @@ FIXTURE_TEARDOWN(resetdev)
 		close(e0->container);
 }
 
-/* Export the table's page of function @f and import it: the dma-buf fd */
-static int export_import(struct __test_metadata *_metadata, struct rfn *f,
-			 __u32 *h)
+/*
+ * Function 1, exported and imported before something happens to function
+ * 0 alone: nothing must happen to its dma-buf.
+ */
+static void sibling_ready(struct __test_metadata *_metadata,
+			  struct rfn *sib)
 {
-	int fd, ret;
+	export_import(_metadata, sib);
+	table_dma(_metadata, sib, 1, MAX_DMA_ENTRIES - 1, 100);
+	expect_state(_metadata, &sib->e, sib->h, 0, sib->e.p2p,
+		     "function 1, before");
+}
 
-	fd = export_bar(&f->e, f->msix_bar, O_RDWR | O_CLOEXEC, &f->r, 1);
-	EXPECT_LE(0, fd) TH_LOG("%s: export of BAR %u: %s", f->e.bdf,
-				f->msix_bar, strerror(-fd));
-	if (fd < 0)
-		return fd;
-	ret = imp_import(&f->e, fd, 0, h, NULL);
-	EXPECT_EQ(0, ret) TH_LOG("import: %s", strerror(-ret));
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return fd;
+static void sibling_untouched(struct __test_metadata *_metadata,
+			      struct rfn *sib, const char *what)
+{
+	expect_state(_metadata, &sib->e, sib->h, 0, sib->e.p2p, what);
+	table_dma(_metadata, sib, 1, MAX_DMA_ENTRIES - 1, 101);
 }
 
 /*
  * A guest driver's FLR: Initiate Function Level Reset written to the PCIe
  * device control register.  vfio-pci resets the function there and then;
  * with memory decode on the BAR is usable again when the write returns.
+ * Function 1 is not reset.
  */
 TEST_F_TIMEOUT(resetdev, flr_through_config, 120)
 {
 	struct rfn *f = &self->fn[0];
 	struct dmabuf_env *e = &f->e;
 	unsigned int pos;
-	__u32 devcap, h = 0;
+	__u32 devcap;
 	__u16 devctl;
-	int fd;
 
 	pos = find_cap(e, PCI_CAP_ID_EXP);
 	ASSERT_NE(0, pos) TH_LOG("%s has no PCIe capability", e->bdf);
 	ASSERT_EQ(0, cfg_read32(e, pos + PCI_EXP_DEVCAP, &devcap));
 	if (!(devcap & PCI_EXP_DEVCAP_FLR))
 		SKIP(return, "%s has no FLR (PCI_EXP_DEVCAP_FLR)", e->bdf);
-	fd = export_import(_metadata, f, &h);
-	ASSERT_LE(0, fd);
-	table_dma(_metadata, f, h, 1, 1);
-	expect_state(_metadata, e, h, 0, e->p2p, "before the FLR");
+	export_import(_metadata, f);
+	table_dma(_metadata, f, 1, MAX_DMA_ENTRIES - 1, 1);
+	expect_state(_metadata, e, f->h, 0, e->p2p, "before the FLR");
+	sibling_ready(_metadata, &self->fn[1]);
 
 	mark_fn(_metadata, f);
 	ASSERT_EQ(0, cfg_read16(e, pos + PCI_EXP_DEVCTL, &devctl));
@@ -340,18 +394,19 @@ TEST_F_TIMEOUT(resetdev, flr_through_config, 120)
 		TH_LOG("writing the FLR bit: %s", strerror(errno));
 
 	/* Revoked before the reset, given back after it */
-	expect_state(_metadata, e, h, 2, 0, "after the FLR");
-	expect_revoke_first(_metadata, e, h, 1, "FLR through config space");
+	expect_state(_metadata, e, f->h, 2, 0, "after the FLR");
+	expect_revoke_first(_metadata, e, f->h, 1, "FLR through config space");
+	expect_restore_after(_metadata, f, 2, "FLR through config space");
 	expect_reset(_metadata, f, "FLR through config space");
-	table_dma(_metadata, f, h, 1, 2);
-	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
-	EXPECT_EQ(0, imp_close(e, h));
-	EXPECT_EQ(0, close(fd));
+	sibling_untouched(_metadata, &self->fn[1], "function 1, after the FLR");
+	table_dma(_metadata, f, 1, MAX_DMA_ENTRIES - 1, 2);
+	expect_state(_metadata, e, f->h, 2, e->p2p, "mapped again");
 }
 
 /*
  * A guest driver's suspend: D3hot written to the PM control register.
- * The BAR is gone until D0 is written back.
+ * vfio-pci takes the BAR away from userspace until D0 is written back
+ * (QEMU's device itself still decodes in D3hot).  Function 1 stays in D0.
  */
 TEST_F_TIMEOUT(resetdev, d3hot_through_pm, 120)
 {
@@ -359,38 +414,37 @@ TEST_F_TIMEOUT(resetdev, d3hot_through_pm, 120)
 	struct dmabuf_env *e = &f->e;
 	unsigned int pos;
 	__u16 pmcsr;
-	__u32 h = 0;
-	int fd;
 
 	pos = find_cap(e, PCI_CAP_ID_PM);
 	if (!pos)
 		SKIP(return, "%s has no PM capability", e->bdf);
-	fd = export_import(_metadata, f, &h);
-	ASSERT_LE(0, fd);
-	table_dma(_metadata, f, h, 1, 3);
-	expect_state(_metadata, e, h, 0, e->p2p, "before D3hot");
+	export_import(_metadata, f);
+	table_dma(_metadata, f, 1, MAX_DMA_ENTRIES - 1, 3);
+	expect_state(_metadata, e, f->h, 0, e->p2p, "before D3hot");
+	sibling_ready(_metadata, &self->fn[1]);
 
 	mark_fn(_metadata, f);
 	ASSERT_EQ(0, cfg_read16(e, pos + PCI_PM_CTRL, &pmcsr));
 	ASSERT_EQ(0, pmcsr & PCI_PM_CTRL_STATE_MASK) TH_LOG("not in D0");
-	pmcsr = (pmcsr & ~PCI_PM_CTRL_STATE_MASK) | 3;
+	pmcsr = (pmcsr & ~PCI_PM_CTRL_STATE_MASK) | PM_D3HOT;
 	ASSERT_EQ(0, cfg_write16(e, pos + PCI_PM_CTRL, pmcsr))
 		TH_LOG("writing D3hot: %s", strerror(errno));
 	expect_power(_metadata, f, "D3hot");
-	expect_state(_metadata, e, h, 1, 0, "in D3hot");
-	expect_revoke_first(_metadata, e, h, 1, "D3hot through the PM capability");
-	expect_revoked(_metadata, e, h, "in D3hot");
+	expect_state(_metadata, e, f->h, 1, 0, "in D3hot");
+	expect_revoke_first(_metadata, e, f->h, 1,
+			    "D3hot through the PM capability");
+	expect_revoked(_metadata, e, f->h, "in D3hot");
+	sibling_untouched(_metadata, &self->fn[1],
+			  "function 1, function 0 in D3hot");
 
 	/* Back in D0: one more notification, mapped on demand */
 	pmcsr &= ~PCI_PM_CTRL_STATE_MASK;
 	ASSERT_EQ(0, cfg_write16(e, pos + PCI_PM_CTRL, pmcsr))
 		TH_LOG("writing D0: %s", strerror(errno));
 	expect_power(_metadata, f, "D0");
-	expect_state(_metadata, e, h, 2, 0, "back in D0");
-	table_dma(_metadata, f, h, 1, 4);
-	expect_state(_metadata, e, h, 2, e->p2p, "mapped again");
-	EXPECT_EQ(0, imp_close(e, h));
-	EXPECT_EQ(0, close(fd));
+	expect_state(_metadata, e, f->h, 2, 0, "back in D0");
+	table_dma(_metadata, f, 1, MAX_DMA_ENTRIES - 1, 4);
+	expect_state(_metadata, e, f->h, 2, e->p2p, "mapped again");
 }
 
 /*
@@ -401,41 +455,40 @@ TEST_F_TIMEOUT(resetdev, d3hot_through_pm, 120)
 TEST_F_TIMEOUT(resetdev, hot_reset_two_devices, 120)
 {
 	const size_t sz = sizeof(struct vfio_pci_hot_reset) + sizeof(__s32);
+	struct vfio_pci_dependent_device *dep;
 	struct vfio_pci_hot_reset_info *info;
 	struct vfio_pci_hot_reset *reset;
-	unsigned int i, j, found = 0;
-	__u32 h[NR_FN] = { 0 };
-	int fd[NR_FN], ret;
+	unsigned int i, j, count, found = 0;
 	char bdf[64];
+	int ret;
 
 	ret = hot_reset_info(&self->fn[0].e, &info);
 	if (ret == -ENODEV)
-		SKIP(return, "%s has no hot reset: GET_PCI_HOT_RESET_INFO: %s (errno %d)",
+		SKIP(return,
+		     "%s has no hot reset: GET_PCI_HOT_RESET_INFO: %s (errno %d)",
 		     self->fn[0].e.bdf, strerror(-ret), -ret);
 	ASSERT_EQ(0, ret) TH_LOG("GET_PCI_HOT_RESET_INFO: %s", strerror(-ret));
 	for (i = 0; i < info->count; i++) {
-		snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x",
-			 info->devices[i].segment, info->devices[i].bus,
-			 info->devices[i].devfn >> 3,
-			 info->devices[i].devfn & 7);
+		dep = &info->devices[i];
+		snprintf(bdf, sizeof(bdf), "%04x:%02x:%02x.%x", dep->segment,
+			 dep->bus, dep->devfn >> 3, dep->devfn & 7);
 		for (j = 0; j < NR_FN; j++)
 			if (!strcmp(bdf, self->fn[j].e.bdf) &&
-			    info->devices[i].group_id ==
-			    (__u32)self->fn[j].e.group_id)
+			    dep->group_id == (__u32)self->fn[j].e.group_id)
 				found |= 1 << j;
 	}
-	i = info->count;
+	count = info->count;
 	free(info);
-	ASSERT_EQ(NR_FN, i) TH_LOG("a hot reset of %s resets %u devices",
-				   self->fn[0].e.bdf, i);
+	ASSERT_EQ(NR_FN, count) TH_LOG("a hot reset of %s resets %u devices",
+				       self->fn[0].e.bdf, count);
 	ASSERT_EQ((1 << NR_FN) - 1, found)
-		TH_LOG("the hot reset does not list both functions in their group");
+		TH_LOG("the hot reset does not list both functions, in the group");
 
 	for (i = 0; i < NR_FN; i++) {
-		fd[i] = export_import(_metadata, &self->fn[i], &h[i]);
-		ASSERT_LE(0, fd[i]);
-		table_dma(_metadata, &self->fn[i], h[i], 1, 5 + i);
-		expect_state(_metadata, &self->fn[i].e, h[i], 0,
+		export_import(_metadata, &self->fn[i]);
+		table_dma(_metadata, &self->fn[i], 1, MAX_DMA_ENTRIES - 1,
+			  5 + i);
+		expect_state(_metadata, &self->fn[i].e, self->fn[i].h, 0,
 			     self->fn[i].e.p2p, "before the hot reset");
 	}
 	for (i = 0; i < NR_FN; i++)
@@ -449,18 +502,20 @@ TEST_F_TIMEOUT(resetdev, hot_reset_two_devices, 120)
 	ret = ioctl(self->fn[0].e.device, VFIO_DEVICE_PCI_HOT_RESET, reset) ?
 	      -errno : 0;
 	free(reset);
-	ASSERT_EQ(0, ret) TH_LOG("VFIO_DEVICE_PCI_HOT_RESET: %s", strerror(-ret));
+	ASSERT_EQ(0, ret)
+		TH_LOG("VFIO_DEVICE_PCI_HOT_RESET: %s", strerror(-ret));
 
 	for (i = 0; i < NR_FN; i++) {
 		struct rfn *f = &self->fn[i];
 
-		expect_state(_metadata, &f->e, h[i], 2, 0, "after the hot reset");
-		expect_revoke_first(_metadata, &f->e, h[i], 1, "hot reset");
+		expect_state(_metadata, &f->e, f->h, 2, 0,
+			     "after the hot reset");
+		expect_revoke_first(_metadata, &f->e, f->h, 1, "hot reset");
+		expect_restore_after(_metadata, f, 2, "hot reset");
 		expect_reset(_metadata, f, "hot reset");
-		table_dma(_metadata, f, h[i], 1, 7 + i);
-		expect_state(_metadata, &f->e, h[i], 2, f->e.p2p, "mapped again");
-		EXPECT_EQ(0, imp_close(&f->e, h[i]));
-		EXPECT_EQ(0, close(fd[i]));
+		table_dma(_metadata, f, 1, MAX_DMA_ENTRIES - 1, 7 + i);
+		expect_state(_metadata, &f->e, f->h, 2, f->e.p2p,
+			     "mapped again");
 	}
 }
 
@@ -483,36 +538,56 @@ static struct vfio_info_cap_header *region_cap(struct vfio_region_info *ri,
 }
 
 /*
- * The BAR that holds the MSI-X table: 6.12's vfio-pci lets userspace map
- * the table (VFIO_REGION_INFO_CAP_MSIX_MAPPABLE; interrupt remapping
- * protects the host), so it is exported like any other BAR, whole, and
- * edu's DMA reaches the table.
+ * The BAR that holds the MSI-X table and the PBA: 6.12's vfio-pci lets
+ * userspace map it (VFIO_REGION_INFO_CAP_MSIX_MAPPABLE; interrupt
+ * remapping protects the host), so it is exported like any other BAR,
+ * whole.  edu's DMA crosses from its first page to its second where the
+ * table does, and reads the PBA as the CPU does.
  */
 TEST_F_TIMEOUT(resetdev, msix_bar, 60)
 {
+	const unsigned int n = MAX_DMA_ENTRIES;
 	struct rfn *f = &self->fn[0];
 	struct dmabuf_env *e = &f->e;
+	uint8_t want[64], got[64];
 	struct vfio_region_info *ri;
-	__u32 h = 0;
-	int fd;
+	unsigned int first;
+	__u64 table_end;
+	bool mappable;
+	int ret;
 
 	ri = calloc(1, 4096);
 	ASSERT_NE(NULL, ri);
 	ri->argsz = 4096;
 	ri->index = f->msix_bar;
-	ASSERT_EQ(0, ioctl(e->device, VFIO_DEVICE_GET_REGION_INFO, ri));
-	EXPECT_NE(NULL, region_cap(ri, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE))
+	ret = ioctl(e->device, VFIO_DEVICE_GET_REGION_INFO, ri) ? -errno : 0;
+	mappable = !ret && region_cap(ri, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE);
+	free(ri);
+	ASSERT_EQ(0, ret) TH_LOG("region info: %s", strerror(-ret));
+	EXPECT_TRUE(mappable)
 		TH_LOG("%s: BAR %u has no MSIX_MAPPABLE capability", e->bdf,
 		       f->msix_bar);
-	free(ri);
+	table_end = f->table + f->entries * PCI_MSIX_ENTRY_SIZE;
+	if (f->bar_len < 2 * PAGE ||
+	    table_end < PAGE + n / 2 * PCI_MSIX_ENTRY_SIZE)
+		SKIP(return, "%s: its MSI-X table does not cross a page",
+		     e->bdf);
 
 	f->r.length = f->bar_len;
-	fd = export_import(_metadata, f, &h);
-	ASSERT_LE(0, fd);
-	table_dma(_metadata, f, h, 0, 9);
-	expect_state(_metadata, e, h, 0, e->p2p, "the whole MSI-X BAR");
-	EXPECT_EQ(0, imp_close(e, h));
-	EXPECT_EQ(0, close(fd));
+	export_import(_metadata, f);
+	/* n entries, half before the end of the first page, half after */
+	first = (PAGE - f->table) / PCI_MSIX_ENTRY_SIZE - n / 2;
+	table_dma(_metadata, f, first, n, 9);
+
+	if (f->pba && e->p2p) {
+		ASSERT_GE(f->bar_len, f->pba + sizeof(got));
+		fill(got, sizeof(got), e->seed ^ 0x9ba);
+		ASSERT_EQ(0, imp_dma(e, f->h, 0, f->pba, got, sizeof(got)));
+		bar_copy(f, f->pba, want, sizeof(want));
+		EXPECT_EQ(0, memcmp(want, got, sizeof(got)))
+			TH_LOG("%s: edu did not read the PBA", e->bdf);
+	}
+	expect_state(_metadata, e, f->h, 0, e->p2p, "the whole MSI-X BAR");
 }
 
 TEST_HARNESS_MAIN

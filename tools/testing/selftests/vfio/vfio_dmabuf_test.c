@@ -2410,7 +2410,7 @@ TEST_F_TIMEOUT(dmabuf, pass_to_another_process, 120)
 	EXPECT_EQ(0, rep.info.mapped);
 	rep = scm_call(_metadata, sv[0], CMD_MAP, 0, 0, 0, -1);
 	EXPECT_EQ(-ENODEV, rep.ret);
-	rep = scm_call(_metadata, sv[0], CMD_WRITE, 0, PAGE, e->seed, -1);
+	rep = scm_call(_metadata, sv[0], CMD_WRITE, 0, BLOCK, e->seed, -1);
 	EXPECT_EQ(-ENODEV, rep.ret);
 
 	ASSERT_EQ(0, set_memory(e, true));

@@ -40,7 +40,7 @@
 /*
  * PAGE: the kernel's page size, to which ranges are aligned (4 KiB on
  * x86, 16 or 64 KiB on some arm64 and powerpc kernels).  BLOCK: the data
- * one DMA check moves, edu's 4 KiB DMA buffer, within one page.
+ * one DMA check moves, in buffers on the stack: 4 KiB, within one page.
  */
 #define PAGE		page_size()
 #define BLOCK		4096ULL
@@ -615,10 +615,11 @@ static inline void expect_seen_first(struct __test_metadata *_metadata,
 		TH_LOG("%s: memory decode was off before the revoke", when);
 	EXPECT_EQ(1, s->d0)
 		TH_LOG("%s: the provider had left D0 before the revoke", when);
-	if (e->marker)
+	if (e->marker) {
 		EXPECT_EQ(e->marker, s->reg0)
 			TH_LOG("%s: reset before the revoke (register 0: %#x)",
 			       when, s->reg0);
+	}
 }
 
 /* The @index-th move_notify of import @h (from 1) came first */

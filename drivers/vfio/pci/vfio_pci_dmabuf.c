@@ -58,16 +58,9 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
 
-	if (!attach->peer2peer) {
+	if (!attach->peer2peer || !dma_buf_attachment_is_dynamic(attach)) {
 		pci_info_ratelimited(priv->pdev,
-				     "dma-buf of BAR %u: %s cannot attach: it is not a peer-to-peer importer\n",
-				     priv->bar, dev_name(attach->dev));
-		return -EOPNOTSUPP;
-	}
-	/* A static importer would have the core pin the BAR for good */
-	if (!dma_buf_attachment_is_dynamic(attach)) {
-		pci_info_ratelimited(priv->pdev,
-				     "dma-buf of BAR %u: %s cannot attach: only dynamic importers can\n",
+				     "dma-buf of BAR %u: %s cannot attach: only dynamic peer-to-peer importers can\n",
 				     priv->bar, dev_name(attach->dev));
 		return -EOPNOTSUPP;
 	}

@@ -58,7 +58,12 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
 
-	if (!attach->peer2peer || !dma_buf_attachment_is_dynamic(attach)) {
+	/*
+	 * Only dynamic importers can set peer2peer (it is in their
+	 * importer_ops, which must have move_notify): a static importer is
+	 * refused here too.
+	 */
+	if (!attach->peer2peer) {
 		pci_info_ratelimited(priv->pdev,
 				     "dma-buf of BAR %u: %s cannot attach: only dynamic peer-to-peer importers can\n",
 				     priv->bar, dev_name(attach->dev));

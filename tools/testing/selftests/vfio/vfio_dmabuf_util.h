@@ -56,6 +56,7 @@ static inline unsigned long long page_size(void)
 	}
 	return size;
 }
+
 /*
  * The most ranges an export takes, as in mainline: what one kmalloc()
  * (KMALLOC_MAX_SIZE, 4 MiB on x86-64) holds; more is ENOMEM.

@@ -2,26 +2,32 @@
 /*
  * KUnit tests for the page-less P2P mapping helpers in p2pdma.c: address
  * arithmetic (including a non-zero host bridge offset, which x86 test
- * machines do not have), DMA mask checks, sg_table splitting and argument
- * checking.  Included from p2pdma.c so that static helpers can be tested.
+ * machines do not have), DMA mask checks, the map_types cache key,
+ * sg_table splitting, argument checking, and what dma_map_p2p() returns
+ * for each class of path, with fake providers and clients.  Included from
+ * p2pdma.c so that static helpers can be tested.
  */
 #include <kunit/device.h>
 #include <kunit/test.h>
+#include <linux/swiotlb.h>
 
 #define SZ_8G_4K	(8ULL * SZ_1G + SZ_4K)
 
 static void p2pdma_test_bus_addr(struct kunit *test)
 {
+	struct p2pdma_provider p = {};
+
 	/* x86: the bus address is the CPU physical address */
-	KUNIT_EXPECT_EQ(test, p2pdma_bus_addr(0xfe000000, 0, 0x3000),
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_bus_addr_map(&p, 0xfe003000),
 			(dma_addr_t)0xfe003000);
 	/* host bridge window at CPU 0x40_0000_0000 decodes bus 0x0 */
-	KUNIT_EXPECT_EQ(test, p2pdma_bus_addr(0x4000200000ULL,
-					      0 - 0x4000000000ULL, 0x3000),
+	p.bus_offset = 0 - 0x4000000000ULL;
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_bus_addr_map(&p, 0x4000203000ULL),
 			(dma_addr_t)0x203000);
 	/* window at CPU 0x8000_0000 decodes bus 0x1_8000_0000 */
-	KUNIT_EXPECT_EQ(test, p2pdma_bus_addr(0x80000000ULL, 0x100000000ULL,
-					      SZ_8G_4K - SZ_4K),
+	p.bus_offset = 0x100000000ULL;
+	KUNIT_EXPECT_EQ(test,
+			pci_p2pdma_bus_addr_map(&p, 0x80000000ULL + 8ULL * SZ_1G),
 			(dma_addr_t)(0x180000000ULL + 8ULL * SZ_1G));
 }
 
@@ -42,6 +48,9 @@ static void p2pdma_test_addressable(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, p2pdma_addressable(DMA_BIT_MASK(64), 0,
 						    ~0ULL - SZ_4K + 2, SZ_4K));
 	KUNIT_EXPECT_FALSE(test, p2pdma_addressable(DMA_BIT_MASK(64), 0, 0, 0));
+	/* the error cookie is never an address */
+	KUNIT_EXPECT_FALSE(test, p2pdma_addressable(DMA_BIT_MASK(64), 0,
+						    DMA_MAPPING_ERROR, 1));
 }
 
 static void p2pdma_test_class_pack(struct kunit *test)
@@ -62,25 +71,25 @@ static void p2pdma_test_nents(struct kunit *test)
 {
 	struct p2pdma_range r[3] = {};
 
-	r[0].length = SZ_2G;
+	r[0].len = SZ_2G;
 	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 1), 1ULL);
-	r[0].length = SZ_2G + SZ_4K;
+	r[0].len = SZ_2G + SZ_4K;
 	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 1), 2ULL);
-	r[0].length = SZ_4G;
+	r[0].len = SZ_4G;
 	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 1), 2ULL);
-	r[0].length = SZ_8G_4K;
+	r[0].len = SZ_8G_4K;
 	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 1), 5ULL);
-	r[1] = (struct p2pdma_range){ .offset = SZ_8G_4K, .length = SZ_4K };
-	r[2] = (struct p2pdma_range){ .offset = 0, .length = SZ_4G };
+	r[1] = (struct p2pdma_range){ .paddr = SZ_8G_4K, .len = SZ_4K };
+	r[2] = (struct p2pdma_range){ .paddr = 0, .len = SZ_4G };
 	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 3), 8ULL);
 
 	/* empty or unaligned ranges are refused */
-	r[1].length = 0;
+	r[1].len = 0;
 	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 3), 0ULL);
-	r[1].length = SZ_4K + 1;
+	r[1].len = SZ_4K + 1;
 	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 3), 0ULL);
-	r[1].length = SZ_4K;
-	r[1].offset = SZ_8G_4K + 512;
+	r[1].len = SZ_4K;
+	r[1].paddr = SZ_8G_4K + 512;
 	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 3), 0ULL);
 }
 
@@ -136,49 +145,67 @@ static void p2pdma_test_fill_sg(struct kunit *test)
 		p2pdma_test_fill_one(test, &cases[i]);
 }
 
-/* A fake provider: only the BAR resource is looked at before classification */
+/*
+ * A fake provider: BAR 2 of a PCI device that is never registered, at CPU
+ * 0x40_0000_0000, behind a host bridge window that decodes it at bus
+ * address 0.  Only its map_types cache and bus offset are used.
+ */
 static struct p2pdma_provider *p2pdma_test_provider(struct kunit *test)
 {
-	struct p2pdma_provider *p;
+	struct pci_p2pdma *p2p;
 	struct pci_dev *pdev;
 
 	pdev = kunit_kzalloc(test, sizeof(*pdev), GFP_KERNEL);
-	p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+	p2p = kunit_kzalloc(test, sizeof(*p2p), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, pdev);
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	pdev->resource[2].start = 0x4000200000ULL;
-	pdev->resource[2].end = 0x4000200000ULL + SZ_64M - 1;
-	pdev->resource[2].flags = IORESOURCE_MEM | IORESOURCE_MEM_64;
-	p->pdev = pdev;
-	p->bar = 2;
-	p->bus_offset = 0 - 0x4000000000ULL;
-	xa_init(&p->map_types);
-	return p;
+	KUNIT_ASSERT_NOT_NULL(test, p2p);
+	pdev->dev.init_name = "p2pdma-test-provider";
+	xa_init(&p2p->map_types);
+	p2p->mem[2].owner = &pdev->dev;
+	p2p->mem[2].bus_offset = 0 - 0x4000000000ULL;
+	RCU_INIT_POINTER(pdev->p2pdma, p2p);
+	return &p2p->mem[2];
+}
+
+static void p2pdma_test_provider_free(struct p2pdma_provider *p)
+{
+	struct pci_dev *pdev = to_pci_dev(p->owner);
+
+	xa_destroy(&rcu_dereference_protected(pdev->p2pdma, 1)->map_types);
+}
+
+/* Set the cached class of @client for the fake provider @p. */
+static void p2pdma_test_set_class(struct p2pdma_provider *p,
+				  struct pci_dev *client,
+				  enum pci_p2pdma_map_type type,
+				  enum p2pdma_path_block block)
+{
+	struct pci_dev *pdev = to_pci_dev(p->owner);
+
+	xa_store(&rcu_dereference_protected(pdev->p2pdma, 1)->map_types,
+		 map_types_idx(client),
+		 xa_mk_value(p2pdma_class_pack(type, block)), GFP_KERNEL);
 }
 
 static void p2pdma_test_map_errors(struct kunit *test)
 {
 	struct p2pdma_provider *p = p2pdma_test_provider(test);
-	struct p2pdma_range r = { .offset = 0, .length = SZ_4K };
+	struct p2pdma_range r = { .paddr = 0x4000200000ULL, .len = SZ_4K };
 	struct dma_p2p_map map;
 	struct device *dev;
 
 	dev = kunit_device_register(test, "p2pdma-test");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
 
-	/* ranges outside the BAR, empty, or wrapping around */
-	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, 0, 0, DMA_BIDIRECTIONAL, 0,
-					  &map), -EINVAL);
-	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, SZ_64M, SZ_4K,
+	/* empty ranges, or ranges wrapping around */
+	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, r.paddr, 0,
 					  DMA_BIDIRECTIONAL, 0, &map), -EINVAL);
-	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, SZ_4K, SZ_64M,
+	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, ~0ULL - SZ_4K + 1, SZ_8K,
 					  DMA_BIDIRECTIONAL, 0, &map), -EINVAL);
-	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, SZ_4K, ~0ULL - SZ_4K + 2,
-					  DMA_BIDIRECTIONAL, 0, &map), -EINVAL);
-	/* a device with no PCI ancestor cannot be a P2P client */
-	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, 0, SZ_4K, DMA_BIDIRECTIONAL,
-					  0, &map), -ENODEV);
-	KUNIT_EXPECT_EQ(test, p2pdma_provider_map_type(p, dev),
+	/* a device that is not PCI cannot be a P2P client */
+	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, r.paddr, SZ_4K,
+					  DMA_BIDIRECTIONAL, 0, &map), -ENODEV);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_map_type(p, dev),
 			PCI_P2PDMA_MAP_NOT_SUPPORTED);
 	KUNIT_EXPECT_PTR_EQ(test, dma_p2p_map_ranges(dev, p, &r, 1,
 						     DMA_BIDIRECTIONAL, 0),
@@ -188,52 +215,175 @@ static void p2pdma_test_map_errors(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, dma_p2p_map_ranges(dev, p, &r, 0,
 						     DMA_BIDIRECTIONAL, 0),
 			    ERR_PTR(-EINVAL));
-	r.offset = 100;
+	r.paddr += 100;
 	KUNIT_EXPECT_PTR_EQ(test, dma_p2p_map_ranges(dev, p, &r, 1,
 						     DMA_BIDIRECTIONAL, 0),
 			    ERR_PTR(-EINVAL));
-	xa_destroy(&p->map_types);
+	p2pdma_test_provider_free(p);
 }
 
 /*
- * Each reason a path is refused has its own errno.  The class of a real
- * PCI device (any will do) is set in the provider's cache by hand, as
- * the topologies that produce these classes (an ACS redirect inside a
- * switch, a host bridge without P2P support) need hardware.
+ * A fake PCI client, never registered: a PCI device at @domain:05:03.0
+ * with a DMA mask of @mask bits (0: none set, which reads as 32).  Enough
+ * for the map_types cache, the refusals and the bus-address path.
  */
-static void p2pdma_test_refusal_errnos(struct kunit *test)
+static struct pci_dev *p2pdma_test_client(struct kunit *test, int domain,
+					  unsigned int mask)
+{
+	struct pci_dev *pdev;
+	struct pci_bus *bus;
+
+	pdev = kunit_kzalloc(test, sizeof(*pdev), GFP_KERNEL);
+	bus = kunit_kzalloc(test, sizeof(*bus), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pdev);
+	KUNIT_ASSERT_NOT_NULL(test, bus);
+#if defined(CONFIG_PCI_DOMAINS_GENERIC)
+	bus->domain_nr = domain;
+#elif defined(CONFIG_X86)
+	{
+		struct pci_sysdata *sd = kunit_kzalloc(test, sizeof(*sd),
+						       GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, sd);
+		sd->domain = domain;
+		bus->sysdata = sd;
+	}
+#else
+	if (domain)
+		kunit_skip(test, "PCI domains cannot be faked on this architecture");
+#endif
+	bus->number = 5;
+	pdev->bus = bus;
+	pdev->devfn = PCI_DEVFN(3, 0);
+	pdev->dev.bus = &pci_bus_type;
+	pdev->dev.init_name = "p2pdma-test-client";
+	if (mask) {
+		pdev->dma_mask = DMA_BIT_MASK(mask);
+		pdev->dev.dma_mask = &pdev->dma_mask;
+	}
+	return pdev;
+}
+
+/* Clients in different PCI domains never share a map_types entry. */
+static void p2pdma_test_map_types_idx(struct kunit *test)
+{
+	struct pci_dev *a = p2pdma_test_client(test, 0, 0);
+	struct pci_dev *b = p2pdma_test_client(test, 0x8000, 0);
+	struct pci_dev *c = p2pdma_test_client(test, 0x10000, 0);
+	struct pci_dev *d = p2pdma_test_client(test, 0x10001, 0);
+
+	KUNIT_EXPECT_EQ(test, map_types_idx(a), 0x0518UL);
+	KUNIT_EXPECT_EQ(test, map_types_idx(b), 0x80000518UL);
+	/* VMD's domains start at 0x10000: 32-bit keys cannot hold them */
+	if (sizeof(unsigned long) < 8)
+		return;
+	KUNIT_EXPECT_EQ(test, map_types_idx(c), (unsigned long)0x100000518ULL);
+	KUNIT_EXPECT_EQ(test, map_types_idx(d), (unsigned long)0x100010518ULL);
+}
+
+/*
+ * What dma_map_p2p() does for each class of path, with the class of a
+ * fake client set in a fake provider's cache by hand: the topologies that
+ * produce them (an ACS redirect inside a switch, a host bridge without P2P
+ * support, a host bridge with an offset) need hardware.  Each refusal has
+ * its own errno, and a path below a common switch gets the bus address,
+ * host bridge offset included.
+ */
+static void p2pdma_test_map_by_class(struct kunit *test)
 {
 	static const struct {
-		enum pci_p2pdma_map_type type;
 		enum p2pdma_path_block block;
 		int err;
-	} cases[] = {
-		{ PCI_P2PDMA_MAP_NOT_SUPPORTED, P2PDMA_PATH_ACS_REDIRECT, -EACCES },
-		{ PCI_P2PDMA_MAP_NOT_SUPPORTED, P2PDMA_PATH_HOST_BRIDGE, -EOPNOTSUPP },
-		{ PCI_P2PDMA_MAP_NOT_SUPPORTED, P2PDMA_PATH_OK, -EOPNOTSUPP },
+	} refusals[] = {
+		{ P2PDMA_PATH_ACS_REDIRECT, -EACCES },
+		{ P2PDMA_PATH_HOST_BRIDGE, -EOPNOTSUPP },
+		{ P2PDMA_PATH_OK, -EOPNOTSUPP },
 	};
 	struct p2pdma_provider *p = p2pdma_test_provider(test);
+	struct pci_dev *client = p2pdma_test_client(test, 0, 0);
+	struct pci_dev *client64 = p2pdma_test_client(test, 1, 64);
 	struct dma_p2p_map map;
-	struct pci_dev *client;
+	struct device *child;
 	unsigned int i;
 
-	client = pci_get_device(PCI_ANY_ID, PCI_ANY_ID, NULL);
-	if (!client)
-		kunit_skip(test, "no PCI device to stand for the importer");
-
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		xa_store(&p->map_types, map_types_idx(client),
-			 xa_mk_value(p2pdma_class_pack(cases[i].type,
-						       cases[i].block)),
-			 GFP_KERNEL);
-		KUNIT_EXPECT_EQ(test, dma_map_p2p(&client->dev, p, 0, SZ_4K,
+	for (i = 0; i < ARRAY_SIZE(refusals); i++) {
+		p2pdma_test_set_class(p, client, PCI_P2PDMA_MAP_NOT_SUPPORTED,
+				      refusals[i].block);
+		KUNIT_EXPECT_EQ(test, dma_map_p2p(&client->dev, p,
+						  0x4000200000ULL, SZ_4K,
 						  DMA_BIDIRECTIONAL, 0, &map),
-				cases[i].err);
-		KUNIT_EXPECT_EQ(test, p2pdma_provider_map_type(p, &client->dev),
-				cases[i].type);
+				refusals[i].err);
+		KUNIT_EXPECT_EQ(test, pci_p2pdma_map_type(p, &client->dev),
+				PCI_P2PDMA_MAP_NOT_SUPPORTED);
 	}
-	pci_dev_put(client);
-	xa_destroy(&p->map_types);
+
+	/* below a switch: CPU 0x40_0020_3000 is bus 0x20_3000, nothing mapped */
+	p2pdma_test_set_class(p, client, PCI_P2PDMA_MAP_BUS_ADDR,
+			      P2PDMA_PATH_OK);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_map_type(p, &client->dev),
+			PCI_P2PDMA_MAP_BUS_ADDR);
+	KUNIT_ASSERT_EQ(test, dma_map_p2p(&client->dev, p, 0x4000203000ULL,
+					  SZ_8K, DMA_BIDIRECTIONAL, 0, &map), 0);
+	KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)0x203000);
+	KUNIT_EXPECT_EQ(test, map.size, (size_t)SZ_8K);
+	KUNIT_EXPECT_EQ(test, map.type, PCI_P2PDMA_MAP_BUS_ADDR);
+	KUNIT_EXPECT_FALSE(test, map.mapped);
+	dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+
+	/* a child device of that PCI function does not inherit its path */
+	child = kunit_kzalloc(test, sizeof(*child), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, child);
+	child->parent = &client->dev;
+	child->init_name = "p2pdma-test-child";
+	KUNIT_EXPECT_EQ(test, dma_map_p2p(child, p, 0x4000203000ULL, SZ_4K,
+					  DMA_BIDIRECTIONAL, 0, &map), -ENODEV);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_map_type(p, child),
+			PCI_P2PDMA_MAP_NOT_SUPPORTED);
+
+	/*
+	 * A positive offset lifts CPU 0xc000_0000 to bus 0x1_c000_0000:
+	 * beyond a 32-bit DMA mask, within a 64-bit one.
+	 */
+	p->bus_offset = 0x100000000ULL;
+	p2pdma_test_set_class(p, client64, PCI_P2PDMA_MAP_BUS_ADDR,
+			      P2PDMA_PATH_OK);
+	KUNIT_EXPECT_EQ(test, dma_map_p2p(&client->dev, p, 0xc0000000ULL,
+					  SZ_4K, DMA_BIDIRECTIONAL, 0, &map),
+			-ERANGE);
+	KUNIT_ASSERT_EQ(test, dma_map_p2p(&client64->dev, p, 0xc0000000ULL,
+					  SZ_4K, DMA_BIDIRECTIONAL, 0, &map),
+			0);
+	KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)0x1c0000000ULL);
+	/* the error cookie is never handed out as an address */
+	p->bus_offset = 0;
+	KUNIT_EXPECT_EQ(test, dma_map_p2p(&client64->dev, p, DMA_MAPPING_ERROR,
+					  1, DMA_BIDIRECTIONAL, 0, &map),
+			-ERANGE);
+
+	/* through the host bridge untranslated, the mask still applies */
+	p2pdma_test_set_class(p, client, PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+			      P2PDMA_PATH_OK);
+	KUNIT_EXPECT_EQ(test, dma_map_p2p(&client->dev, p, 0x4000200000ULL,
+					  SZ_4K, DMA_BIDIRECTIONAL, 0, &map),
+			-ERANGE);
+
+#ifdef CONFIG_SWIOTLB
+	{
+		/* through the host bridge, MMIO cannot be bounced */
+		struct io_tlb_mem bounce = { .force_bounce = true };
+
+		client->dev.dma_io_tlb_mem = &bounce;
+		p2pdma_test_set_class(p, client,
+				      PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+				      P2PDMA_PATH_OK);
+		KUNIT_EXPECT_EQ(test, dma_map_p2p(&client->dev, p,
+						  0x4000200000ULL, SZ_4K,
+						  DMA_BIDIRECTIONAL, 0, &map),
+				-EREMOTEIO);
+		client->dev.dma_io_tlb_mem = NULL;
+	}
+#endif
+	p2pdma_test_provider_free(p);
 }
 
 static struct kunit_case p2pdma_test_cases[] = {
@@ -243,7 +393,8 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_nents),
 	KUNIT_CASE(p2pdma_test_fill_sg),
 	KUNIT_CASE(p2pdma_test_map_errors),
-	KUNIT_CASE(p2pdma_test_refusal_errnos),
+	KUNIT_CASE(p2pdma_test_map_types_idx),
+	KUNIT_CASE(p2pdma_test_map_by_class),
 	{}
 };
 

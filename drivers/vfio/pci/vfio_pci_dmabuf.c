@@ -3,9 +3,9 @@
  * vfio-pci: export ranges of a BAR as a dma-buf for peer-to-peer DMA.
  *
  * The dma-buf has no struct pages and no CPU mapping.  An importer gets an
- * sg_table of DMA addresses built by dma_p2p_map_ranges(), which checks that
- * the importing device can reach the BAR through the PCI topology and maps
- * the BAR for it where needed.
+ * sg_table of DMA addresses built by dma_p2p_map_ranges() from the BAR's
+ * P2P provider, which checks that the importing device can reach the BAR
+ * through the PCI topology and maps the BAR for it where needed.
  *
  * Whenever userspace loses access to the BAR (memory decode cleared, reset,
  * low power), the dma-bufs of the device are revoked: importers are told
@@ -50,6 +50,10 @@ struct vfio_pci_dma_buf {
 	unsigned int nr_mapped;
 	wait_queue_head_t unmap_wq;
 	unsigned int nr_ranges;
+	/*
+	 * Each .paddr holds the BAR offset from userspace until
+	 * vfio_pci_dma_buf_check_ranges() turns it into the physical address.
+	 */
 	struct p2pdma_range ranges[] __counted_by(nr_ranges);
 };
 
@@ -459,8 +463,8 @@ vfio_pci_dma_buf_get_ranges(struct vfio_pci_dma_buf *priv,
 	for (i = 0; i < priv->nr_ranges; i++) {
 		if (copy_from_user(&r, &uranges[i], sizeof(r)))
 			return -EFAULT;
-		priv->ranges[i].offset = r.offset;
-		priv->ranges[i].length = r.length;
+		priv->ranges[i].paddr = r.offset;
+		priv->ranges[i].len = r.length;
 	}
 	return 0;
 }
@@ -472,10 +476,10 @@ static int vfio_pci_dma_buf_check_lengths(struct vfio_pci_dma_buf *priv,
 
 	*total = 0;
 	for (i = 0; i < priv->nr_ranges; i++) {
-		if (!priv->ranges[i].length ||
-		    !PAGE_ALIGNED(priv->ranges[i].offset) ||
-		    !PAGE_ALIGNED(priv->ranges[i].length) ||
-		    check_add_overflow(*total, priv->ranges[i].length, total))
+		if (!priv->ranges[i].len ||
+		    !PAGE_ALIGNED(priv->ranges[i].paddr) ||
+		    !PAGE_ALIGNED(priv->ranges[i].len) ||
+		    check_add_overflow(*total, priv->ranges[i].len, total))
 			return -EINVAL;
 	}
 	/* The DMA API cannot map that much in one go; neither can mainline */
@@ -492,13 +496,15 @@ static int vfio_pci_dma_buf_check_ranges(struct vfio_pci_dma_buf *priv)
 	u32 i;
 
 	for (i = 0; i < priv->nr_ranges; i++) {
-		if (check_add_overflow(start, priv->ranges[i].offset, &addr) ||
-		    check_add_overflow(addr, priv->ranges[i].length, &end))
+		if (check_add_overflow(start, priv->ranges[i].paddr, &addr) ||
+		    check_add_overflow(addr, priv->ranges[i].len, &end))
 			return -EOVERFLOW;
 		/* lengths are not 0: end - 1 is the range's last byte */
 		if (end - 1 > last)
 			return -EINVAL;
 	}
+	for (i = 0; i < priv->nr_ranges; i++)
+		priv->ranges[i].paddr += start;
 	return 0;
 }
 
@@ -632,9 +638,10 @@ int vfio_pci_core_feature_dma_buf(struct vfio_device *device, u32 flags,
 	if (ret)
 		goto err_free;
 
+	/* vfio_pci_core_init_dev() set the providers up, as mainline does */
 	provider = pcim_p2pdma_provider(pdev, bar);
-	if (IS_ERR(provider)) {
-		ret = PTR_ERR(provider);
+	if (!provider) {
+		ret = -EINVAL;
 		goto err_free;
 	}
 	priv->provider = provider;

@@ -18,7 +18,7 @@
 /* As importer: a device that is not a PCI device (the misc device) */
 #define P2PDMA_EDU_NON_PCI	0xffffffffU
 
-/* Values of p2pdma_edu_map.type, as enum pci_p2pdma_map_type */
+/* Values of p2pdma_edu_map.type: how pci_p2pdma_map_type() classifies the path */
 #define P2PDMA_EDU_NOT_SUPPORTED	1
 #define P2PDMA_EDU_BUS_ADDR		2
 #define P2PDMA_EDU_THRU_HOST_BRIDGE	3

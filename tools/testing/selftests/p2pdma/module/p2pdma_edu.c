@@ -29,6 +29,7 @@
 #include <linux/dma-resv.h>
 #include <linux/dma-mapping.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/iommu.h>
 #include <linux/kprobes.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -236,6 +237,36 @@ static int p2pdma_edu_put_buf(u8 *buf, u64 user_buf, u64 length,
 	return ret;
 }
 
+/* enum pci_p2pdma_map_type as the P2PDMA_EDU_* value of the uAPI */
+static u32 p2pdma_edu_type(enum pci_p2pdma_map_type type)
+{
+	switch (type) {
+	case PCI_P2PDMA_MAP_BUS_ADDR:
+		return P2PDMA_EDU_BUS_ADDR;
+	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+		return P2PDMA_EDU_THRU_HOST_BRIDGE;
+	default:
+		return P2PDMA_EDU_NOT_SUPPORTED;
+	}
+}
+
+/* Is [@offset, @offset + @length) inside BAR @bar of @e? (empty: yes) */
+static bool p2pdma_edu_in_bar(struct p2pdma_edu *e, unsigned int bar,
+			      u64 offset, u64 length)
+{
+	u64 len = pci_resource_len(e->pdev, bar);
+
+	return offset <= len && length <= len - offset;
+}
+
+/* Does @dev's DMA go through an IOMMU that translates? */
+static bool p2pdma_edu_translated(struct device *dev)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+
+	return domain && domain->type & __IOMMU_DOMAIN_PAGING;
+}
+
 static long p2pdma_edu_ioctl_map(struct p2pdma_edu_file *f, void __user *arg)
 {
 	struct p2pdma_edu_mapping *m;
@@ -268,9 +299,14 @@ static long p2pdma_edu_ioctl_map(struct p2pdma_edu_file *f, void __user *arg)
 		ret = -ENODEV;
 		goto out_unlock;
 	}
-	req.type = p2pdma_provider_map_type(provider, dev);
-	ret = dma_map_p2p(dev, provider, req.offset, req.length,
-			  DMA_BIDIRECTIONAL, 0, &m->map);
+	req.type = p2pdma_edu_type(pci_p2pdma_map_type(provider, dev));
+	if (!p2pdma_edu_in_bar(prov, req.bar, req.offset, req.length)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	ret = dma_map_p2p(dev, provider,
+			  pci_resource_start(prov->pdev, req.bar) + req.offset,
+			  req.length, DMA_BIDIRECTIONAL, 0, &m->map);
 	if (ret)
 		goto out_unlock;
 	m->dev = get_device(dev);
@@ -280,7 +316,7 @@ static long p2pdma_edu_ioctl_map(struct p2pdma_edu_file *f, void __user *arg)
 	if (ret)
 		goto out_unmap;
 	req.dma_addr = m->map.addr;
-	req.mapped = m->map.mapped;
+	req.mapped = m->map.mapped && p2pdma_edu_translated(m->dev);
 	req.handle = handle;
 	if (copy_to_user(arg, &req, sizeof(req))) {
 		xa_erase(&f->maps, handle);
@@ -316,6 +352,7 @@ static void p2pdma_edu_unmap(struct p2pdma_edu_mapping *m)
 static long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f,
 					void __user *arg)
 {
+	phys_addr_t start;
 	struct p2pdma_range ranges[P2PDMA_EDU_MAX_RANGES];
 	struct p2pdma_edu_map_ranges *req;
 	struct p2pdma_provider *provider;
@@ -338,10 +375,6 @@ static long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f,
 		ret = -EINVAL;
 		goto out_free;
 	}
-	for (i = 0; i < req->nr_ranges; i++) {
-		ranges[i].offset = req->ranges[i].offset;
-		ranges[i].length = req->ranges[i].length;
-	}
 
 	mutex_lock(&p2pdma_edu_devices_lock);
 	prov = p2pdma_edu_find(req->provider, false);
@@ -351,6 +384,17 @@ static long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f,
 		mutex_unlock(&p2pdma_edu_devices_lock);
 		ret = -ENODEV;
 		goto out_free;
+	}
+	start = pci_resource_start(prov->pdev, req->bar);
+	for (i = 0; i < req->nr_ranges; i++) {
+		if (!p2pdma_edu_in_bar(prov, req->bar, req->ranges[i].offset,
+				       req->ranges[i].length)) {
+			mutex_unlock(&p2pdma_edu_devices_lock);
+			ret = -EINVAL;
+			goto out_free;
+		}
+		ranges[i].paddr = start + req->ranges[i].offset;
+		ranges[i].len = req->ranges[i].length;
 	}
 	m->sgt = dma_p2p_map_ranges(&imp->pdev->dev, provider, ranges,
 				    req->nr_ranges, DMA_BIDIRECTIONAL, 0);
@@ -1576,7 +1620,7 @@ static void p2pdma_edu_bench_unmap_first(struct p2pdma_edu_bench_map_ctx *c,
 static int p2pdma_edu_bench_map_pages(void *ctx)
 {
 	struct p2pdma_edu_bench_map_ctx *c = ctx;
-	unsigned int n = c->range.length >> PAGE_SHIFT;
+	unsigned int n = c->range.len >> PAGE_SHIFT;
 	struct scatterlist *sg;
 	dma_addr_t addr;
 	unsigned int i;
@@ -1633,8 +1677,6 @@ static long p2pdma_edu_ioctl_bench_map(void __user *arg)
 	    !PAGE_ALIGNED(req.offset) || !PAGE_ALIGNED(req.length) ||
 	    req.length >> PAGE_SHIFT > UINT_MAX)
 		return -EINVAL;
-	c.range.offset = req.offset;
-	c.range.length = req.length;
 
 	mutex_lock(&p2pdma_edu_bench_lock);
 	mutex_lock(&p2pdma_edu_devices_lock);
@@ -1652,6 +1694,8 @@ static long p2pdma_edu_ioctl_bench_map(void __user *arg)
 	c.dev = &imp->pdev->dev;
 	c.provider = prov->providers[req.bar];
 	c.phys = pci_resource_start(prov->pdev, req.bar) + req.offset;
+	c.range.paddr = c.phys;
+	c.range.len = req.length;
 	ret = p2pdma_edu_bench_run(&p2pdma_edu_bench_map_ops[req.method], &c,
 				   req.iterations, req.budget_ms, &req.runs,
 				   &req.iommu_maps, &req.map, &req.unmap);
@@ -1975,16 +2019,15 @@ static int p2pdma_edu_probe_edu(struct p2pdma_edu *e)
 
 static int p2pdma_edu_probe_provider(struct p2pdma_edu *e)
 {
-	int bar, n = 0;
+	int bar, n = 0, ret;
 
+	ret = pcim_p2pdma_init(e->pdev);
+	if (ret)
+		return ret;
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
-		if (!(pci_resource_flags(e->pdev, bar) & IORESOURCE_MEM) ||
-		    !pci_resource_len(e->pdev, bar))
-			continue;
 		e->providers[bar] = pcim_p2pdma_provider(e->pdev, bar);
-		if (IS_ERR(e->providers[bar]))
-			return PTR_ERR(e->providers[bar]);
-		n++;
+		if (e->providers[bar])
+			n++;
 	}
 	return n ? 0 : -ENODEV;
 }

@@ -277,8 +277,8 @@ static void p2pdma_test_map_types_idx(struct kunit *test)
 	/* VMD's domains start at 0x10000: 32-bit keys cannot hold them */
 	if (sizeof(unsigned long) < 8)
 		return;
-	KUNIT_EXPECT_EQ(test, map_types_idx(c), (unsigned long)0x100000518ULL);
-	KUNIT_EXPECT_EQ(test, map_types_idx(d), (unsigned long)0x100010518ULL);
+	KUNIT_EXPECT_EQ(test, (u64)map_types_idx(c), 0x100000518ULL);
+	KUNIT_EXPECT_EQ(test, (u64)map_types_idx(d), 0x100010518ULL);
 }
 
 /*

@@ -259,12 +259,12 @@ static bool p2pdma_edu_in_bar(struct p2pdma_edu *e, unsigned int bar,
 	return offset <= len && length <= len - offset;
 }
 
-/* Does @dev's DMA go through an IOMMU that translates? */
+/* Does @dev's DMA go through an IOMMU domain of the DMA API? */
 static bool p2pdma_edu_translated(struct device *dev)
 {
 	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
 
-	return domain && domain->type & __IOMMU_DOMAIN_PAGING;
+	return domain && iommu_is_dma_domain(domain);
 }
 
 static long p2pdma_edu_ioctl_map(struct p2pdma_edu_file *f, void __user *arg)

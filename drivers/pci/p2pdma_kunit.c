@@ -3,14 +3,17 @@
  * KUnit tests for the page-less P2P mapping helpers in p2pdma.c: address
  * arithmetic (including a non-zero host bridge offset, which x86 test
  * machines do not have), DMA mask checks, the map_types cache key,
- * sg_table splitting, argument checking, and what dma_map_p2p() returns
- * for each class of path, with fake providers and clients.  Included from
- * p2pdma.c so that static helpers can be tested.
+ * argument checking, what dma_map_p2p() returns for each class of path,
+ * and the sg_table that dma_buf_phys_vec_to_sgt() builds from it, with
+ * fake providers and clients.  Included from p2pdma.c so that static
+ * helpers can be tested.
  */
 #include <kunit/device.h>
 #include <kunit/resource.h>
 #include <kunit/test.h>
 #include <linux/cc_platform.h>
+#include <linux/dma-buf-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/swiotlb.h>
 
 #define SZ_8G_4K	(8ULL * SZ_1G + SZ_4K)
@@ -69,84 +72,6 @@ static void p2pdma_test_class_pack(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, p2pdma_class_block(v), P2PDMA_PATH_OK);
 }
 
-static void p2pdma_test_nents(struct kunit *test)
-{
-	struct p2pdma_range r[3] = {};
-
-	r[0].len = SZ_2G;
-	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 1), 1ULL);
-	r[0].len = SZ_2G + SZ_4K;
-	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 1), 2ULL);
-	r[0].len = SZ_4G;
-	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 1), 2ULL);
-	r[0].len = SZ_8G_4K;
-	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 1), 5ULL);
-	r[1] = (struct p2pdma_range){ .paddr = SZ_8G_4K, .len = SZ_4K };
-	r[2] = (struct p2pdma_range){ .paddr = 0, .len = SZ_4G };
-	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 3), 8ULL);
-
-	/* empty or unaligned ranges are refused */
-	r[1].len = 0;
-	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 3), 0ULL);
-	r[1].len = SZ_4K + 1;
-	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 3), 0ULL);
-	r[1].len = SZ_4K;
-	r[1].paddr = SZ_8G_4K + 512;
-	KUNIT_EXPECT_EQ(test, p2pdma_ranges_nents(r, 3), 0ULL);
-}
-
-struct p2pdma_fill_case {
-	u64 size;
-	enum pci_p2pdma_map_type type;
-	unsigned int nents;
-};
-
-static void p2pdma_test_fill_one(struct kunit *test,
-				 const struct p2pdma_fill_case *c)
-{
-	struct dma_p2p_map map = {
-		.addr = 0x1000000000ULL, .size = c->size, .type = c->type,
-	};
-	struct scatterlist *sg, *end;
-	struct sg_table sgt;
-	dma_addr_t next = map.addr;
-	u64 total = 0;
-	unsigned int i;
-
-	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, c->nents + 1, GFP_KERNEL), 0);
-	end = p2pdma_fill_sg(sgt.sgl, &map);
-	for_each_sg(sgt.sgl, sg, c->nents, i) {
-		KUNIT_EXPECT_NULL(test, sg_page(sg));
-		KUNIT_EXPECT_EQ(test, sg_dma_address(sg), next);
-		KUNIT_EXPECT_LE(test, sg_dma_len(sg), (unsigned int)SZ_2G);
-		KUNIT_EXPECT_TRUE(test, PAGE_ALIGNED(sg_dma_len(sg)));
-		KUNIT_EXPECT_EQ(test, sg_dma_is_bus_address(sg),
-				c->type == PCI_P2PDMA_MAP_BUS_ADDR);
-		next += sg_dma_len(sg);
-		total += sg_dma_len(sg);
-	}
-	KUNIT_EXPECT_EQ(test, total, c->size);
-	/* exactly c->nents entries were used */
-	KUNIT_EXPECT_PTR_EQ(test, end, sg);
-	KUNIT_EXPECT_EQ(test, sg_dma_len(sg), 0U);
-	sg_free_table(&sgt);
-}
-
-static void p2pdma_test_fill_sg(struct kunit *test)
-{
-	static const struct p2pdma_fill_case cases[] = {
-		{ SZ_4K, PCI_P2PDMA_MAP_BUS_ADDR, 1 },
-		{ SZ_2G, PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, 1 },
-		{ SZ_2G + SZ_4K, PCI_P2PDMA_MAP_BUS_ADDR, 2 },
-		{ SZ_4G, PCI_P2PDMA_MAP_THRU_HOST_BRIDGE, 2 },
-		{ SZ_8G_4K, PCI_P2PDMA_MAP_BUS_ADDR, 5 },
-	};
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(cases); i++)
-		p2pdma_test_fill_one(test, &cases[i]);
-}
-
 /*
  * A fake provider: BAR 2 of a PCI device that is never registered, at CPU
  * 0x40_0000_0000, behind a host bridge window that decodes it at bus
@@ -193,15 +118,75 @@ static void p2pdma_test_set_class(struct p2pdma_provider *p,
 		 xa_mk_value(p2pdma_class_pack(type, block)), GFP_KERNEL);
 }
 
+/*
+ * An attachment of @dev to a dma-buf that is never exported: what
+ * dma_buf_phys_vec_to_sgt() needs is the device and the reservation lock.
+ */
+struct p2pdma_test_buf {
+	struct dma_resv resv;
+	struct dma_buf dmabuf;
+	struct dma_buf_attachment attach;
+};
+
+static void p2pdma_test_buf_release(void *data)
+{
+	struct p2pdma_test_buf *b = data;
+
+	dma_resv_fini(&b->resv);
+}
+
+static struct dma_buf_attachment *p2pdma_test_attach(struct kunit *test,
+						     struct device *dev)
+{
+	struct p2pdma_test_buf *b;
+	int ret;
+
+	b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	dma_resv_init(&b->resv);
+	ret = kunit_add_action_or_reset(test, p2pdma_test_buf_release, b);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	b->dmabuf.resv = &b->resv;
+	b->attach.dmabuf = &b->dmabuf;
+	b->attach.dev = dev;
+	b->attach.peer2peer = true;
+	return &b->attach;
+}
+
+/* dma_buf_phys_vec_to_sgt() as an exporter calls it: under the lock */
+static struct sg_table *p2pdma_test_to_sgt(struct dma_buf_attachment *attach,
+					  struct p2pdma_provider *p,
+					  struct dma_buf_phys_vec *vec,
+					  size_t nr, size_t size)
+{
+	struct sg_table *sgt;
+
+	dma_resv_lock(attach->dmabuf->resv, NULL);
+	sgt = dma_buf_phys_vec_to_sgt(attach, p, vec, nr, size,
+				      DMA_BIDIRECTIONAL);
+	dma_resv_unlock(attach->dmabuf->resv);
+	return sgt;
+}
+
+static void p2pdma_test_free_sgt(struct dma_buf_attachment *attach,
+				 struct sg_table *sgt)
+{
+	dma_resv_lock(attach->dmabuf->resv, NULL);
+	dma_buf_free_sgt(attach, sgt, DMA_BIDIRECTIONAL);
+	dma_resv_unlock(attach->dmabuf->resv);
+}
+
 static void p2pdma_test_map_errors(struct kunit *test)
 {
 	struct p2pdma_provider *p = p2pdma_test_provider(test);
-	struct p2pdma_range r = { .paddr = 0x4000200000ULL, .len = SZ_4K };
+	struct dma_buf_phys_vec r = { .paddr = 0x4000200000ULL, .len = SZ_4K };
+	struct dma_buf_attachment *attach;
 	struct dma_p2p_map map;
 	struct device *dev;
 
 	dev = kunit_device_register(test, "p2pdma-test");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	attach = p2pdma_test_attach(test, dev);
 
 	/* empty ranges, or ranges wrapping around */
 	KUNIT_EXPECT_EQ(test, dma_map_p2p(dev, p, r.paddr, 0,
@@ -213,18 +198,8 @@ static void p2pdma_test_map_errors(struct kunit *test)
 					  DMA_BIDIRECTIONAL, 0, &map), -ENODEV);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_map_type(p, dev),
 			PCI_P2PDMA_MAP_NOT_SUPPORTED);
-	KUNIT_EXPECT_PTR_EQ(test, dma_p2p_map_ranges(dev, p, &r, 1,
-						     DMA_BIDIRECTIONAL, 0),
+	KUNIT_EXPECT_PTR_EQ(test, p2pdma_test_to_sgt(attach, p, &r, 1, SZ_4K),
 			    ERR_PTR(-ENODEV));
-
-	/* the table builder checks its ranges before mapping anything */
-	KUNIT_EXPECT_PTR_EQ(test, dma_p2p_map_ranges(dev, p, &r, 0,
-						     DMA_BIDIRECTIONAL, 0),
-			    ERR_PTR(-EINVAL));
-	r.paddr += 100;
-	KUNIT_EXPECT_PTR_EQ(test, dma_p2p_map_ranges(dev, p, &r, 1,
-						     DMA_BIDIRECTIONAL, 0),
-			    ERR_PTR(-EINVAL));
 }
 
 /*
@@ -308,13 +283,14 @@ static void p2pdma_test_map_by_class(struct kunit *test)
 	struct pci_dev *client64 = p2pdma_test_client(test, 0, PCI_DEVFN(4, 0),
 						      64);
 	/* two ranges, in the dma-buf's order, not the BAR's */
-	struct p2pdma_range r[] = {
+	struct dma_buf_phys_vec r[] = {
 		{ .paddr = 0x4000200000ULL + SZ_8K, .len = SZ_4K },
 		{ .paddr = 0x4000200000ULL, .len = SZ_8K },
 	};
 	/* under guest memory encryption the host bridge path is refused */
 	int host_bridge_err = cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT) ?
 			      -EPERM : 0;
+	struct dma_buf_attachment *attach;
 	struct dma_p2p_map map;
 	struct scatterlist *sg;
 	struct device *child;
@@ -346,8 +322,8 @@ static void p2pdma_test_map_by_class(struct kunit *test)
 	dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
 
 	/* the table builder: bus addresses, marked as such, range by range */
-	sgt = dma_p2p_map_ranges(&client->dev, p, r, ARRAY_SIZE(r),
-				 DMA_BIDIRECTIONAL, 0);
+	attach = p2pdma_test_attach(test, &client->dev);
+	sgt = p2pdma_test_to_sgt(attach, p, r, ARRAY_SIZE(r), 3 * SZ_4K);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
 	KUNIT_EXPECT_EQ(test, sgt->nents, 2U);
 	sg = sgt->sgl;
@@ -359,7 +335,7 @@ static void p2pdma_test_map_by_class(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sg_dma_address(sg), (dma_addr_t)0x200000);
 	KUNIT_EXPECT_EQ(test, sg_dma_len(sg), (unsigned int)SZ_8K);
 	KUNIT_EXPECT_TRUE(test, sg_dma_is_bus_address(sg));
-	dma_p2p_unmap_ranges(&client->dev, sgt, DMA_BIDIRECTIONAL, 0);
+	p2pdma_test_free_sgt(attach, sgt);
 
 	/* a child device of that PCI function does not inherit its path */
 	child = kunit_kzalloc(test, sizeof(*child), GFP_KERNEL);
@@ -416,15 +392,171 @@ static void p2pdma_test_map_by_class(struct kunit *test)
 #endif
 }
 
+/*
+ * Check that @sgt describes @vec in order, each range from @first on,
+ * split into entries of exactly 2 GiB but the last; returns the number of
+ * entries.
+ */
+static unsigned int p2pdma_test_check_sgt(struct kunit *test,
+					  struct sg_table *sgt,
+					  const struct dma_buf_phys_vec *vec,
+					  unsigned int nr, const dma_addr_t *first,
+					  bool bus)
+{
+	struct scatterlist *sg = sgt->sgl;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nr; i++) {
+		dma_addr_t want = first[i];
+		u64 left = vec[i].len;
+
+		while (left) {
+			u64 len = min_t(u64, left, SZ_2G);
+
+			KUNIT_ASSERT_NOT_NULL(test, sg);
+			KUNIT_EXPECT_EQ(test, sg_dma_address(sg), want);
+			KUNIT_EXPECT_EQ(test, (u64)sg_dma_len(sg), len);
+			KUNIT_EXPECT_NULL(test, sg_page(sg));
+			KUNIT_EXPECT_EQ(test, sg_dma_is_bus_address(sg), bus);
+			want += len;
+			left -= len;
+			sg = sg_next(sg);
+			n++;
+		}
+	}
+	/* no entry is left over */
+	KUNIT_EXPECT_NULL(test, sg);
+	KUNIT_EXPECT_EQ(test, sgt->nents, n);
+	KUNIT_EXPECT_EQ(test, sgt->orig_nents, n);
+	return n;
+}
+
+/*
+ * The table of dma_buf_phys_vec_to_sgt(), sized in 64 bits: buffers of
+ * 8 GiB and more (mainline's fill_sg_entry() overflow), more than 4 GiB
+ * through the host bridge (its 32-bit mapped_len), entries split at a
+ * page-aligned 2 GiB rather than UINT_MAX; and its argument checks.
+ */
+static void p2pdma_test_sgt(struct kunit *test)
+{
+	static const struct {
+		u64 len[3];
+		unsigned int nr;
+		unsigned int nents;
+	} cases[] = {
+		{ { SZ_4K }, 1, 1 },
+		{ { SZ_2G }, 1, 1 },
+		{ { SZ_2G + SZ_4K }, 1, 2 },
+		{ { SZ_4G }, 1, 2 },
+		{ { SZ_8G_4K }, 1, 5 },
+		{ { SZ_8G_4K, SZ_4K, SZ_4G }, 3, 8 },
+	};
+	const phys_addr_t base = 0x4000000000ULL;	/* bus address 0 */
+	struct p2pdma_provider *p = p2pdma_test_provider(test);
+	struct pci_dev *client = p2pdma_test_client(test, 0, PCI_DEVFN(4, 0),
+						    64);
+	int host_bridge_err = cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT) ?
+			      -EPERM : 0;
+	struct dma_buf_attachment *attach = p2pdma_test_attach(test,
+							      &client->dev);
+	struct dma_buf_phys_vec vec[3];
+	dma_addr_t first[3];
+	struct sg_table *sgt;
+	unsigned int i, j;
+	u64 size;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		phys_addr_t at = base;
+
+		size = 0;
+		for (j = 0; j < cases[i].nr; j++) {
+			/* ranges in descending BAR order, a page apart */
+			vec[cases[i].nr - 1 - j].paddr = at;
+			vec[cases[i].nr - 1 - j].len = cases[i].len[cases[i].nr - 1 - j];
+			at += cases[i].len[cases[i].nr - 1 - j] + SZ_4K;
+			size += cases[i].len[j];
+		}
+		for (j = 0; j < cases[i].nr; j++)
+			first[j] = vec[j].paddr - base;
+
+		/* below a switch: bus addresses, nothing is mapped */
+		p2pdma_test_set_class(p, client, PCI_P2PDMA_MAP_BUS_ADDR,
+				      P2PDMA_PATH_OK);
+		sgt = p2pdma_test_to_sgt(attach, p, vec, cases[i].nr, size);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+		KUNIT_EXPECT_EQ(test, p2pdma_test_check_sgt(test, sgt, vec,
+							    cases[i].nr, first,
+							    true),
+				cases[i].nents);
+		p2pdma_test_free_sgt(attach, sgt);
+
+		/* through the host bridge without an IOMMU: CPU addresses */
+		p2pdma_test_set_class(p, client,
+				      PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+				      P2PDMA_PATH_OK);
+		sgt = p2pdma_test_to_sgt(attach, p, vec, cases[i].nr, size);
+		if (host_bridge_err) {
+			KUNIT_EXPECT_PTR_EQ(test, sgt, ERR_PTR(host_bridge_err));
+			continue;
+		}
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+		for (j = 0; j < cases[i].nr; j++)
+			first[j] = vec[j].paddr;
+		KUNIT_EXPECT_EQ(test, p2pdma_test_check_sgt(test, sgt, vec,
+							    cases[i].nr, first,
+							    false),
+				cases[i].nents);
+		p2pdma_test_free_sgt(attach, sgt);
+	}
+
+	/* the last entry of an 8 GiB + 4 KiB range, spelled out */
+	p2pdma_test_set_class(p, client, PCI_P2PDMA_MAP_BUS_ADDR,
+			      P2PDMA_PATH_OK);
+	vec[0] = (struct dma_buf_phys_vec){ .paddr = base + SZ_4K,
+					    .len = SZ_8G_4K };
+	sgt = p2pdma_test_to_sgt(attach, p, vec, 1, SZ_8G_4K);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+	KUNIT_EXPECT_EQ(test, sg_dma_address(sg_last(sgt->sgl, sgt->nents)),
+			(dma_addr_t)(8ULL * SZ_1G + SZ_4K));
+	KUNIT_EXPECT_EQ(test, sg_dma_len(sg_last(sgt->sgl, sgt->nents)),
+			(unsigned int)SZ_4K);
+	p2pdma_test_free_sgt(attach, sgt);
+
+	/* a range need not be page aligned */
+	vec[0] = (struct dma_buf_phys_vec){ .paddr = base + 100, .len = 200 };
+	sgt = p2pdma_test_to_sgt(attach, p, vec, 1, 200);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+	KUNIT_EXPECT_EQ(test, sg_dma_address(sgt->sgl), (dma_addr_t)100);
+	KUNIT_EXPECT_EQ(test, sg_dma_len(sgt->sgl), 200U);
+	p2pdma_test_free_sgt(attach, sgt);
+
+	/* refused before anything is mapped */
+	vec[0] = (struct dma_buf_phys_vec){ .paddr = base, .len = SZ_4K };
+	vec[1] = (struct dma_buf_phys_vec){ .paddr = base + SZ_8K, .len = 0 };
+	KUNIT_EXPECT_PTR_EQ(test, p2pdma_test_to_sgt(attach, NULL, vec, 1,
+						     SZ_4K),
+			    ERR_PTR(-EINVAL));
+	KUNIT_EXPECT_PTR_EQ(test, p2pdma_test_to_sgt(attach, p, vec, 0, 0),
+			    ERR_PTR(-EINVAL));
+	KUNIT_EXPECT_PTR_EQ(test, p2pdma_test_to_sgt(attach, p, vec, 2, SZ_4K),
+			    ERR_PTR(-EINVAL));
+	KUNIT_EXPECT_PTR_EQ(test, p2pdma_test_to_sgt(attach, p, vec, 1, SZ_8K),
+			    ERR_PTR(-EINVAL));
+	/* lengths whose sum wraps around to @size */
+	vec[0].len = SIZE_MAX / 2 + 1;
+	vec[1].len = SIZE_MAX / 2 + 1 + SZ_4K;
+	KUNIT_EXPECT_PTR_EQ(test, p2pdma_test_to_sgt(attach, p, vec, 2, SZ_4K),
+			    ERR_PTR(-EINVAL));
+}
+
 static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_bus_addr),
 	KUNIT_CASE(p2pdma_test_addressable),
 	KUNIT_CASE(p2pdma_test_class_pack),
-	KUNIT_CASE(p2pdma_test_nents),
-	KUNIT_CASE(p2pdma_test_fill_sg),
 	KUNIT_CASE(p2pdma_test_map_errors),
 	KUNIT_CASE(p2pdma_test_map_types_idx),
 	KUNIT_CASE(p2pdma_test_map_by_class),
+	KUNIT_CASE(p2pdma_test_sgt),
 	{}
 };
 

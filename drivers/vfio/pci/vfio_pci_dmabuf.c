@@ -3,9 +3,9 @@
  * vfio-pci: export ranges of a BAR as a dma-buf for peer-to-peer DMA.
  *
  * The dma-buf has no struct pages and no CPU mapping.  An importer gets an
- * sg_table of DMA addresses built by dma_p2p_map_ranges() from the BAR's
- * P2P provider, which checks that the importing device can reach the BAR
- * through the PCI topology and maps the BAR for it where needed.
+ * sg_table of DMA addresses built by dma_buf_phys_vec_to_sgt() from the
+ * BAR's P2P provider, which checks that the importing device can reach the
+ * BAR through the PCI topology and maps the BAR for it where needed.
  *
  * Whenever userspace loses access to the BAR (memory decode cleared, reset,
  * low power), the dma-bufs of the device are revoked: importers are told
@@ -23,7 +23,7 @@
  * its release callback and the device's close comes first; @nr_mapped
  * changes under the reservation lock.
  */
-#include <linux/dma-buf.h>
+#include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/nospec.h>
 #include <linux/pci-p2pdma.h>
@@ -54,7 +54,7 @@ struct vfio_pci_dma_buf {
 	 * Each .paddr holds the BAR offset from userspace until
 	 * vfio_pci_dma_buf_check_ranges() turns it into the physical address.
 	 */
-	struct p2pdma_range ranges[] __counted_by(nr_ranges);
+	struct dma_buf_phys_vec ranges[] __counted_by(nr_ranges);
 };
 
 static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
@@ -130,8 +130,8 @@ vfio_pci_dma_buf_map(struct dma_buf_attachment *attach,
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
 
-	sgt = dma_p2p_map_ranges(attach->dev, priv->provider, priv->ranges,
-				 priv->nr_ranges, dir, 0);
+	sgt = dma_buf_phys_vec_to_sgt(attach, priv->provider, priv->ranges,
+				      priv->nr_ranges, priv->dmabuf->size, dir);
 	if (!IS_ERR(sgt)) {
 		WRITE_ONCE(priv->nr_mapped, priv->nr_mapped + 1);
 		/* the exporter's own field: this importer's mappings */
@@ -149,7 +149,7 @@ static void vfio_pci_dma_buf_unmap(struct dma_buf_attachment *attach,
 	dma_resv_assert_held(priv->dmabuf->resv);
 
 	/* Needs nothing from the provider: it may be gone already */
-	dma_p2p_unmap_ranges(attach->dev, sgt, dir, 0);
+	dma_buf_free_sgt(attach, sgt, dir);
 	attach->priv = (void *)((unsigned long)attach->priv - 1);
 	WRITE_ONCE(priv->nr_mapped, priv->nr_mapped - 1);
 	if (!priv->nr_mapped)

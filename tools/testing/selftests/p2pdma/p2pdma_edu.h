@@ -79,7 +79,8 @@ struct p2pdma_edu_mask {
 #define P2PDMA_EDU_MAX_SEGS	32
 
 /**
- * struct p2pdma_edu_map_ranges - map ranges with dma_p2p_map_ranges()
+ * struct p2pdma_edu_map_ranges - export ranges, attach edu and map them
+ *	(a dma-buf exporter whose map_dma_buf() is dma_buf_phys_vec_to_sgt())
  * @provider: PCI function bound to p2pdma_edu as provider
  * @importer: edu PCI function
  * @bar: BAR of the provider
@@ -363,7 +364,7 @@ struct p2pdma_edu_export_short {
 };
 
 /* Values of p2pdma_edu_bench_map.method */
-#define P2PDMA_EDU_BENCH_RANGES		0 /* dma_p2p_map_ranges(), one range */
+#define P2PDMA_EDU_BENCH_RANGES		0 /* dma_buf_phys_vec_to_sgt(), one range */
 #define P2PDMA_EDU_BENCH_PER_PAGE	1 /* dma_map_resource() per 4 KiB */
 
 /* At most this many timed runs per benchmark */

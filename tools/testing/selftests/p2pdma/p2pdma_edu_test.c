@@ -377,7 +377,7 @@ static int do_map_ranges(struct p2p_env *e, struct p2pdma_edu_map_ranges *r)
 }
 
 /*
- * dma_p2p_map_ranges(): several ranges of the BAR become one sg_table,
+ * dma_buf_phys_vec_to_sgt(): several ranges of the BAR become one sg_table,
  * in the order given, and DMA through each entry lands in its range.
  */
 TEST_F(p2p, sg_ranges_in_order)

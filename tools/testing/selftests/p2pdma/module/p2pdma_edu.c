@@ -25,6 +25,7 @@
 
 #include <linux/delay.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-buf-mapping.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 #include <linux/dma-mapping.h>
@@ -124,10 +125,14 @@ struct p2pdma_edu_attachment {
 	struct p2pdma_edu_watch watch;
 };
 
-/* One P2PDMA_EDU_MAP (a dma_p2p_map) or P2PDMA_EDU_MAP_RANGES (an sgt). */
+/*
+ * One P2PDMA_EDU_MAP (a dma_p2p_map) or P2PDMA_EDU_MAP_RANGES (an sgt of
+ * the attachment @attach to a dma-buf of p2pdma_edu_phys_ops).
+ */
 struct p2pdma_edu_mapping {
 	struct device *dev;
 	struct dma_p2p_map map;
+	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
 };
 
@@ -339,12 +344,141 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * A minimal exporter of BAR ranges, written as a driver that exports its
+ * own MMIO would write one: map_dma_buf() is dma_buf_phys_vec_to_sgt().
+ * Its dma-bufs never get a file descriptor: P2PDMA_EDU_MAP_RANGES and the
+ * table benchmark attach edu to one and map it.  The provider is only
+ * used while mapping, under p2pdma_edu_devices_lock.
+ */
+struct p2pdma_edu_phys {
+	struct p2pdma_provider *provider;
+	size_t nr_ranges;
+	struct dma_buf_phys_vec ranges[] __counted_by(nr_ranges);
+};
+
+static int p2pdma_edu_phys_attach(struct dma_buf *dmabuf,
+				  struct dma_buf_attachment *attach)
+{
+	return attach->peer2peer ? 0 : -EOPNOTSUPP;
+}
+
+/* MMIO does not move: nothing to pin */
+static int p2pdma_edu_phys_pin(struct dma_buf_attachment *attach)
+{
+	return 0;
+}
+
+static void p2pdma_edu_phys_unpin(struct dma_buf_attachment *attach)
+{
+}
+
+static struct sg_table *p2pdma_edu_phys_map(struct dma_buf_attachment *attach,
+					    enum dma_data_direction dir)
+{
+	struct p2pdma_edu_phys *ph = attach->dmabuf->priv;
+
+	return dma_buf_phys_vec_to_sgt(attach, ph->provider, ph->ranges,
+				       ph->nr_ranges, attach->dmabuf->size,
+				       dir);
+}
+
+static void p2pdma_edu_phys_unmap(struct dma_buf_attachment *attach,
+				  struct sg_table *sgt,
+				  enum dma_data_direction dir)
+{
+	dma_buf_free_sgt(attach, sgt, dir);
+}
+
+static void p2pdma_edu_phys_release(struct dma_buf *dmabuf)
+{
+	kfree(dmabuf->priv);
+}
+
+static const struct dma_buf_ops p2pdma_edu_phys_ops = {
+	.attach = p2pdma_edu_phys_attach,
+	.pin = p2pdma_edu_phys_pin,
+	.unpin = p2pdma_edu_phys_unpin,
+	.map_dma_buf = p2pdma_edu_phys_map,
+	.unmap_dma_buf = p2pdma_edu_phys_unmap,
+	.release = p2pdma_edu_phys_release,
+};
+
+/* The exporter never moves the BAR, so it never calls this */
+static void p2pdma_edu_phys_move_notify(struct dma_buf_attachment *attach)
+{
+}
+
+static const struct dma_buf_attach_ops p2pdma_edu_phys_importer_ops = {
+	.allow_peer2peer = true,
+	.move_notify = p2pdma_edu_phys_move_notify,
+};
+
+/*
+ * Export @nr ranges of @bar of @prov, whose .paddr are BAR offsets, and
+ * attach @dev to the dma-buf.  Returns the attachment, which holds the only
+ * reference to the dma-buf.  Called under p2pdma_edu_devices_lock.
+ */
+static struct dma_buf_attachment *
+p2pdma_edu_phys_attach_new(struct p2pdma_edu *prov, unsigned int bar,
+			   const struct dma_buf_phys_vec *ranges,
+			   unsigned int nr, struct device *dev)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp);
+	struct dma_buf_attachment *attach;
+	struct p2pdma_edu_phys *ph;
+	struct dma_buf *dmabuf;
+	unsigned int i;
+
+	ph = kzalloc(struct_size(ph, ranges, nr), GFP_KERNEL);
+	if (!ph)
+		return ERR_PTR(-ENOMEM);
+	ph->nr_ranges = nr;
+	ph->provider = prov->providers[bar];
+	for (i = 0; i < nr; i++) {
+		if (!p2pdma_edu_in_bar(prov, bar, ranges[i].paddr,
+				       ranges[i].len)) {
+			kfree(ph);
+			return ERR_PTR(-EINVAL);
+		}
+		ph->ranges[i].paddr = pci_resource_start(prov->pdev, bar) +
+				      ranges[i].paddr;
+		ph->ranges[i].len = ranges[i].len;
+		exp.size += ranges[i].len;
+	}
+	exp.ops = &p2pdma_edu_phys_ops;
+	exp.flags = O_RDWR;
+	exp.priv = ph;
+	dmabuf = dma_buf_export(&exp);
+	if (IS_ERR(dmabuf)) {
+		kfree(ph);
+		return ERR_CAST(dmabuf);
+	}
+	attach = dma_buf_dynamic_attach(dmabuf, dev,
+					&p2pdma_edu_phys_importer_ops, NULL);
+	/* the attachment keeps the dma-buf until it is detached */
+	if (IS_ERR(attach))
+		dma_buf_put(dmabuf);
+	return attach;
+}
+
+static void p2pdma_edu_phys_detach(struct dma_buf_attachment *attach)
+{
+	struct dma_buf *dmabuf = attach->dmabuf;
+
+	dma_buf_detach(dmabuf, attach);
+	dma_buf_put(dmabuf);
+}
+
 static void p2pdma_edu_unmap(struct p2pdma_edu_mapping *m)
 {
-	if (m->sgt)
-		dma_p2p_unmap_ranges(m->dev, m->sgt, DMA_BIDIRECTIONAL, 0);
-	else
+	if (m->attach) {
+		dma_buf_unmap_attachment_unlocked(m->attach, m->sgt,
+						  DMA_BIDIRECTIONAL);
+		p2pdma_edu_phys_detach(m->attach);
+	} else {
 		dma_unmap_p2p(m->dev, &m->map, DMA_BIDIRECTIONAL, 0);
+	}
 	put_device(m->dev);
 	kfree(m);
 }
@@ -352,10 +486,8 @@ static void p2pdma_edu_unmap(struct p2pdma_edu_mapping *m)
 static long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f,
 					void __user *arg)
 {
-	phys_addr_t start;
-	struct p2pdma_range ranges[P2PDMA_EDU_MAX_RANGES];
+	struct dma_buf_phys_vec ranges[P2PDMA_EDU_MAX_RANGES];
 	struct p2pdma_edu_map_ranges *req;
-	struct p2pdma_provider *provider;
 	struct p2pdma_edu *prov, *imp;
 	struct p2pdma_edu_mapping *m;
 	struct scatterlist *sg;
@@ -370,35 +502,35 @@ static long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f,
 		ret = -ENOMEM;
 		goto out_free_req;
 	}
-	if (req->bar >= PCI_STD_NUM_BARS ||
+	if (req->bar >= PCI_STD_NUM_BARS || !req->nr_ranges ||
 	    req->nr_ranges > P2PDMA_EDU_MAX_RANGES) {
 		ret = -EINVAL;
 		goto out_free;
+	}
+	for (i = 0; i < req->nr_ranges; i++) {
+		ranges[i].paddr = req->ranges[i].offset;
+		ranges[i].len = req->ranges[i].length;
 	}
 
 	mutex_lock(&p2pdma_edu_devices_lock);
 	prov = p2pdma_edu_find(req->provider, false);
 	imp = p2pdma_edu_find(req->importer, true);
-	provider = prov ? prov->providers[req->bar] : NULL;
-	if (!provider || !imp) {
+	if (!prov || !prov->providers[req->bar] || !imp) {
 		mutex_unlock(&p2pdma_edu_devices_lock);
 		ret = -ENODEV;
 		goto out_free;
 	}
-	start = pci_resource_start(prov->pdev, req->bar);
-	for (i = 0; i < req->nr_ranges; i++) {
-		if (!p2pdma_edu_in_bar(prov, req->bar, req->ranges[i].offset,
-				       req->ranges[i].length)) {
-			mutex_unlock(&p2pdma_edu_devices_lock);
-			ret = -EINVAL;
-			goto out_free;
-		}
-		ranges[i].paddr = start + req->ranges[i].offset;
-		ranges[i].len = req->ranges[i].length;
+	m->attach = p2pdma_edu_phys_attach_new(prov, req->bar, ranges,
+					       req->nr_ranges,
+					       &imp->pdev->dev);
+	if (IS_ERR(m->attach)) {
+		mutex_unlock(&p2pdma_edu_devices_lock);
+		ret = PTR_ERR(m->attach);
+		goto out_free;
 	}
-	m->sgt = dma_p2p_map_ranges(&imp->pdev->dev, provider, ranges,
-				    req->nr_ranges, DMA_BIDIRECTIONAL, 0);
+	m->sgt = dma_buf_map_attachment_unlocked(m->attach, DMA_BIDIRECTIONAL);
 	if (IS_ERR(m->sgt)) {
+		p2pdma_edu_phys_detach(m->attach);
 		mutex_unlock(&p2pdma_edu_devices_lock);
 		ret = PTR_ERR(m->sgt);
 		goto out_free;
@@ -1577,20 +1709,21 @@ out:
 
 struct p2pdma_edu_bench_map_ctx {
 	struct device *dev;
-	struct p2pdma_provider *provider;
-	struct p2pdma_range range;
 	phys_addr_t phys;		/* CPU address of the range */
-	struct sg_table *sgt;		/* P2PDMA_EDU_BENCH_RANGES */
+	size_t len;
+	/* P2PDMA_EDU_BENCH_RANGES: attached to a dma-buf of the range */
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
 	struct sg_table pages;		/* P2PDMA_EDU_BENCH_PER_PAGE */
 	unsigned int nents;
 };
 
+/* What an importer of the exporter above costs: dma_buf_phys_vec_to_sgt() */
 static int p2pdma_edu_bench_map_ranges(void *ctx)
 {
 	struct p2pdma_edu_bench_map_ctx *c = ctx;
 
-	c->sgt = dma_p2p_map_ranges(c->dev, c->provider, &c->range, 1,
-				    DMA_BIDIRECTIONAL, 0);
+	c->sgt = dma_buf_map_attachment_unlocked(c->attach, DMA_BIDIRECTIONAL);
 	if (IS_ERR(c->sgt))
 		return PTR_ERR(c->sgt);
 	c->nents = c->sgt->nents;
@@ -1601,7 +1734,8 @@ static void p2pdma_edu_bench_unmap_ranges(void *ctx)
 {
 	struct p2pdma_edu_bench_map_ctx *c = ctx;
 
-	dma_p2p_unmap_ranges(c->dev, c->sgt, DMA_BIDIRECTIONAL, 0);
+	dma_buf_unmap_attachment_unlocked(c->attach, c->sgt,
+					  DMA_BIDIRECTIONAL);
 }
 
 static void p2pdma_edu_bench_unmap_first(struct p2pdma_edu_bench_map_ctx *c,
@@ -1620,7 +1754,7 @@ static void p2pdma_edu_bench_unmap_first(struct p2pdma_edu_bench_map_ctx *c,
 static int p2pdma_edu_bench_map_pages(void *ctx)
 {
 	struct p2pdma_edu_bench_map_ctx *c = ctx;
-	unsigned int n = c->range.len >> PAGE_SHIFT;
+	unsigned int n = c->len >> PAGE_SHIFT;
 	struct scatterlist *sg;
 	dma_addr_t addr;
 	unsigned int i;
@@ -1692,14 +1826,26 @@ static long p2pdma_edu_ioctl_bench_map(void __user *arg)
 		goto out_unlock;
 	}
 	c.dev = &imp->pdev->dev;
-	c.provider = prov->providers[req.bar];
 	c.phys = pci_resource_start(prov->pdev, req.bar) + req.offset;
-	c.range.paddr = c.phys;
-	c.range.len = req.length;
+	c.len = req.length;
+	if (req.method == P2PDMA_EDU_BENCH_RANGES) {
+		struct dma_buf_phys_vec range = {
+			.paddr = req.offset, .len = req.length,
+		};
+
+		c.attach = p2pdma_edu_phys_attach_new(prov, req.bar, &range, 1,
+						      c.dev);
+		if (IS_ERR(c.attach)) {
+			ret = PTR_ERR(c.attach);
+			goto out_unlock;
+		}
+	}
 	ret = p2pdma_edu_bench_run(&p2pdma_edu_bench_map_ops[req.method], &c,
 				   req.iterations, req.budget_ms, &req.runs,
 				   &req.iommu_maps, &req.map, &req.unmap);
 	req.nents = c.nents;
+	if (c.attach)
+		p2pdma_edu_phys_detach(c.attach);
 out_unlock:
 	mutex_unlock(&p2pdma_edu_devices_lock);
 	mutex_unlock(&p2pdma_edu_bench_lock);

@@ -32,9 +32,9 @@ struct dma_buf_dma {
 };
 
 /*
- * Number of sg entries needed for @phys_vec, or 0 if a range is empty or the
- * lengths do not add up to @size.  64-bit throughout: a buffer of 8 GiB or
- * more must not wrap.
+ * Number of sg entries needed for @phys_vec, or 0 if a range is empty or
+ * not page aligned, or the lengths do not add up to @size.  64-bit
+ * throughout: a buffer of 8 GiB or more must not wrap.
  */
 static u64 dma_buf_sg_nents(const struct dma_buf_phys_vec *phys_vec,
 			    size_t nr_ranges, size_t size)
@@ -43,7 +43,8 @@ static u64 dma_buf_sg_nents(const struct dma_buf_phys_vec *phys_vec,
 	u64 nents = 0;
 
 	for (i = 0; i < nr_ranges; i++) {
-		if (!phys_vec[i].len ||
+		if (!phys_vec[i].len || !PAGE_ALIGNED(phys_vec[i].paddr) ||
+		    !PAGE_ALIGNED(phys_vec[i].len) ||
 		    check_add_overflow(total, phys_vec[i].len, &total))
 			return 0;
 		nents += DIV_ROUND_UP_ULL((u64)phys_vec[i].len,
@@ -78,28 +79,32 @@ static struct scatterlist *dma_buf_fill_sg(struct scatterlist *sg,
  * dma_buf_phys_vec_to_sgt - map physical ranges for an importer
  * @attach: the importer's attachment; its reservation lock must be held
  * @provider: P2P provider of the memory, from pcim_p2pdma_provider()
- * @phys_vec: non-empty physical ranges of @provider's BAR, in the order in
- *	which they make up the dma-buf
+ * @phys_vec: non-empty, page-aligned physical ranges of @provider's BAR, in
+ *	the order in which they make up the dma-buf
  * @nr_ranges: number of entries in @phys_vec
  * @size: size of the dma-buf: the sum of the lengths in @phys_vec
  * @dir: DMA direction
  *
  * Meant for the map_dma_buf() callback of an exporter of MMIO.  Each range
  * is mapped for @attach->dev with dma_map_p2p(): a PCI bus address when the
- * path stays below a PCI switch (nothing is mapped), one mapping of the
- * whole range through the host bridge otherwise.  The table describes the
- * ranges in order, each split into entries of at most 2 GiB; entries carry
- * only a DMA address and a length, and no struct page.  Importers program
- * these addresses into their DMA engine; they must not pass the table to
+ * path stays below a common PCI bridge with no ACS redirection (nothing is
+ * mapped), one mapping of the whole range through the host bridge
+ * otherwise.  The table describes the ranges in order, each split into
+ * entries of at most 2 GiB; entries carry only a DMA address and a length,
+ * both page aligned as dma_buf_map_attachment() promises, and no struct
+ * page.  As there is no CPU list, only sgt->nents is set (orig_nents is 0):
+ * importers walk the table with for_each_sgtable_dma_sg(), program the
+ * addresses into their DMA engine, and must not pass the table to
  * dma_map_sgtable() or look at sg_page().
  *
  * Context: process context, may sleep.
  * Return: the table, to be released with dma_buf_free_sgt(), or an
- * ERR_PTR(): -EINVAL for a missing provider, no or an empty range, or
- * lengths that do not add up to @size; -E2BIG if the table would need more
- * than UINT_MAX entries; -ENOMEM; otherwise the error with which
- * dma_map_p2p() refused the path (-ENODEV, -EACCES, -EOPNOTSUPP, -EPERM,
- * -EREMOTEIO, -ERANGE), which it also logs.
+ * ERR_PTR(): -EINVAL for a missing provider, no range, an empty or
+ * unaligned range, lengths that do not add up to @size or a range that
+ * wraps around; -E2BIG if the table would need more than UINT_MAX entries;
+ * -ENOMEM; otherwise the error with which dma_map_p2p() refused the path
+ * (-ENODEV, -EACCES, -EOPNOTSUPP, -EPERM, -EREMOTEIO, -ERANGE), which it
+ * also logs.
  */
 struct sg_table *dma_buf_phys_vec_to_sgt(struct dma_buf_attachment *attach,
 					 struct p2pdma_provider *provider,
@@ -142,6 +147,10 @@ struct sg_table *dma_buf_phys_vec_to_sgt(struct dma_buf_attachment *attach,
 		sg = dma_buf_fill_sg(sg, &dma->maps[i]);
 		cond_resched();
 	}
+	/* every entry was used: dma_buf_sg_nents() counted them */
+	WARN_ON_ONCE(sg);
+	/* there is no CPU list, only DMA addresses */
+	dma->sgt.orig_nents = 0;
 	return &dma->sgt;
 
 err_unmap:
@@ -175,6 +184,8 @@ void dma_buf_free_sgt(struct dma_buf_attachment *attach, struct sg_table *sgt,
 		dma_unmap_p2p(attach->dev, &dma->maps[i], dir, 0);
 		cond_resched();
 	}
+	/* sg_free_table() frees orig_nents entries */
+	dma->sgt.orig_nents = dma->sgt.nents;
 	sg_free_table(&dma->sgt);
 	kvfree(dma);
 }

@@ -348,8 +348,11 @@ out_unlock:
  * A minimal exporter of BAR ranges, written as a driver that exports its
  * own MMIO would write one: map_dma_buf() is dma_buf_phys_vec_to_sgt().
  * Its dma-bufs never get a file descriptor: P2PDMA_EDU_MAP_RANGES and the
- * table benchmark attach edu to one and map it.  The provider is only
- * used while mapping, under p2pdma_edu_devices_lock.
+ * table benchmark attach edu to one and map it.  The provider is only used
+ * while mapping, with its device locked (p2pdma_edu_phys_get()).  It never
+ * moves or revokes the BAR, which is what makes its no-op pin and the
+ * importer's no-op move_notify right, and lets P2PDMA_EDU_MAP_RANGES keep
+ * the table after dropping the reservation lock.
  */
 struct p2pdma_edu_phys {
 	struct p2pdma_provider *provider;
@@ -417,7 +420,8 @@ static const struct dma_buf_attach_ops p2pdma_edu_phys_importer_ops = {
 /*
  * Export @nr ranges of @bar of @prov, whose .paddr are BAR offsets, and
  * attach @dev to the dma-buf.  Returns the attachment, which holds the only
- * reference to the dma-buf.  Called under p2pdma_edu_devices_lock.
+ * reference to the dma-buf.  Called between p2pdma_edu_phys_get() and
+ * p2pdma_edu_phys_put().
  */
 static struct dma_buf_attachment *
 p2pdma_edu_phys_attach_new(struct p2pdma_edu *prov, unsigned int bar,
@@ -470,6 +474,55 @@ static void p2pdma_edu_phys_detach(struct dma_buf_attachment *attach)
 	dma_buf_put(dmabuf);
 }
 
+/*
+ * The reservation lock of a dma-buf nests outside p2pdma_edu_devices_lock:
+ * the importer paths look edu up while holding one.  Mapping through the
+ * dma-buf core therefore cannot hold p2pdma_edu_devices_lock; it holds the
+ * provider's device lock instead, which keeps the provider bound, and a
+ * reference on the importer.  Returns the provider with its device locked
+ * and sets *@imp_dev, or NULL; undone by p2pdma_edu_phys_put().
+ */
+static struct p2pdma_edu *p2pdma_edu_phys_get(u32 provider, unsigned int bar,
+					      u32 importer,
+					      struct device **imp_dev)
+{
+	struct p2pdma_edu *prov, *imp;
+	struct pci_dev *pdev = NULL;
+
+	mutex_lock(&p2pdma_edu_devices_lock);
+	prov = p2pdma_edu_find(provider, false);
+	if (prov)
+		pdev = pci_dev_get(prov->pdev);
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	if (!pdev)
+		return NULL;
+
+	device_lock(&pdev->dev);
+	mutex_lock(&p2pdma_edu_devices_lock);
+	prov = p2pdma_edu_find(provider, false);
+	imp = p2pdma_edu_find(importer, true);
+	if (prov && prov->pdev == pdev && prov->providers[bar] && imp)
+		*imp_dev = get_device(&imp->pdev->dev);
+	else
+		prov = NULL;
+	mutex_unlock(&p2pdma_edu_devices_lock);
+	if (!prov) {
+		device_unlock(&pdev->dev);
+		pci_dev_put(pdev);
+	}
+	return prov;
+}
+
+static void p2pdma_edu_phys_put(struct p2pdma_edu *prov,
+				struct device *imp_dev)
+{
+	struct pci_dev *pdev = prov->pdev;
+
+	device_unlock(&pdev->dev);
+	pci_dev_put(pdev);
+	put_device(imp_dev);
+}
+
 static void p2pdma_edu_unmap(struct p2pdma_edu_mapping *m)
 {
 	if (m->attach) {
@@ -488,8 +541,9 @@ static long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f,
 {
 	struct dma_buf_phys_vec ranges[P2PDMA_EDU_MAX_RANGES];
 	struct p2pdma_edu_map_ranges *req;
-	struct p2pdma_edu *prov, *imp;
 	struct p2pdma_edu_mapping *m;
+	struct p2pdma_edu *prov;
+	struct device *imp_dev;
 	struct scatterlist *sg;
 	unsigned int i;
 	int ret;
@@ -512,31 +566,29 @@ static long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f,
 		ranges[i].len = req->ranges[i].length;
 	}
 
-	mutex_lock(&p2pdma_edu_devices_lock);
-	prov = p2pdma_edu_find(req->provider, false);
-	imp = p2pdma_edu_find(req->importer, true);
-	if (!prov || !prov->providers[req->bar] || !imp) {
-		mutex_unlock(&p2pdma_edu_devices_lock);
+	prov = p2pdma_edu_phys_get(req->provider, req->bar, req->importer,
+				   &imp_dev);
+	if (!prov) {
 		ret = -ENODEV;
 		goto out_free;
 	}
 	m->attach = p2pdma_edu_phys_attach_new(prov, req->bar, ranges,
-					       req->nr_ranges,
-					       &imp->pdev->dev);
+					       req->nr_ranges, imp_dev);
 	if (IS_ERR(m->attach)) {
-		mutex_unlock(&p2pdma_edu_devices_lock);
 		ret = PTR_ERR(m->attach);
+		p2pdma_edu_phys_put(prov, imp_dev);
 		goto out_free;
 	}
 	m->sgt = dma_buf_map_attachment_unlocked(m->attach, DMA_BIDIRECTIONAL);
 	if (IS_ERR(m->sgt)) {
-		p2pdma_edu_phys_detach(m->attach);
-		mutex_unlock(&p2pdma_edu_devices_lock);
 		ret = PTR_ERR(m->sgt);
+		p2pdma_edu_phys_detach(m->attach);
+		p2pdma_edu_phys_put(prov, imp_dev);
 		goto out_free;
 	}
-	m->dev = get_device(&imp->pdev->dev);
-	mutex_unlock(&p2pdma_edu_devices_lock);
+	/* the mapping's reference on the importer */
+	m->dev = get_device(imp_dev);
+	p2pdma_edu_phys_put(prov, imp_dev);
 
 	req->nents = m->sgt->nents;
 	for_each_sgtable_dma_sg(m->sgt, sg, i) {
@@ -1801,7 +1853,7 @@ static long p2pdma_edu_ioctl_bench_map(void __user *arg)
 {
 	struct p2pdma_edu_bench_map_ctx c = {};
 	struct p2pdma_edu_bench_map req;
-	struct p2pdma_edu *prov, *imp;
+	struct p2pdma_edu *prov;
 	int ret;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
@@ -1813,19 +1865,16 @@ static long p2pdma_edu_ioctl_bench_map(void __user *arg)
 		return -EINVAL;
 
 	mutex_lock(&p2pdma_edu_bench_lock);
-	mutex_lock(&p2pdma_edu_devices_lock);
-	prov = p2pdma_edu_find(req.provider, false);
-	imp = p2pdma_edu_find(req.importer, true);
-	if (!prov || !prov->providers[req.bar] || !imp) {
+	prov = p2pdma_edu_phys_get(req.provider, req.bar, req.importer, &c.dev);
+	if (!prov) {
 		ret = -ENODEV;
 		goto out_unlock;
 	}
 	if (req.offset >= pci_resource_len(prov->pdev, req.bar) ||
 	    req.length > pci_resource_len(prov->pdev, req.bar) - req.offset) {
 		ret = -EINVAL;
-		goto out_unlock;
+		goto out_put;
 	}
-	c.dev = &imp->pdev->dev;
 	c.phys = pci_resource_start(prov->pdev, req.bar) + req.offset;
 	c.len = req.length;
 	if (req.method == P2PDMA_EDU_BENCH_RANGES) {
@@ -1837,7 +1886,7 @@ static long p2pdma_edu_ioctl_bench_map(void __user *arg)
 						      c.dev);
 		if (IS_ERR(c.attach)) {
 			ret = PTR_ERR(c.attach);
-			goto out_unlock;
+			goto out_put;
 		}
 	}
 	ret = p2pdma_edu_bench_run(&p2pdma_edu_bench_map_ops[req.method], &c,
@@ -1846,8 +1895,9 @@ static long p2pdma_edu_ioctl_bench_map(void __user *arg)
 	req.nents = c.nents;
 	if (c.attach)
 		p2pdma_edu_phys_detach(c.attach);
+out_put:
+	p2pdma_edu_phys_put(prov, c.dev);
 out_unlock:
-	mutex_unlock(&p2pdma_edu_devices_lock);
 	mutex_unlock(&p2pdma_edu_bench_lock);
 	if (!ret && copy_to_user(arg, &req, sizeof(req)))
 		ret = -EFAULT;

@@ -12,6 +12,7 @@ dir=$(dirname "$0")
 rc=0
 [ "${1:-}" = --kunit ] && { "$dir/kunit.sh" || rc=1; }
 "$dir/topology.sh" || rc=1
+"$dir/nvme-cmb.sh" || rc=1
 # hand the devices from vfio-pci to the test module
 vfio_unbind "$LAB_PROVIDER"
 vfio_unbind "$LAB_IMPORTER"

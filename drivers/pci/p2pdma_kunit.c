@@ -560,6 +560,408 @@ static void p2pdma_test_sgt(struct kunit *test)
 			    ERR_PTR(-EINVAL));
 }
 
+/*
+ * Fake PCI hierarchies, never registered, for the classification itself
+ * (calc_map_type_and_dist()): buses with devices on them, bridges with an
+ * ACS capability that redirects or none, host bridges with one memory
+ * window at a given offset and, at 00.0, the device that the host bridge
+ * whitelist looks at.
+ */
+#define P2PDMA_TEST_ACS	0x100	/* where a fake port has its ACS capability */
+
+static int p2pdma_test_cfg_read(struct pci_bus *bus, unsigned int devfn,
+				int where, int size, u32 *val)
+{
+	/* only ports with an ACS capability are read: it redirects */
+	*val = where == P2PDMA_TEST_ACS + PCI_ACS_CTRL ? PCI_ACS_RR : 0;
+	return PCIBIOS_SUCCESSFUL;
+}
+
+static int p2pdma_test_cfg_write(struct pci_bus *bus, unsigned int devfn,
+				 int where, int size, u32 val)
+{
+	return PCIBIOS_SUCCESSFUL;
+}
+
+static struct pci_ops p2pdma_test_cfg_ops = {
+	.read = p2pdma_test_cfg_read,
+	.write = p2pdma_test_cfg_write,
+};
+
+static struct pci_bus *p2pdma_test_bus(struct kunit *test,
+				       struct pci_bus *parent,
+				       struct pci_dev *self, int nr)
+{
+	struct pci_bus *bus = kunit_kzalloc(test, sizeof(*bus), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, bus);
+	INIT_LIST_HEAD(&bus->devices);
+	bus->parent = parent;
+	bus->self = self;
+	bus->number = nr;
+	bus->ops = &p2pdma_test_cfg_ops;
+	if (parent)
+		bus->sysdata = parent->sysdata;
+	if (self)
+		self->subordinate = bus;
+	return bus;
+}
+
+/* Fills in a fake device on @bus; PCIe port or endpoint type @type. */
+static void p2pdma_test_init_dev(struct pci_dev *pdev, struct pci_bus *bus,
+				 unsigned int devfn, int type, const char *name)
+{
+	pdev->bus = bus;
+	pdev->devfn = devfn;
+	pdev->dev.bus = &pci_bus_type;
+	pdev->dev.init_name = name;
+	if (type >= 0) {
+		pdev->pcie_cap = 0x40;
+		pdev->pcie_flags_reg = type << 4;
+	}
+	pdev->dma_mask = DMA_BIT_MASK(64);
+	pdev->dev.dma_mask = &pdev->dma_mask;
+	list_add_tail(&pdev->bus_list, &bus->devices);
+}
+
+static struct pci_dev *p2pdma_test_dev(struct kunit *test, struct pci_bus *bus,
+				       unsigned int devfn, int type,
+				       const char *name)
+{
+	struct pci_dev *pdev = kunit_kzalloc(test, sizeof(*pdev), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, pdev);
+	p2pdma_test_init_dev(pdev, bus, devfn, type, name);
+	return pdev;
+}
+
+/* A port with a child bus numbered @nr */
+static struct pci_bus *p2pdma_test_port(struct kunit *test, struct pci_bus *bus,
+					unsigned int devfn, int type, int nr,
+					bool acs_redirect, const char *name)
+{
+	struct pci_dev *port = p2pdma_test_dev(test, bus, devfn, type, name);
+
+	if (acs_redirect)
+		port->acs_cap = P2PDMA_TEST_ACS;
+	return p2pdma_test_bus(test, bus, port, nr);
+}
+
+static void p2pdma_test_free_windows(void *data)
+{
+	resource_list_free(data);
+}
+
+/*
+ * A host bridge whose root bus is @nr, with a memory window that the CPU
+ * sees at @cpu and PCI at @bus_addr, and at 00.0 a device @vendor:@device
+ * (none if @vendor is 0).  Returns the root bus.
+ */
+static struct pci_bus *p2pdma_test_host(struct kunit *test, int nr, u64 cpu,
+					u64 bus_addr, u16 vendor, u16 device)
+{
+	struct pci_host_bridge *host;
+	struct resource_entry *win;
+	struct pci_sysdata *sd;
+	struct resource *res;
+	struct pci_bus *root;
+	struct pci_dev *hb;
+	int ret;
+
+	host = kunit_kzalloc(test, sizeof(*host), GFP_KERNEL);
+	res = kunit_kzalloc(test, sizeof(*res), GFP_KERNEL);
+	sd = kunit_kzalloc(test, sizeof(*sd), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, host);
+	KUNIT_ASSERT_NOT_NULL(test, res);
+	KUNIT_ASSERT_NOT_NULL(test, sd);
+	INIT_LIST_HEAD(&host->windows);
+	ret = kunit_add_action_or_reset(test, p2pdma_test_free_windows,
+					&host->windows);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	*res = DEFINE_RES_MEM(cpu, SZ_64G);
+	win = resource_list_create_entry(res, 0);
+	KUNIT_ASSERT_NOT_NULL(test, win);
+	win->offset = cpu - bus_addr;
+	resource_list_add_tail(win, &host->windows);
+
+	root = p2pdma_test_bus(test, NULL, NULL, nr);
+	root->bridge = &host->dev;
+	root->sysdata = sd;
+	host->bus = root;
+	if (vendor) {
+		hb = p2pdma_test_dev(test, root, PCI_DEVFN(0, 0), -1,
+				     "p2pdma-test-host-bridge");
+		hb->vendor = vendor;
+		hb->device = device;
+	}
+	return root;
+}
+
+static void p2pdma_test_release_pdev(struct device *dev)
+{
+	kfree(to_pci_dev(dev));
+}
+
+static void p2pdma_test_put_dev(void *data)
+{
+	put_device(data);
+}
+
+/*
+ * A provider with BAR 2 of 16 MiB at CPU address @bar: a device whose
+ * devres works, so that pcim_p2pdma_init() can run on it and its providers
+ * are released with it.
+ */
+static struct p2pdma_provider *p2pdma_test_init_provider(struct kunit *test,
+							 struct pci_bus *bus,
+							 u64 bar)
+{
+	struct pci_dev *pdev = kzalloc(sizeof(*pdev), GFP_KERNEL);
+	struct p2pdma_provider *p;
+	int ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, pdev);
+	device_initialize(&pdev->dev);
+	pdev->dev.release = p2pdma_test_release_pdev;
+	ret = kunit_add_action_or_reset(test, p2pdma_test_put_dev, &pdev->dev);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	p2pdma_test_init_dev(pdev, bus, PCI_DEVFN(0, 0), PCI_EXP_TYPE_ENDPOINT,
+			     "p2pdma-test-provider");
+	pdev->resource[2] = DEFINE_RES_MEM(bar, SZ_16M);
+
+	KUNIT_ASSERT_EQ(test, pcim_p2pdma_init(pdev), 0);
+	/* again: nothing changes */
+	KUNIT_ASSERT_EQ(test, pcim_p2pdma_init(pdev), 0);
+	KUNIT_EXPECT_NULL(test, pcim_p2pdma_provider(pdev, 0));
+	p = pcim_p2pdma_provider(pdev, 2);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_PTR_EQ(test, p->owner, &pdev->dev);
+	return p;
+}
+
+/* A host bridge window: where the CPU and PCI see it */
+struct p2pdma_test_window {
+	u64 cpu;
+	u64 bus;
+};
+
+static const struct p2pdma_test_window p2pdma_test_windows[] = {
+	{ 0x4000000000ULL, 0x4000000000ULL },	/* offset 0, as on x86 */
+	{ 0x4000000000ULL, 0 },			/* bus below the CPU */
+	{ 0x80000000ULL, 0x180000000ULL },	/* bus above the CPU */
+};
+
+/*
+ * Provider and client below the two downstream ports of one switch, under
+ * a root port: pcim_p2pdma_init() takes the offset from the host bridge
+ * window, the path is classified as bus address, and dma_map_p2p() and
+ * dma_buf_phys_vec_to_sgt() give exact PCI bus addresses, for a window
+ * offset that is zero, negative and positive.  The class is cached: ACS
+ * redirection turned on afterwards changes nothing until the entry is
+ * dropped; then the path goes through the host bridge, with the CPU
+ * physical address (AMD Zen), or is refused with EACCES.
+ */
+static void p2pdma_test_topo_switch(struct kunit *test)
+{
+	unsigned int w;
+
+	for (w = 0; w < ARRAY_SIZE(p2pdma_test_windows); w++) {
+		const struct p2pdma_test_window *win = &p2pdma_test_windows[w];
+		u64 bar = win->cpu + SZ_2M, bus_bar = win->bus + SZ_2M;
+		struct dma_buf_phys_vec r[] = {
+			{ .paddr = bar + SZ_64K, .len = SZ_8K },
+			{ .paddr = bar, .len = SZ_4K },
+		};
+		struct pci_bus *root, *b1, *b2, *b3, *b4;
+		struct dma_buf_attachment *attach;
+		struct p2pdma_provider *p;
+		struct pci_p2pdma *p2p;
+		struct dma_p2p_map map;
+		struct pci_dev *client;
+		struct sg_table *sgt;
+		int err;
+
+		root = p2pdma_test_host(test, 0, win->cpu, win->bus, 0, 0);
+		b1 = p2pdma_test_port(test, root, PCI_DEVFN(0x10, 0),
+				      PCI_EXP_TYPE_ROOT_PORT, 1, true,
+				      "p2pdma-test-rp");
+		b2 = p2pdma_test_port(test, b1, PCI_DEVFN(0, 0),
+				      PCI_EXP_TYPE_UPSTREAM, 2, false,
+				      "p2pdma-test-up");
+		b3 = p2pdma_test_port(test, b2, PCI_DEVFN(0, 0),
+				      PCI_EXP_TYPE_DOWNSTREAM, 3, false,
+				      "p2pdma-test-dn1");
+		b4 = p2pdma_test_port(test, b2, PCI_DEVFN(1, 0),
+				      PCI_EXP_TYPE_DOWNSTREAM, 4, false,
+				      "p2pdma-test-dn2");
+		p = p2pdma_test_init_provider(test, b3, bar);
+		client = p2pdma_test_dev(test, b4, PCI_DEVFN(0, 0),
+					 PCI_EXP_TYPE_ENDPOINT,
+					 "p2pdma-test-client");
+		KUNIT_EXPECT_EQ(test, p->bus_offset, win->bus - win->cpu);
+
+		/* the root port's ACS redirection is above the common bridge */
+		KUNIT_EXPECT_EQ(test, pci_p2pdma_map_type(p, &client->dev),
+				PCI_P2PDMA_MAP_BUS_ADDR);
+		KUNIT_ASSERT_EQ(test, dma_map_p2p(&client->dev, p,
+						  bar + 0x3000, SZ_8K,
+						  DMA_BIDIRECTIONAL, 0, &map),
+				0);
+		KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)(bus_bar + 0x3000));
+		KUNIT_EXPECT_EQ(test, map.type, PCI_P2PDMA_MAP_BUS_ADDR);
+		KUNIT_EXPECT_FALSE(test, map.mapped);
+		dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+
+		attach = p2pdma_test_attach(test, &client->dev);
+		sgt = p2pdma_test_to_sgt(attach, p, r, ARRAY_SIZE(r),
+					 SZ_8K + SZ_4K);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+		KUNIT_EXPECT_EQ(test, sgt->nents, 2U);
+		KUNIT_EXPECT_EQ(test, sg_dma_address(sgt->sgl),
+				(dma_addr_t)(bus_bar + SZ_64K));
+		KUNIT_EXPECT_EQ(test, sg_dma_address(sg_next(sgt->sgl)),
+				(dma_addr_t)bus_bar);
+		KUNIT_EXPECT_TRUE(test, sg_dma_is_bus_address(sgt->sgl));
+		p2pdma_test_free_sgt(attach, sgt);
+
+		/* cached: a redirect set now is not seen ... */
+		b3->self->acs_cap = P2PDMA_TEST_ACS;
+		KUNIT_EXPECT_EQ(test, pci_p2pdma_map_type(p, &client->dev),
+				PCI_P2PDMA_MAP_BUS_ADDR);
+		/* ... until the entry is dropped */
+		p2p = rcu_dereference_protected(to_pci_dev(p->owner)->p2pdma, 1);
+		xa_erase(&p2p->map_types, map_types_idx(client));
+		err = dma_map_p2p(&client->dev, p, bar, SZ_4K,
+				  DMA_BIDIRECTIONAL, 0, &map);
+		if (!cpu_supports_p2pdma()) {
+			KUNIT_EXPECT_EQ(test, err, -EACCES);
+			continue;
+		}
+		KUNIT_ASSERT_EQ(test, err, 0);
+		KUNIT_EXPECT_EQ(test, map.type,
+				PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+		/* no IOMMU: the CPU physical address, not the bus address */
+		KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)bar);
+		KUNIT_EXPECT_TRUE(test, map.mapped);
+		dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+	}
+}
+
+/*
+ * Provider and client on two root ports: through the host bridge, which
+ * the whitelist allows (Intel Skylake-E at 00.0) whatever the CPU, and
+ * q35's 8086:29c0 does not (refused with EOPNOTSUPP unless the CPU is AMD
+ * Zen).  Through the host bridge, without an IOMMU, the address is the CPU
+ * physical one even where the window has an offset.
+ */
+static void p2pdma_test_topo_rootports(struct kunit *test)
+{
+	static const struct {
+		u16 device;
+		bool whitelisted;
+	} hosts[] = {
+		{ 0x2030, true },
+		{ 0x29c0, false },
+	};
+	const struct p2pdma_test_window *win = &p2pdma_test_windows[1];
+	u64 bar = win->cpu + SZ_2M;
+	unsigned int h;
+
+	for (h = 0; h < ARRAY_SIZE(hosts); h++) {
+		struct pci_bus *root, *b1, *b2;
+		struct p2pdma_provider *p;
+		struct dma_p2p_map map;
+		struct pci_dev *client;
+		int err;
+
+		root = p2pdma_test_host(test, 0, win->cpu, win->bus,
+					PCI_VENDOR_ID_INTEL, hosts[h].device);
+		b1 = p2pdma_test_port(test, root, PCI_DEVFN(0x10, 0),
+				      PCI_EXP_TYPE_ROOT_PORT, 1, true,
+				      "p2pdma-test-rp1");
+		b2 = p2pdma_test_port(test, root, PCI_DEVFN(0x11, 0),
+				      PCI_EXP_TYPE_ROOT_PORT, 2, true,
+				      "p2pdma-test-rp2");
+		p = p2pdma_test_init_provider(test, b1, bar);
+		client = p2pdma_test_dev(test, b2, PCI_DEVFN(0, 0),
+					 PCI_EXP_TYPE_ENDPOINT,
+					 "p2pdma-test-client");
+
+		err = dma_map_p2p(&client->dev, p, bar + SZ_4K, SZ_4K,
+				  DMA_BIDIRECTIONAL, 0, &map);
+		if (!hosts[h].whitelisted && !cpu_supports_p2pdma()) {
+			KUNIT_EXPECT_EQ(test, err, -EOPNOTSUPP);
+			KUNIT_EXPECT_EQ(test,
+					pci_p2pdma_map_type(p, &client->dev),
+					PCI_P2PDMA_MAP_NOT_SUPPORTED);
+			continue;
+		}
+		KUNIT_ASSERT_EQ(test, err, 0);
+		KUNIT_EXPECT_EQ(test, map.type,
+				PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+		KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)(bar + SZ_4K));
+		KUNIT_EXPECT_TRUE(test, map.mapped);
+		dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+	}
+}
+
+/*
+ * Provider and client below two host bridges: allowed when both are on
+ * the whitelist without the same-host-bridge restriction (Skylake-E),
+ * refused with EOPNOTSUPP (unless the CPU is AMD Zen) when the entry
+ * requires one host bridge (Xeon E5, 8086:3c00).
+ */
+static void p2pdma_test_topo_hostbridges(struct kunit *test)
+{
+	static const struct {
+		u16 device;
+		bool allowed;
+	} hosts[] = {
+		{ 0x2030, true },
+		{ 0x3c00, false },
+	};
+	unsigned int h;
+
+	for (h = 0; h < ARRAY_SIZE(hosts); h++) {
+		u64 bar = 0x4000000000ULL + SZ_2M;
+		struct pci_bus *root0, *root1, *b1, *b2;
+		struct p2pdma_provider *p;
+		struct dma_p2p_map map;
+		struct pci_dev *client;
+		int err;
+
+		root0 = p2pdma_test_host(test, 0, 0x4000000000ULL,
+					 0x4000000000ULL, PCI_VENDOR_ID_INTEL,
+					 hosts[h].device);
+		root1 = p2pdma_test_host(test, 0x80, 0x5000000000ULL,
+					 0x5000000000ULL, PCI_VENDOR_ID_INTEL,
+					 hosts[h].device);
+		b1 = p2pdma_test_port(test, root0, PCI_DEVFN(0x10, 0),
+				      PCI_EXP_TYPE_ROOT_PORT, 1, false,
+				      "p2pdma-test-rp1");
+		b2 = p2pdma_test_port(test, root1, PCI_DEVFN(0, 0),
+				      PCI_EXP_TYPE_ROOT_PORT, 0x81, false,
+				      "p2pdma-test-rp2");
+		p = p2pdma_test_init_provider(test, b1, bar);
+		client = p2pdma_test_dev(test, b2, PCI_DEVFN(0, 0),
+					 PCI_EXP_TYPE_ENDPOINT,
+					 "p2pdma-test-client");
+
+		err = dma_map_p2p(&client->dev, p, bar, SZ_4K,
+				  DMA_BIDIRECTIONAL, 0, &map);
+		if (!hosts[h].allowed && !cpu_supports_p2pdma()) {
+			KUNIT_EXPECT_EQ(test, err, -EOPNOTSUPP);
+			continue;
+		}
+		KUNIT_ASSERT_EQ(test, err, 0);
+		KUNIT_EXPECT_EQ(test, map.type,
+				PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+		KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)bar);
+		dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+	}
+}
+
+
 static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_bus_addr),
 	KUNIT_CASE(p2pdma_test_addressable),
@@ -568,6 +970,9 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_map_types_idx),
 	KUNIT_CASE(p2pdma_test_map_by_class),
 	KUNIT_CASE(p2pdma_test_sgt),
+	KUNIT_CASE(p2pdma_test_topo_switch),
+	KUNIT_CASE(p2pdma_test_topo_rootports),
+	KUNIT_CASE(p2pdma_test_topo_hostbridges),
 	{}
 };
 

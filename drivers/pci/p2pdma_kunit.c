@@ -961,7 +961,6 @@ static void p2pdma_test_topo_hostbridges(struct kunit *test)
 	}
 }
 
-
 static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_bus_addr),
 	KUNIT_CASE(p2pdma_test_addressable),

@@ -752,6 +752,32 @@ static const struct p2pdma_test_window p2pdma_test_windows[] = {
 };
 
 /*
+ * A mapping of @phys through the host bridge for @client: refused with
+ * @refused if that is not 0, else mapped at the CPU physical address
+ * (no IOMMU), whatever the window's offset.
+ */
+static void p2pdma_test_host_bridge_map(struct kunit *test,
+					struct p2pdma_provider *p,
+					struct pci_dev *client, u64 phys,
+					int refused)
+{
+	struct dma_p2p_map map;
+	int err;
+
+	err = dma_map_p2p(&client->dev, p, phys, SZ_4K, DMA_BIDIRECTIONAL, 0,
+			  &map);
+	if (refused) {
+		KUNIT_EXPECT_EQ(test, err, refused);
+		return;
+	}
+	KUNIT_ASSERT_EQ(test, err, 0);
+	KUNIT_EXPECT_EQ(test, map.type, PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+	KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)phys);
+	KUNIT_EXPECT_TRUE(test, map.mapped);
+	dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+}
+
+/*
  * Provider and client below the two downstream ports of one switch, under
  * a root port: pcim_p2pdma_init() takes the offset from the host bridge
  * window, the path is classified as bus address, and dma_map_p2p() and
@@ -779,7 +805,6 @@ static void p2pdma_test_topo_switch(struct kunit *test)
 		struct dma_p2p_map map;
 		struct pci_dev *client;
 		struct sg_table *sgt;
-		int err;
 
 		root = p2pdma_test_host(test, 0, win->cpu, win->bus, 0, 0);
 		b1 = p2pdma_test_port(test, root, PCI_DEVFN(0x10, 0),
@@ -831,19 +856,8 @@ static void p2pdma_test_topo_switch(struct kunit *test)
 		/* ... until the entry is dropped */
 		p2p = rcu_dereference_protected(to_pci_dev(p->owner)->p2pdma, 1);
 		xa_erase(&p2p->map_types, map_types_idx(client));
-		err = dma_map_p2p(&client->dev, p, bar, SZ_4K,
-				  DMA_BIDIRECTIONAL, 0, &map);
-		if (!cpu_supports_p2pdma()) {
-			KUNIT_EXPECT_EQ(test, err, -EACCES);
-			continue;
-		}
-		KUNIT_ASSERT_EQ(test, err, 0);
-		KUNIT_EXPECT_EQ(test, map.type,
-				PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
-		/* no IOMMU: the CPU physical address, not the bus address */
-		KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)bar);
-		KUNIT_EXPECT_TRUE(test, map.mapped);
-		dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+		p2pdma_test_host_bridge_map(test, p, client, bar,
+					    cpu_supports_p2pdma() ? 0 : -EACCES);
 	}
 }
 
@@ -870,9 +884,8 @@ static void p2pdma_test_topo_rootports(struct kunit *test)
 	for (h = 0; h < ARRAY_SIZE(hosts); h++) {
 		struct pci_bus *root, *b1, *b2;
 		struct p2pdma_provider *p;
-		struct dma_p2p_map map;
 		struct pci_dev *client;
-		int err;
+		bool refused;
 
 		root = p2pdma_test_host(test, 0, win->cpu, win->bus,
 					PCI_VENDOR_ID_INTEL, hosts[h].device);
@@ -887,21 +900,12 @@ static void p2pdma_test_topo_rootports(struct kunit *test)
 					 PCI_EXP_TYPE_ENDPOINT,
 					 "p2pdma-test-client");
 
-		err = dma_map_p2p(&client->dev, p, bar + SZ_4K, SZ_4K,
-				  DMA_BIDIRECTIONAL, 0, &map);
-		if (!hosts[h].whitelisted && !cpu_supports_p2pdma()) {
-			KUNIT_EXPECT_EQ(test, err, -EOPNOTSUPP);
-			KUNIT_EXPECT_EQ(test,
-					pci_p2pdma_map_type(p, &client->dev),
-					PCI_P2PDMA_MAP_NOT_SUPPORTED);
-			continue;
-		}
-		KUNIT_ASSERT_EQ(test, err, 0);
-		KUNIT_EXPECT_EQ(test, map.type,
-				PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
-		KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)(bar + SZ_4K));
-		KUNIT_EXPECT_TRUE(test, map.mapped);
-		dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+		refused = !hosts[h].whitelisted && !cpu_supports_p2pdma();
+		p2pdma_test_host_bridge_map(test, p, client, bar + SZ_4K,
+					    refused ? -EOPNOTSUPP : 0);
+		KUNIT_EXPECT_EQ(test, pci_p2pdma_map_type(p, &client->dev),
+				refused ? PCI_P2PDMA_MAP_NOT_SUPPORTED :
+					  PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
 	}
 }
 
@@ -926,9 +930,7 @@ static void p2pdma_test_topo_hostbridges(struct kunit *test)
 		u64 bar = 0x4000000000ULL + SZ_2M;
 		struct pci_bus *root0, *root1, *b1, *b2;
 		struct p2pdma_provider *p;
-		struct dma_p2p_map map;
 		struct pci_dev *client;
-		int err;
 
 		root0 = p2pdma_test_host(test, 0, 0x4000000000ULL,
 					 0x4000000000ULL, PCI_VENDOR_ID_INTEL,
@@ -947,17 +949,10 @@ static void p2pdma_test_topo_hostbridges(struct kunit *test)
 					 PCI_EXP_TYPE_ENDPOINT,
 					 "p2pdma-test-client");
 
-		err = dma_map_p2p(&client->dev, p, bar, SZ_4K,
-				  DMA_BIDIRECTIONAL, 0, &map);
-		if (!hosts[h].allowed && !cpu_supports_p2pdma()) {
-			KUNIT_EXPECT_EQ(test, err, -EOPNOTSUPP);
-			continue;
-		}
-		KUNIT_ASSERT_EQ(test, err, 0);
-		KUNIT_EXPECT_EQ(test, map.type,
-				PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
-		KUNIT_EXPECT_EQ(test, map.addr, (dma_addr_t)bar);
-		dma_unmap_p2p(&client->dev, &map, DMA_BIDIRECTIONAL, 0);
+		p2pdma_test_host_bridge_map(test, p, client, bar,
+					    hosts[h].allowed ||
+					    cpu_supports_p2pdma() ?
+					    0 : -EOPNOTSUPP);
 	}
 }
 

@@ -523,22 +523,13 @@ umem_test_attach_pinned(struct kunit *test, struct umem_test *t)
 }
 
 /*
- * The exporter revokes between the attach and the lock of
- * ib_umem_dmabuf_get_pinned_and_lock(): the umem must fail without taking
- * a pin that nothing would drop.
+ * The second half of ib_umem_dmabuf_get_pinned_and_lock(), on a umem the
+ * exporter revoked first: it fails, and leaves no pin and no mapping.
  */
-static void umem_test_pinned_revoke_race(struct kunit *test)
+static void umem_test_pin_revoked(struct kunit *test, struct umem_test *t,
+				  struct ib_umem_dmabuf *umem_dmabuf)
 {
-	const unsigned int lens[] = { 2 * PAGE_SIZE };
-	struct umem_test *t = umem_test_init(test, 2 * PAGE_SIZE, 1, lens);
-	struct ib_umem_dmabuf *umem_dmabuf;
 	int ret;
-
-	umem_dmabuf = umem_test_attach_pinned(test, t);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, umem_dmabuf);
-
-	/* the revoke lands first */
-	umem_test_move(t);
 
 	dma_resv_lock(t->dmabuf->resv, NULL);
 	ret = ib_umem_dmabuf_pin_and_map_locked(umem_dmabuf);
@@ -548,6 +539,25 @@ static void umem_test_pinned_revoke_race(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, t->exp->pins - t->exp->unpins, 0);
 	KUNIT_EXPECT_EQ(test, t->exp->maps, t->exp->unmaps);
+}
+
+/*
+ * The exporter revokes between the attach and the lock of
+ * ib_umem_dmabuf_get_pinned_and_lock(): the umem must fail without taking
+ * a pin that nothing would drop.
+ */
+static void umem_test_pinned_revoke_race(struct kunit *test)
+{
+	const unsigned int lens[] = { 2 * PAGE_SIZE };
+	struct umem_test *t = umem_test_init(test, 2 * PAGE_SIZE, 1, lens);
+	struct ib_umem_dmabuf *umem_dmabuf;
+
+	umem_dmabuf = umem_test_attach_pinned(test, t);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, umem_dmabuf);
+
+	/* the revoke lands first */
+	umem_test_move(t);
+	umem_test_pin_revoked(test, t, umem_dmabuf);
 }
 
 /*
@@ -561,7 +571,6 @@ static void umem_test_pinned_revoke_attaching(struct kunit *test)
 	struct umem_test *t = umem_test_init(test, 2 * PAGE_SIZE, 1, lens);
 	struct ib_umem_dmabuf *umem_dmabuf;
 	struct dma_buf_attachment *attach;
-	int ret;
 
 	umem_dmabuf = umem_test_attach_pinned(test, t);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, umem_dmabuf);
@@ -571,13 +580,7 @@ static void umem_test_pinned_revoke_attaching(struct kunit *test)
 	umem_test_move(t);
 	umem_dmabuf->attach = attach;
 	KUNIT_EXPECT_TRUE(test, umem_dmabuf->revoked);
-
-	dma_resv_lock(t->dmabuf->resv, NULL);
-	ret = ib_umem_dmabuf_pin_and_map_locked(umem_dmabuf);
-	dma_resv_unlock(t->dmabuf->resv);
-	KUNIT_EXPECT_EQ(test, ret, -ENODEV);
-	umem_test_put(test, umem_dmabuf);
-	KUNIT_EXPECT_EQ(test, t->exp->pins - t->exp->unpins, 0);
+	umem_test_pin_revoked(test, t, umem_dmabuf);
 }
 
 static struct kunit_case umem_dmabuf_test_cases[] = {

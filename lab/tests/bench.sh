@@ -59,7 +59,8 @@ echo "TAP version 13"
 [ "${LAB_BENCH_HEADER:-0}" = 1 ] &&
 	"$LAB_KSFT/vfio/vfio_dmabuf_bench" -p "$P" -i "$I" -H ||
 	true
-p2pdma_edu_load "$P" || { t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
+p2pdma_edu_load "$P" && p2pdma_hca_load ||
+	{ t_notok "insmod p2pdma_edu.ko p2pdma_hca.ko"; t_done; exit; }
 has map && bench map -s "$sizes"
 # Last with p2pdma_edu: the struct pages stay until the provider unbinds
 has p2pmem && bench p2pmem -s "$mem"
@@ -75,5 +76,5 @@ if has reg || has revoke || has export; then
 fi
 t_check "no vfio-pci dma-buf is left in debugfs" \
 	eval "! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
-t_check "p2pdma_edu unloads" rmmod p2pdma_edu
+t_check "p2pdma_edu unloads" rmmod p2pdma_hca p2pdma_edu
 t_done

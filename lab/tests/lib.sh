@@ -123,6 +123,11 @@ p2pdma_edu_load() {
 	echo "$1" > /sys/bus/pci/drivers_probe
 }
 
+# Load the stand-in HCA, p2pdma_hca.ko, a client of p2pdma_edu.ko.
+p2pdma_hca_load() {
+	insmod "$LAB_MODS/p2pdma/src/module/p2pdma_hca.ko"
+}
+
 vfio_unbind() {
 	local d
 	d=$(pci_sysfs "$1")

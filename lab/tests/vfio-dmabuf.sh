@@ -15,8 +15,8 @@ P=$LAB_PROVIDER
 I=$LAB_IMPORTER
 echo "TAP version 13"
 # edu binds to p2pdma_edu by ID; the provider goes to vfio-pci
-insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" ||
-	{ t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
+insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" && p2pdma_hca_load ||
+	{ t_notok "insmod p2pdma_edu.ko p2pdma_hca.ko"; t_done; exit; }
 vfio_bind_group "$P"
 vfio_bind_group "$LAB_IODEV"
 vfio_bind_group "$LAB_RESETDEV" ||
@@ -111,7 +111,7 @@ t_check "the RDMA core saw no move_notify on a pinned umem" \
 	eval "! echo \"\$log\" | grep -q 'should not be called when memory is pinned'"
 t_check "no vfio-pci dma-buf is left in debugfs" \
 	eval "! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
-t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_edu
+t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_hca p2pdma_edu
 rdma link delete rxe0
 vfio_unbind "$P"
 vfio_unbind "$LAB_IODEV"

@@ -134,24 +134,24 @@ static struct p2pdma_edu_import_info info(int edu, unsigned int handle)
 	return i;
 }
 
-static struct p2pdma_edu_mr_info mr_info(int edu, unsigned int handle)
+static struct p2pdma_edu_mr_info mr_info(int hca, unsigned int handle)
 {
 	struct p2pdma_edu_mr_info i = { .handle = handle };
 
-	if (ioctl(edu, P2PDMA_EDU_MR_INFO, &i))
+	if (ioctl(hca, P2PDMA_EDU_MR_INFO, &i))
 		die("P2PDMA_EDU_MR_INFO");
 	return i;
 }
 
 /* An RDMA write of XFER bytes into the MR at @iova */
-static int mr_write(int edu, unsigned int handle, uint64_t iova, uint8_t *buf)
+static int mr_write(int hca, unsigned int handle, uint64_t iova, uint8_t *buf)
 {
 	struct p2pdma_edu_mr_access a = {
 		.handle = handle, .write = 1, .iova = iova, .length = XFER,
 		.user_buf = (uintptr_t)buf,
 	};
 
-	return ioctl(edu, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
+	return ioctl(hca, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
 }
 
 static int dma_to_bar(int edu, unsigned int handle, uint64_t offset,
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 	struct p2pdma_edu_mr_info m;
 	char path[64], line[128];
 	uint8_t buf[XFER];
-	int dev, edu, buf_fd, ret;
+	int dev, edu, hca, buf_fd, ret;
 	FILE *f;
 
 	if (argc != 4) {
@@ -207,6 +207,9 @@ int main(int argc, char **argv)
 	edu = open(P2PDMA_EDU_DEV, O_RDWR);
 	if (edu < 0)
 		die(P2PDMA_EDU_DEV);
+	hca = open(P2PDMA_HCA_DEV, O_RDWR);
+	if (hca < 0)
+		die(P2PDMA_HCA_DEV);
 
 	step("export BAR2 [%#llx, +%#llx) of %s with VFIO_DEVICE_FEATURE_DMA_BUF",
 	     OFFSET, LENGTH, argv[1]);
@@ -273,7 +276,7 @@ int main(int argc, char **argv)
 	mr.offset = MR_OFFSET;
 	mr.length = MR_LENGTH;
 	mr.iova = MR_IOVA;
-	ret = ioctl(edu, P2PDMA_EDU_REG_MR, &mr);
+	ret = ioctl(hca, P2PDMA_EDU_REG_MR, &mr);
 	check(!ret, "registered at IOVA %#llx: %llu translation entries of %llu KiB",
 	      MR_IOVA, (unsigned long long)mr.entries,
 	      (unsigned long long)mr.page_size >> 10);
@@ -283,7 +286,7 @@ int main(int argc, char **argv)
 	step("RDMA write of 4 KiB at IOVA %#llx, through the HCA's table",
 	     MR_IOVA + 0x1000);
 	pattern(buf, 3);
-	check(!mr_write(edu, mr.handle, MR_IOVA + 0x1000, buf),
+	check(!mr_write(hca, mr.handle, MR_IOVA + 0x1000, buf),
 	      "edu wrote through the MR");
 	check(landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf),
 	      "host file holds the data at BAR offset %#llx",
@@ -291,11 +294,11 @@ int main(int argc, char **argv)
 
 	step("clear memory decode: the HCA zaps its table and unmaps the umem");
 	set_memory(dev, 0);
-	m = mr_info(edu, mr.handle);
+	m = mr_info(hca, mr.handle);
 	check(m.invalidations == 1 && !m.valid,
 	      "move_notify seen (%u), table zapped", m.invalidations);
 	pattern(buf, 4);
-	ret = mr_write(edu, mr.handle, MR_IOVA + 0x1000, buf);
+	ret = mr_write(hca, mr.handle, MR_IOVA + 0x1000, buf);
 	check(ret == -ENODEV, "the RDMA write faults and fails: %s",
 	      strerror(-ret));
 	check(!landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf),
@@ -303,9 +306,9 @@ int main(int argc, char **argv)
 
 	step("set memory decode again: the next RDMA write faults the MR in");
 	set_memory(dev, 1);
-	check(!mr_write(edu, mr.handle, MR_IOVA + 0x1000, buf),
+	check(!mr_write(hca, mr.handle, MR_IOVA + 0x1000, buf),
 	      "RDMA write after re-enable");
-	m = mr_info(edu, mr.handle);
+	m = mr_info(hca, mr.handle);
 	check(landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf) &&
 	      m.faults == 2 && m.invalidations == 2,
 	      "data landed; %u move_notify, %u faults (registration + re-fault)",
@@ -313,13 +316,14 @@ int main(int argc, char **argv)
 
 	step("close the vfio device: revoked for good, the dma-buf stays valid");
 	close(dev);
-	m = mr_info(edu, mr.handle);
+	m = mr_info(hca, mr.handle);
 	check(m.invalidations == 3 && !m.valid, "move_notify (%u)",
 	      m.invalidations);
-	ret = mr_write(edu, mr.handle, MR_IOVA + 0x1000, buf);
+	ret = mr_write(hca, mr.handle, MR_IOVA + 0x1000, buf);
 	check(ret == -ENODEV, "the RDMA write fails: %s", strerror(-ret));
-	check(!ioctl(edu, P2PDMA_EDU_DEREG_MR, &mr.handle), "MR deregistered");
+	check(!ioctl(hca, P2PDMA_EDU_DEREG_MR, &mr.handle), "MR deregistered");
 	close(buf_fd);
+	close(hca);
 	close(edu);
 	free(map);
 

@@ -11,6 +11,8 @@
 #include <linux/types.h>
 
 #define P2PDMA_EDU_DEV		"/dev/p2pdma_edu"
+/* The stand-in HCA (p2pdma_hca.ko): the P2PDMA_EDU_*MR* and BENCH_REG ioctls */
+#define P2PDMA_HCA_DEV		"/dev/p2pdma_hca"
 
 /* A PCI function: domain << 16 | bus << 8 | devfn */
 #define P2PDMA_EDU_PCI(dom, bus, dev, fn) \
@@ -501,6 +503,7 @@ struct p2pdma_edu_claim {
 #define P2PDMA_EDU_IMPORT_INFO	_IOWR('P', 0x0a, struct p2pdma_edu_import_info)
 #define P2PDMA_EDU_IMPORT_CLOSE	_IOW('P', 0x0b, __u32)
 #define P2PDMA_EDU_IMPORT_FENCE	_IOW('P', 0x0c, struct p2pdma_edu_import_fence)
+/* On /dev/p2pdma_hca: REG_MR, MR_ACCESS, MR_INFO, DEREG_MR, BENCH_REG */
 #define P2PDMA_EDU_REG_MR	_IOWR('P', 0x0d, struct p2pdma_edu_reg_mr)
 #define P2PDMA_EDU_MR_ACCESS	_IOW('P', 0x0e, struct p2pdma_edu_mr_access)
 #define P2PDMA_EDU_MR_INFO	_IOWR('P', 0x0f, struct p2pdma_edu_mr_info)

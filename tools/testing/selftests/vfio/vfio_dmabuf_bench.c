@@ -2,8 +2,9 @@
 /*
  * Benchmarks of page-less P2P mapping and of the vfio-pci dma-buf exporter,
  * each against what it replaces, measured in the same boot.  The timing is
- * done in the kernel by p2pdma_edu.ko (median and spread of many runs),
- * except for revocation, which is the latency of one config write.
+ * done in the kernel by p2pdma_edu.ko and, for reg, p2pdma_hca.ko (median
+ * and spread of many runs), except for revocation, which is the latency of
+ * one config write.
  *
  *   map      dma_map_p2p() and the sg_table builder for one BAR range, vs
  *            dma_map_resource() per 4 KiB page (provider bound to
@@ -65,6 +66,7 @@ struct bench {
 	unsigned int runs;
 	unsigned int budget_ms;
 	int edu;
+	int hca;		/* for reg, else -1 */
 	/* vfio */
 	int container;
 	int group;
@@ -457,7 +459,7 @@ static int bench_reg1(struct bench *b, int fd, __u64 size, __u64 pgsz,
 	r->pgsz_bitmap = pgsz;
 	r->iterations = b->runs;
 	r->budget_ms = b->budget_ms;
-	return ioctl(b->edu, P2PDMA_EDU_BENCH_REG, r) ? -errno : 0;
+	return ioctl(b->hca, P2PDMA_EDU_BENCH_REG, r) ? -errno : 0;
 }
 
 /* The largest block of the default HCA that fits @size (aligned at 0) */
@@ -689,6 +691,7 @@ int main(int argc, char **argv)
 		.container = -1,
 		.group = -1,
 		.device = -1,
+		.hca = -1,
 	};
 	char sizes[256] = "4K,2M,64M,1G", counts[256] = "1,16,256";
 	char *tok, *save;
@@ -773,6 +776,12 @@ int main(int argc, char **argv)
 
 		if (vfio && b.device < 0)
 			vfio_open(&b);
+		if (!strcmp(argv[i], "reg") && b.hca < 0) {
+			b.hca = open(P2PDMA_HCA_DEV, O_RDWR);
+			if (b.hca < 0)
+				die("%s: %s (p2pdma_hca.ko not loaded?)",
+				    P2PDMA_HCA_DEV, strerror(errno));
+		}
 		if (!strcmp(argv[i], "map"))
 			mode_map(&b);
 		else if (!strcmp(argv[i], "p2pmem"))
@@ -788,6 +797,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	close(b.edu);
+	if (b.hca >= 0)
+		close(b.hca);
 	if (b.device >= 0)
 		close(b.device);
 	if (b.group >= 0)

@@ -901,7 +901,7 @@ static int fault_call(struct __test_metadata *_metadata, struct dmabuf_env *e,
 		break;
 	case F_REG_MR:
 		if (!ret)
-			EXPECT_EQ(0, ioctl(e->edu, P2PDMA_EDU_DEREG_MR,
+			EXPECT_EQ(0, ioctl(e->hca, P2PDMA_EDU_DEREG_MR,
 					   &mr.handle));
 		break;
 	case F_REVOKE:

@@ -44,12 +44,12 @@ static int mr_access(struct dmabuf_env *e, __u32 h, int write, __u64 iova,
 		.user_buf = (uintptr_t)buf,
 	};
 
-	return ioctl(e->edu, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
+	return ioctl(e->hca, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
 }
 
 static int mr_dereg(struct dmabuf_env *e, __u32 h)
 {
-	return ioctl(e->edu, P2PDMA_EDU_DEREG_MR, &h) ? -errno : 0;
+	return ioctl(e->hca, P2PDMA_EDU_DEREG_MR, &h) ? -errno : 0;
 }
 
 static struct p2pdma_edu_mr_info mr_info(struct __test_metadata *_metadata,
@@ -57,7 +57,7 @@ static struct p2pdma_edu_mr_info mr_info(struct __test_metadata *_metadata,
 {
 	struct p2pdma_edu_mr_info i = { .handle = h };
 
-	EXPECT_EQ(0, ioctl(e->edu, P2PDMA_EDU_MR_INFO, &i))
+	EXPECT_EQ(0, ioctl(e->hca, P2PDMA_EDU_MR_INFO, &i))
 		TH_LOG("MR_INFO %u: %s", h, strerror(errno));
 	return i;
 }

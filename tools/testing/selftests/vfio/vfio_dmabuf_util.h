@@ -91,6 +91,7 @@ struct dmabuf_env {
 	int group_id;		/* IOMMU group number of the provider */
 	int device;
 	int edu;		/* /dev/p2pdma_edu: owns the imports */
+	int hca;		/* /dev/p2pdma_hca: owns the MRs */
 	int bar_fd;		/* host file backing BAR2 */
 	__u32 dev_flags;	/* vfio_device_info.flags */
 	__u64 bar_size;
@@ -424,6 +425,7 @@ static inline int env_open(struct __test_metadata *_metadata,
 	e->group = -1;
 	e->device = -1;
 	e->edu = -1;
+	e->hca = -1;
 	e->bar_fd = -1;
 	e->importer_bdf = getenv("VFIO_DMABUF_IMPORTER");
 	if (!prov || !file || !expect ||
@@ -450,6 +452,9 @@ static inline int env_open(struct __test_metadata *_metadata,
 	e->edu = open(P2PDMA_EDU_DEV, O_RDWR);
 	ASSERT_LE(0, e->edu) TH_LOG("%s: %s (p2pdma_edu.ko not loaded?)",
 				    P2PDMA_EDU_DEV, strerror(errno));
+	e->hca = open(P2PDMA_HCA_DEV, O_RDWR);
+	ASSERT_LE(0, e->hca) TH_LOG("%s: %s (p2pdma_hca.ko not loaded?)",
+				    P2PDMA_HCA_DEV, strerror(errno));
 	vfio_open(_metadata, e);
 	ASSERT_EQ(0, fstat(e->bar_fd, &st));
 	ASSERT_LE(e->bar_size, (__u64)st.st_size)
@@ -459,7 +464,10 @@ static inline int env_open(struct __test_metadata *_metadata,
 
 static inline void env_close(struct dmabuf_env *e)
 {
-	/* Imports first: they hold the dma-bufs */
+	/* MRs and imports first: they hold the dma-bufs */
+	if (e->hca >= 0)
+		close(e->hca);
+	e->hca = -1;
 	if (e->edu >= 0)
 		close(e->edu);
 	e->edu = -1;
@@ -642,7 +650,7 @@ static inline void expect_mr_revoke_first(struct __test_metadata *_metadata,
 {
 	struct p2pdma_edu_mr_info i = { .handle = h, .seen_index = index };
 
-	ASSERT_EQ(0, ioctl(e->edu, P2PDMA_EDU_MR_INFO, &i))
+	ASSERT_EQ(0, ioctl(e->hca, P2PDMA_EDU_MR_INFO, &i))
 		TH_LOG("MR_INFO %u: %s", h, strerror(errno));
 	expect_seen_first(_metadata, e, &i.seen, when);
 }
@@ -833,7 +841,7 @@ static inline int mr_reg(struct dmabuf_env *e, int fd, __u64 off, __u64 len,
 	r->iova = iova;
 	r->pgsz_bitmap = pgsz;
 	r->flags = flags;
-	return ioctl(e->edu, P2PDMA_EDU_REG_MR, r) ? -errno : 0;
+	return ioctl(e->hca, P2PDMA_EDU_REG_MR, r) ? -errno : 0;
 }
 
 static inline struct p2pdma_edu_import_info

@@ -15,8 +15,8 @@ Q=$LAB_REPO/lab/tests/lab-qmp
 echo "TAP version 13"
 [ -d "${LAB_QMP:-}" ] ||
 	{ t_notok "QMP relay present (boot with lab/vm -P)"; t_done; exit; }
-insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" && p2pdma_hca_load ||
-	{ t_notok "insmod p2pdma_edu.ko p2pdma_hca.ko"; t_done; exit; }
+insmod "$LAB_MODS/p2pdma/src/module/p2pdma_edu.ko" ||
+	{ t_notok "insmod p2pdma_edu.ko"; t_done; exit; }
 vfio_bind_group "$P"
 # pciehp registers the slot: its address is the provider's bus
 t_check "provider $P bound to vfio-pci, in a hotplug slot" \
@@ -37,6 +37,6 @@ t_check "the provider is back, bound to vfio-pci" \
 t_check "no vfio-pci dma-buf is left in debugfs" \
 	eval "[ -r /sys/kernel/debug/dma_buf/bufinfo ] &&
 	      ! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
-t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_hca p2pdma_edu
+t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_edu
 vfio_unbind "$P"
 t_done

@@ -143,12 +143,22 @@ static struct p2pdma_edu_mr_info mr_info(int hca, unsigned int handle)
 	return i;
 }
 
-/* An RDMA write of XFER bytes into the MR at @iova */
-static int mr_write(int hca, unsigned int handle, uint64_t iova, uint8_t *buf)
+static struct p2pdma_edu_qp_info qp_info(int hca, unsigned int qp)
+{
+	struct p2pdma_edu_qp_info q = { .handle = qp };
+
+	if (ioctl(hca, P2PDMA_EDU_QP_INFO, &q))
+		die("P2PDMA_EDU_QP_INFO");
+	return q;
+}
+
+/* An RDMA write of XFER bytes into the MR at @iova, on QP @qp */
+static int mr_write(int hca, unsigned int qp, unsigned int handle,
+		    uint64_t iova, uint8_t *buf)
 {
 	struct p2pdma_edu_mr_access a = {
 		.handle = handle, .write = 1, .iova = iova, .length = XFER,
-		.user_buf = (uintptr_t)buf,
+		.user_buf = (uintptr_t)buf, .qp = qp,
 	};
 
 	return ioctl(hca, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
@@ -194,7 +204,9 @@ int main(int argc, char **argv)
 	struct p2pdma_edu_mr_info m;
 	char path[64], line[128];
 	uint8_t buf[XFER];
+	struct p2pdma_edu_qp_info q;
 	int dev, edu, hca, buf_fd, ret;
+	unsigned int qp, qp2;
 	FILE *f;
 
 	if (argc != 4) {
@@ -210,6 +222,8 @@ int main(int argc, char **argv)
 	hca = open(P2PDMA_HCA_DEV, O_RDWR);
 	if (hca < 0)
 		die(P2PDMA_HCA_DEV);
+	if (ioctl(hca, P2PDMA_EDU_CREATE_QP, &qp))
+		die("P2PDMA_EDU_CREATE_QP");
 
 	step("export BAR2 [%#llx, +%#llx) of %s with VFIO_DEVICE_FEATURE_DMA_BUF",
 	     OFFSET, LENGTH, argv[1]);
@@ -286,7 +300,7 @@ int main(int argc, char **argv)
 	step("RDMA write of 4 KiB at IOVA %#llx, through the HCA's table",
 	     MR_IOVA + 0x1000);
 	pattern(buf, 3);
-	check(!mr_write(hca, mr.handle, MR_IOVA + 0x1000, buf),
+	check(!mr_write(hca, qp, mr.handle, MR_IOVA + 0x1000, buf),
 	      "edu wrote through the MR");
 	check(landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf),
 	      "host file holds the data at BAR offset %#llx",
@@ -298,16 +312,23 @@ int main(int argc, char **argv)
 	check(m.invalidations == 1 && !m.valid,
 	      "move_notify seen (%u), table zapped", m.invalidations);
 	pattern(buf, 4);
-	ret = mr_write(hca, mr.handle, MR_IOVA + 0x1000, buf);
-	check(ret == -ENODEV, "the RDMA write faults and fails: %s",
-	      strerror(-ret));
+	ret = mr_write(hca, qp, mr.handle, MR_IOVA + 0x1000, buf);
+	q = qp_info(hca, qp);
+	check(ret == -EIO && q.error && q.last_error == ENODEV,
+	      "the RDMA write faults, the fault fails with %s: completed in error, QP %u in error",
+	      strerror(q.last_error), qp);
 	check(!landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf),
 	      "the BAR is unchanged");
 
-	step("set memory decode again: the next RDMA write faults the MR in");
+	step("set memory decode again: an RDMA write from a new QP faults the MR in");
 	set_memory(dev, 1);
-	check(!mr_write(hca, mr.handle, MR_IOVA + 0x1000, buf),
-	      "RDMA write after re-enable");
+	if (ioctl(hca, P2PDMA_EDU_CREATE_QP, &qp2))
+		die("P2PDMA_EDU_CREATE_QP");
+	ret = mr_write(hca, qp, mr.handle, MR_IOVA + 0x1000, buf);
+	check(ret == -EIO, "the old QP stays in error: %s", strerror(-ret));
+	qp = qp2;
+	check(!mr_write(hca, qp, mr.handle, MR_IOVA + 0x1000, buf),
+	      "RDMA write on QP %u after re-enable", qp);
 	m = mr_info(hca, mr.handle);
 	check(landed(argv[3], OFFSET + MR_OFFSET + 0x1000, buf) &&
 	      m.faults == 2 && m.invalidations == 2,
@@ -319,8 +340,11 @@ int main(int argc, char **argv)
 	m = mr_info(hca, mr.handle);
 	check(m.invalidations == 3 && !m.valid, "move_notify (%u)",
 	      m.invalidations);
-	ret = mr_write(hca, mr.handle, MR_IOVA + 0x1000, buf);
-	check(ret == -ENODEV, "the RDMA write fails: %s", strerror(-ret));
+	ret = mr_write(hca, qp, mr.handle, MR_IOVA + 0x1000, buf);
+	q = qp_info(hca, qp);
+	check(ret == -EIO && q.last_error == ENODEV,
+	      "the RDMA write completes in error (fault: %s)",
+	      strerror(q.last_error));
 	check(!ioctl(hca, P2PDMA_EDU_DEREG_MR, &mr.handle), "MR deregistered");
 	close(buf_fd);
 	close(hca);

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 
 #define P2PDMA_EDU_DEV		"/dev/p2pdma_edu"
-/* The stand-in HCA (p2pdma_hca.ko): the P2PDMA_EDU_*MR* and BENCH_REG ioctls */
+/* The stand-in HCA (p2pdma_hca.ko): the MR, QP and BENCH_REG ioctls */
 #define P2PDMA_HCA_DEV		"/dev/p2pdma_hca"
 
 /* A PCI function: domain << 16 | bus << 8 | devfn */
@@ -251,8 +251,12 @@ struct p2pdma_edu_import_fence {
 #define P2PDMA_EDU_MR_PINNED		_BITUL(0) /* ib_umem_dmabuf_get_pinned() */
 #define P2PDMA_EDU_MR_PINNED_REVOCABLE	_BITUL(1) /* ..._pinned_revocable_and_lock() */
 
-/* Block sizes the stand-in HCA's translation table offers by default */
-#define P2PDMA_EDU_MR_PGSZ_DEFAULT	(0x1000ULL | 0x200000ULL | 0x40000000ULL)
+/*
+ * Block sizes for an HCA that is not mlx5: the best of 4 KiB, 2 MiB and
+ * 1 GiB that the first mapping allows.  mlx5 (pgsz_bitmap 0) uses
+ * PAGE_SIZE blocks for dynamic dma-buf MRs.
+ */
+#define P2PDMA_EDU_MR_PGSZ_LARGE	(0x1000ULL | 0x200000ULL | 0x40000000ULL)
 
 /**
  * struct p2pdma_edu_reg_mr - register a dma-buf MR on edu's stand-in HCA
@@ -263,8 +267,9 @@ struct p2pdma_edu_import_fence {
  * @iova: address of the MR's first byte for P2PDMA_EDU_MR_ACCESS; its
  *	bits below the page size must be those of @offset, as for
  *	ibv_reg_dmabuf_mr()
- * @pgsz_bitmap: block sizes the HCA may use, 0 for
- *	P2PDMA_EDU_MR_PGSZ_DEFAULT; must include 4 KiB
+ * @pgsz_bitmap: block sizes the HCA may use: 0 for PAGE_SIZE, as mlx5
+ *	does; otherwise it must include PAGE_SIZE (P2PDMA_EDU_MR_PGSZ_LARGE
+ *	on 4 KiB pages)
  * @flags: P2PDMA_EDU_MR_*; 0 registers the way mlx5 does: a dynamic
  *	importer through ib_umem_dmabuf_get(), mapped up front
  * @handle: out: for the other P2PDMA_EDU_MR_* ioctls
@@ -276,12 +281,13 @@ struct p2pdma_edu_import_fence {
  *
  * The HCA is a struct ib_device of the RDMA core with edu as its DMA
  * device, never registered.  The MR's umem comes from the RDMA core; the
- * HCA builds a table with one DMA address per block from it, under the
- * dma-buf's resv lock.  On move_notify it zaps the table and unmaps the
- * umem, as mlx5 does; the next access maps again (a page fault) and fails
- * with that errno, e.g. ENODEV while the exporter has revoked access.
- * Registration fails with the errno of the RDMA core or of the first
- * mapping, e.g. EOPNOTSUPP where the topology refuses P2P.
+ * HCA writes one DMA address per block into its translation table, under
+ * the dma-buf's resv lock.  On move_notify it zaps the entries, waits for
+ * accesses in flight, and unmaps the umem, as mlx5 does; the next access
+ * faults, and a fault that fails (e.g. ENODEV while the exporter has
+ * revoked access) moves the QP to the error state.  Registration fails
+ * with the errno of the RDMA core or of the first mapping, e.g.
+ * EOPNOTSUPP where the topology refuses P2P.
  */
 struct p2pdma_edu_reg_mr {
 	__u32 importer;
@@ -304,9 +310,18 @@ struct p2pdma_edu_reg_mr {
  * @iova: first byte, within the MR
  * @length: bytes, at most P2PDMA_EDU_MAX_DMA
  * @user_buf: user buffer
+ * @qp: the QP it is posted on (P2PDMA_EDU_CREATE_QP)
+ * @reserved: 0
  *
- * edu DMAs block by block to the addresses of the translation table,
- * under the resv lock.  EINVAL if the range is outside the MR.
+ * A work request on @qp, waited for.  edu DMAs piece by piece (at most
+ * 2 KiB, like packets) to the addresses of the translation table, outside
+ * the resv lock; a zap waits for the piece in flight.  A piece whose
+ * entry is not present raises a page fault, handled by a workqueue:
+ * EAGAIN retries the piece, any other error completes the request in
+ * error.  Returns 0 once completed; EIO if it completed in error, which
+ * moves @qp to the error state for good (P2PDMA_EDU_QP_INFO says why),
+ * or if @qp was in error already (flushed).  EINVAL if the range is
+ * outside the MR, ENOENT for an unknown MR or QP.
  */
 struct p2pdma_edu_mr_access {
 	__u32 handle;
@@ -314,6 +329,31 @@ struct p2pdma_edu_mr_access {
 	__u64 iova;
 	__u64 length;
 	__u64 user_buf;
+	__u32 qp;
+	__u32 reserved;
+};
+
+/**
+ * struct p2pdma_edu_qp_info - a QP of the stand-in HCA
+ * @handle: QP handle
+ * @error: out: 1 once a request completed in error; a QP stays in error
+ *	until it is destroyed, as an RDMA QP does
+ * @last_error: out: positive errno of the failure that moved it to error
+ * @completions: out: requests completed successfully
+ * @flushed: out: requests refused because the QP was in error
+ * @page_faults: out: page faults raised by its requests
+ * @retries: out: faults that returned EAGAIN and were retried
+ * @reserved: 0
+ */
+struct p2pdma_edu_qp_info {
+	__u32 handle;
+	__u32 error;
+	__s32 last_error;
+	__u32 completions;
+	__u32 flushed;
+	__u32 page_faults;
+	__u32 retries;
+	__u32 reserved;
 };
 
 /**
@@ -321,6 +361,9 @@ struct p2pdma_edu_mr_access {
  * @handle: MR handle
  * @valid: out: 1 while the translation table is valid
  * @invalidations: out: move_notify calls, or the revoke of a pinned MR
+ * @zap_waits: out: zaps that waited for an access piece in flight
+ * @inflight_at_unmap: out: zaps that let the unmap go ahead while a piece
+ *	was still in flight (a bug: 0)
  * @faults: out: successful mappings (registration included)
  * @fault_errors: out: failed mapping attempts
  * @last_error: out: positive errno of the last failed attempt
@@ -336,6 +379,8 @@ struct p2pdma_edu_mr_info {
 	__u32 handle;
 	__u32 valid;
 	__u32 invalidations;
+	__u32 zap_waits;
+	__u32 inflight_at_unmap;
 	__u32 faults;
 	__u32 fault_errors;
 	__s32 last_error;
@@ -427,8 +472,7 @@ struct p2pdma_edu_bench_map {
  * @fd: dma-buf file descriptor
  * @offset: start of the MR in the dma-buf
  * @length: length of the MR
- * @pgsz_bitmap: block sizes the HCA may use, 0 for
- *	P2PDMA_EDU_MR_PGSZ_DEFAULT
+ * @pgsz_bitmap: block sizes the HCA may use, 0 for PAGE_SIZE (mlx5)
  * @iterations: timed runs, 1 to P2PDMA_EDU_BENCH_MAX_RUNS
  * @budget_ms: no timed run starts after this long; at least one runs
  * @runs: out: timed runs done
@@ -503,7 +547,7 @@ struct p2pdma_edu_claim {
 #define P2PDMA_EDU_IMPORT_INFO	_IOWR('P', 0x0a, struct p2pdma_edu_import_info)
 #define P2PDMA_EDU_IMPORT_CLOSE	_IOW('P', 0x0b, __u32)
 #define P2PDMA_EDU_IMPORT_FENCE	_IOW('P', 0x0c, struct p2pdma_edu_import_fence)
-/* On /dev/p2pdma_hca: REG_MR, MR_ACCESS, MR_INFO, DEREG_MR, BENCH_REG */
+/* On /dev/p2pdma_hca: REG_MR, MR_ACCESS, MR_INFO, DEREG_MR, BENCH_REG, *_QP */
 #define P2PDMA_EDU_REG_MR	_IOWR('P', 0x0d, struct p2pdma_edu_reg_mr)
 #define P2PDMA_EDU_MR_ACCESS	_IOW('P', 0x0e, struct p2pdma_edu_mr_access)
 #define P2PDMA_EDU_MR_INFO	_IOWR('P', 0x0f, struct p2pdma_edu_mr_info)
@@ -513,5 +557,9 @@ struct p2pdma_edu_claim {
 #define P2PDMA_EDU_BENCH_REG	_IOWR('P', 0x13, struct p2pdma_edu_bench_reg)
 #define P2PDMA_EDU_P2PMEM	_IOW('P', 0x14, struct p2pdma_edu_p2pmem)
 #define P2PDMA_EDU_CLAIM	_IOW('P', 0x15, struct p2pdma_edu_claim)
+/* On /dev/p2pdma_hca: a QP handle out; a QP handle in; its state */
+#define P2PDMA_EDU_CREATE_QP	_IOR('P', 0x16, __u32)
+#define P2PDMA_EDU_DESTROY_QP	_IOW('P', 0x17, __u32)
+#define P2PDMA_EDU_QP_INFO	_IOWR('P', 0x18, struct p2pdma_edu_qp_info)
 
 #endif /* _P2PDMA_EDU_H */

@@ -12,8 +12,9 @@
  *   p2pmem   memory of pci_p2pdma_add_resource() on a BAR range, the
  *            ZONE_DEVICE way (provider bound to p2pdma_edu; the memory
  *            stays until it is unbound)
- *   reg      registration of a dma-buf MR on the stand-in HCA, with its
- *            largest blocks vs with 4 KiB blocks (provider bound to vfio-pci)
+ *   reg      registration of a dma-buf MR on the stand-in HCA, with large
+ *            blocks (P2PDMA_EDU_MR_PGSZ_LARGE, not mlx5) vs with the 4 KiB
+ *            blocks mlx5 uses (provider bound to vfio-pci)
  *   revoke   memory-disable config write until every importer has
  *            unmapped, vs the number of importers (vfio-pci)
  *   export   memory of exporting a BAR range as a dma-buf, attaching and
@@ -462,7 +463,7 @@ static int bench_reg1(struct bench *b, int fd, __u64 size, __u64 pgsz,
 	return ioctl(b->hca, P2PDMA_EDU_BENCH_REG, r) ? -errno : 0;
 }
 
-/* The largest block of the default HCA that fits @size (aligned at 0) */
+/* The largest block of P2PDMA_EDU_MR_PGSZ_LARGE that fits @size (at 0) */
 static __u64 largest_block(__u64 size)
 {
 	if (!(size % GiB))
@@ -491,7 +492,7 @@ static void mode_reg(struct bench *b)
 			miss(b, "reg %s: export: %s", sz, strerror(-fd));
 			continue;
 		}
-		ret = bench_reg1(b, fd, size, 0, &big);
+		ret = bench_reg1(b, fd, size, P2PDMA_EDU_MR_PGSZ_LARGE, &big);
 		if (!ret)
 			ret = bench_reg1(b, fd, size, PAGE, &small);
 		close(fd);

@@ -1,22 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dma-buf MRs of the RDMA core on a vfio-pci BAR: the p2pdma_edu test
- * module gives QEMU's edu device a stand-in HCA, a struct ib_device whose
- * MRs get their umem from ib_umem_dmabuf_get() and translate with a table
- * of DMA blocks of the size ib_umem_find_best_pgsz() picks, as mlx5 does.
- * edu then does "RDMA writes and reads" into the MR through that table.
- * What it writes is checked byte for byte in the host file that backs the
- * BAR.
+ * dma-buf MRs of the RDMA core on a vfio-pci BAR: the p2pdma_hca test
+ * module gives QEMU's edu device a stand-in HCA shaped like mlx5, a struct
+ * ib_device whose MRs get their umem from ib_umem_dmabuf_get() and
+ * translate with a table of DMA blocks (PAGE_SIZE, or the size
+ * ib_umem_find_best_pgsz() picks from larger ones).  edu then does "RDMA
+ * writes and reads" on a QP into the MR through that table.  What it
+ * writes is checked byte for byte in the host file that backs the BAR.
  *
  * Covered: registration at offset 0, at offsets not aligned to a block or
  * to a page, across a 2 GiB split of the exporter's sg table, the whole
  * BAR; the block size (the largest the DMA addresses allow, or the
  * smallest that holds the MR whole) and the number of translation
- * entries; revocation while registered (memory decode off,
- * reset, device close) with the invalidation seen, access failing with
- * ENODEV and working again once the BAR is back; deregistration while
- * revoked; the pinned paths (refused by vfio-pci unless revocable, working
- * on udmabuf); registration errors; the refusal in a topology without P2P.
+ * entries, and mlx5's PAGE_SIZE blocks; revocation while registered
+ * (memory decode off, reset, device close) with the invalidation seen, an
+ * access completing in error (its page fault fails with ENODEV) and
+ * leaving its QP in error for good, a new QP working again once the BAR
+ * is back; deregistration while revoked; the pinned paths (refused by
+ * vfio-pci unless revocable, working on udmabuf); registration errors;
+ * the refusal in a topology without P2P.
  *
  * What the series changes in the RDMA core shows in reg_errors and the
  * pages a umem spans (the IOVA set from the offset), in short_exporter
@@ -36,15 +38,32 @@
 #define SZ_1G		0x40000000ULL
 #define SZ_2G		0x80000000ULL
 
-static int mr_access(struct dmabuf_env *e, __u32 h, int write, __u64 iova,
-		     void *buf, __u64 len)
+/* An RDMA write or read of MR @h posted on QP @qp and waited for */
+static int mr_access_qp(struct dmabuf_env *e, __u32 qp, __u32 h, int write,
+			__u64 iova, void *buf, __u64 len)
 {
 	struct p2pdma_edu_mr_access a = {
 		.handle = h, .write = write, .iova = iova, .length = len,
-		.user_buf = (uintptr_t)buf,
+		.user_buf = (uintptr_t)buf, .qp = qp,
 	};
 
 	return ioctl(e->hca, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
+}
+
+static int mr_access(struct dmabuf_env *e, __u32 h, int write, __u64 iova,
+		     void *buf, __u64 len)
+{
+	return mr_access_qp(e, e->qp, h, write, iova, buf, len);
+}
+
+static struct p2pdma_edu_qp_info qp_info(struct __test_metadata *_metadata,
+					 struct dmabuf_env *e, __u32 qp)
+{
+	struct p2pdma_edu_qp_info q = { .handle = qp };
+
+	EXPECT_EQ(0, ioctl(e->hca, P2PDMA_EDU_QP_INFO, &q))
+		TH_LOG("QP_INFO %u: %s", qp, strerror(errno));
+	return q;
 }
 
 static int mr_dereg(struct dmabuf_env *e, __u32 h)
@@ -141,20 +160,68 @@ static void check_access(struct __test_metadata *_metadata,
 	free(got);
 }
 
-/* An RDMA write that must fail with @err and leave the BAR untouched. */
-static void check_access_fails(struct __test_metadata *_metadata,
-			       struct dmabuf_env *e, __u32 h, __u64 iova,
-			       __u64 bar_off, int err, const char *when)
+/*
+ * An RDMA write whose page fault must fail with @err: the request
+ * completes in error, the QP goes to the error state and the BAR is
+ * untouched, as with mlx5.  The environment gets a new QP for what
+ * follows; the old one, returned, stays in error.
+ */
+static __u32 check_access_fails(struct __test_metadata *_metadata,
+				struct dmabuf_env *e, __u32 h, __u64 iova,
+				__u64 bar_off, int err, const char *when)
 {
 	uint8_t before[BLOCK], after[BLOCK], junk[BLOCK];
+	struct p2pdma_edu_qp_info q0, q;
+	struct p2pdma_edu_mr_info i0, i;
+	__u32 old = e->qp;
 
+	q0 = qp_info(_metadata, e, old);
+	ASSERT_EQ(0, q0.error) TH_LOG("%s: the QP was in error before", when);
+	i0 = mr_info(_metadata, e, h);
 	ASSERT_EQ(BLOCK, pread(e->bar_fd, before, BLOCK, bar_off));
 	fill(junk, BLOCK, e->seed ^ 0xbad);
-	EXPECT_EQ(err, mr_access(e, h, 1, iova, junk, BLOCK))
-		TH_LOG("RDMA write, %s", when);
+	EXPECT_EQ(-EIO, mr_access(e, h, 1, iova, junk, BLOCK))
+		TH_LOG("RDMA write, %s: completes in error", when);
+	q = qp_info(_metadata, e, old);
+	EXPECT_EQ(1, q.error) TH_LOG("%s: the QP is in error", when);
+	EXPECT_EQ(-err, q.last_error) TH_LOG("%s: the fault's error", when);
+	EXPECT_EQ(q0.page_faults + 1, q.page_faults)
+		TH_LOG("%s: one page fault", when);
+	EXPECT_EQ(q0.completions, q.completions);
+	EXPECT_EQ(q0.flushed, q.flushed);
+	i = mr_info(_metadata, e, h);
+	EXPECT_EQ(i0.fault_errors + 1, i.fault_errors)
+		TH_LOG("%s: the fault failed once", when);
 	ASSERT_EQ(BLOCK, pread(e->bar_fd, after, BLOCK, bar_off));
 	EXPECT_EQ(0, memcmp(before, after, BLOCK))
 		TH_LOG("%s: the failed write reached the BAR", when);
+	ASSERT_EQ(0, ioctl(e->hca, P2PDMA_EDU_CREATE_QP, &e->qp))
+		TH_LOG("CREATE_QP: %s", strerror(errno));
+	return old;
+}
+
+/*
+ * A QP in error stays so, whatever the MR's state: a request on it is
+ * flushed (EIO) without touching the BAR.
+ */
+static void check_qp_stays_in_error(struct __test_metadata *_metadata,
+				    struct dmabuf_env *e, __u32 qp, __u32 h,
+				    __u64 iova, __u64 bar_off, const char *when)
+{
+	uint8_t before[BLOCK], after[BLOCK], junk[BLOCK];
+	struct p2pdma_edu_qp_info q = qp_info(_metadata, e, qp);
+	__u32 flushed = q.flushed;
+
+	ASSERT_EQ(BLOCK, pread(e->bar_fd, before, BLOCK, bar_off));
+	fill(junk, BLOCK, e->seed ^ 0xdead);
+	EXPECT_EQ(-EIO, mr_access_qp(e, qp, h, 1, iova, junk, BLOCK))
+		TH_LOG("%s: the old QP took a request", when);
+	q = qp_info(_metadata, e, qp);
+	EXPECT_EQ(1, q.error);
+	EXPECT_EQ(flushed + 1, q.flushed) TH_LOG("%s: not flushed", when);
+	ASSERT_EQ(BLOCK, pread(e->bar_fd, after, BLOCK, bar_off));
+	EXPECT_EQ(0, memcmp(before, after, BLOCK))
+		TH_LOG("%s: the old QP's write reached the BAR", when);
 }
 
 /* The MR saw @inval invalidations and holds a valid table or not. */
@@ -202,6 +269,8 @@ FIXTURE_SETUP(mr)
 		assert_not_in_lab(_metadata);
 		SKIP(return, NO_LAB);
 	}
+	if (!need_hca(_metadata, &self->env))
+		SKIP(return, NO_HCA);
 	self->fd = export1(&self->env, 0, self->env.bar_size);
 	ASSERT_LE(0, self->fd);
 }
@@ -215,8 +284,10 @@ FIXTURE_TEARDOWN(mr)
 
 /*
  * Where the MR is: in a dma-buf of the whole BAR, so that dma-buf offsets
- * are BAR offsets.  @iova_base is added to the offset's low bits (modulo
- * @iova_mod) to make the MR's IOVA.
+ * are BAR offsets.  Registered with the large blocks of an HCA that is not
+ * mlx5 (P2PDMA_EDU_MR_PGSZ_LARGE), to see what a P2P range allows.
+ * @iova_base is added to the offset's low bits (modulo @iova_mod) to make
+ * the MR's IOVA.
  */
 FIXTURE(layout)
 {
@@ -274,6 +345,8 @@ FIXTURE_SETUP(layout)
 		assert_not_in_lab(_metadata);
 		SKIP(return, NO_LAB);
 	}
+	if (!need_hca(_metadata, e))
+		SKIP(return, NO_HCA);
 	self->off = variant->off == ~0ULL ? SZ_2G - 0x2000 : variant->off;
 	self->len = variant->len ? variant->len : e->bar_size;
 	if (self->off + self->len > e->bar_size)
@@ -284,7 +357,8 @@ FIXTURE_SETUP(layout)
 	ASSERT_LE(0, self->fd);
 	ret = mr_reg(e, self->fd, self->off, self->len,
 		     variant->iova_base +
-		     (self->off & (variant->iova_mod - 1)), 0, 0, &self->r);
+		     (self->off & (variant->iova_mod - 1)),
+		     P2PDMA_EDU_MR_PGSZ_LARGE, 0, &self->r);
 	if (!e->p2p) {
 		ASSERT_EQ(-EOPNOTSUPP, ret)
 			TH_LOG("the topology refuses P2P: registration must fail with EOPNOTSUPP");
@@ -312,7 +386,7 @@ TEST_F(layout, blocks)
 	if (!self->env.p2p)
 		return;
 	i = mr_info(_metadata, &self->env, self->h);
-	check_blocks(_metadata, &self->r, P2PDMA_EDU_MR_PGSZ_DEFAULT, &i);
+	check_blocks(_metadata, &self->r, P2PDMA_EDU_MR_PGSZ_LARGE, &i);
 	EXPECT_EQ(1, i.faults);
 	EXPECT_EQ(0, i.invalidations);
 	EXPECT_LE(1, i.nents);
@@ -353,6 +427,28 @@ TEST_F_TIMEOUT(layout, write_read, 120)
 	EXPECT_EQ(1, mr_info(_metadata, &self->env, self->h).faults);
 }
 
+/*
+ * What mlx5 does (pgsz_bitmap 0): PAGE_SIZE blocks whatever the alignment,
+ * one entry per page the MR touches, and accesses through them.
+ */
+TEST_F_TIMEOUT(mr, mlx5_page_size, 60)
+{
+	struct dmabuf_env *e = &self->env;
+	__u64 off = 2 * SZ_2M + 0x1080, len = 0x5000;
+	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_edu_mr_info i;
+
+	if (!reg_bar(_metadata, e, self->fd, off, len, 0, 0, &r))
+		return;
+	i = mr_info(_metadata, e, r.handle);
+	EXPECT_EQ(PAGE, r.page_size);
+	check_blocks(_metadata, &r, PAGE, &i);
+	EXPECT_EQ((align_up(off + len, PAGE) - align_down(off, PAGE)) / PAGE,
+		  r.entries);
+	check_access(_metadata, e, r.handle, &r, off, 0, len, 1);
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+}
+
 /* 4 KiB blocks only: one entry per page, against the largest blocks. */
 TEST_F_TIMEOUT(mr, entries_4k, 60)
 {
@@ -366,10 +462,10 @@ TEST_F_TIMEOUT(mr, entries_4k, 60)
 	i = mr_info(_metadata, e, small.handle);
 	check_blocks(_metadata, &small, 0x1000, &i);
 	EXPECT_EQ(e->bar_size / PAGE, small.entries);
-	ASSERT_TRUE(reg_bar(_metadata, e, self->fd, 0, e->bar_size, 0, 0,
-			    &big));
+	ASSERT_TRUE(reg_bar(_metadata, e, self->fd, 0, e->bar_size,
+			    P2PDMA_EDU_MR_PGSZ_LARGE, 0, &big));
 	i = mr_info(_metadata, e, big.handle);
-	check_blocks(_metadata, &big, P2PDMA_EDU_MR_PGSZ_DEFAULT, &i);
+	check_blocks(_metadata, &big, P2PDMA_EDU_MR_PGSZ_LARGE, &i);
 	/*
 	 * BARs are naturally aligned, and so is the IOVA range of a whole
 	 * BAR: at least 2 MiB blocks, 1 GiB ones from a 1 GiB BAR up.
@@ -465,9 +561,11 @@ TEST_F(mr, short_exporter)
 }
 
 /*
- * Memory decode off while registered: one invalidation, access fails with
- * ENODEV and does not reach the BAR, the MR stays registered.  On again:
- * one more invalidation, the next access faults the mapping in.
+ * Memory decode off while registered: one invalidation; an access faults,
+ * the fault fails with ENODEV, the access completes in error and its QP
+ * goes to the error state; nothing reaches the BAR; the MR stays
+ * registered.  On again: one more invalidation, the next access from a
+ * new QP faults the mapping in; the old QP stays in error.
  */
 TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 {
@@ -475,6 +573,7 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	struct p2pdma_edu_reg_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x400000, old;
+	__u32 dead_qp;
 
 	if (!reg_bar(_metadata, e, self->fd, off, 0x10000, 0, 0, &r))
 		return;
@@ -487,8 +586,8 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	ASSERT_EQ(0, set_memory(e, false));
 	expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
 	expect_mr_revoke_first(_metadata, e, r.handle, 1, "memory decode off");
-	check_access_fails(_metadata, e, r.handle, r.iova + PAGE, off + PAGE,
-			   -ENODEV, "memory decode off");
+	dead_qp = check_access_fails(_metadata, e, r.handle, r.iova + PAGE,
+				     off + PAGE, -ENODEV, "memory decode off");
 	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
 			   "memory decode off, again");
 	i = expect_mr(_metadata, e, r.handle, 1, 0, "after failed accesses");
@@ -509,6 +608,9 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in again");
 	EXPECT_EQ(2, i.faults);
 	EXPECT_EQ(2, i.fault_errors);
+	/* The MR works again from a new QP; the QP it killed stays dead */
+	check_qp_stays_in_error(_metadata, e, dead_qp, r.handle, r.iova + PAGE,
+				off + PAGE, "memory decode on");
 	EXPECT_EQ(0, mr_dereg(e, r.handle));
 }
 
@@ -535,6 +637,113 @@ TEST_F_TIMEOUT(mr, revoke_reset, 120)
 	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in again");
 	EXPECT_EQ(2, i.faults);
 	EXPECT_EQ(0, i.fault_errors);
+	EXPECT_EQ(0, mr_dereg(e, r.handle));
+}
+
+/* Kernel log records written since @fd was opened that contain @what */
+static int kmsg_count(int fd, const char *what)
+{
+	char rec[2048];
+	int n = 0;
+	ssize_t len;
+
+	for (;;) {
+		len = read(fd, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)
+			continue;	/* overwritten records */
+		if (len <= 0)
+			return n;
+		rec[len] = 0;
+		if (strstr(rec, what) && strstr(rec, "fault addr"))
+			n++;
+	}
+}
+
+/*
+ * A revoke while an RDMA write is in flight (64 KiB: 32 pieces of about
+ * 200 ms each under QEMU), once its first piece has landed.  The write
+ * completes in error with its QP in error (the fault fails with ENODEV);
+ * what landed is a prefix of whole pieces; the zap waited for the piece in
+ * flight and let the unmap go ahead only after it, so no DMA used the
+ * mapping after it was gone: where edu's DMA is translated, the IOMMU
+ * reports no fault for it (intel-iommu's record, as in the lab).
+ */
+TEST_F_TIMEOUT(mr, revoke_in_flight, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	const __u64 off = 0x900000, len = P2PDMA_EDU_MAX_DMA, piece = 0x800;
+	uint8_t *want = malloc(len), *got = malloc(len);
+	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_edu_qp_info q;
+	struct p2pdma_edu_mr_info i;
+	const char *bdf = strchr(e->importer_bdf, ':');
+	__u64 landed, at;
+	int kmsg, st, tries;
+	char dmar[32];
+	pid_t pid;
+
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got);
+	ASSERT_NE(NULL, bdf);
+	/* The importer as intel-iommu's fault record names it: bus:dev.fn */
+	snprintf(dmar, sizeof(dmar), "[%s]", bdf + 1);
+	if (!reg_bar(_metadata, e, self->fd, off, len, 0, 0, &r)) {
+		free(want);
+		free(got);
+		return;
+	}
+	clear_bar(_metadata, e, off, len);
+	fill(want, len, e->seed ^ 0x1f1);
+	want[0] |= 1;	/* the first byte shows the first piece landed */
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
+	ASSERT_LE(0, lseek(kmsg, 0, SEEK_END));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(-mr_access(e, r.handle, 1, r.iova, want, len));
+	for (tries = 0; tries < 1000; tries++) {
+		ASSERT_EQ(1, pread(e->bar_fd, got, 1, off));
+		if (got[0])
+			break;
+		usleep(10 * 1000);
+	}
+	EXPECT_NE(0, got[0]) TH_LOG("the first piece did not land in 10 s");
+	ASSERT_EQ(0, set_memory(e, false));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(EIO, WEXITSTATUS(st))
+		TH_LOG("the write was not cut by the revoke: %s",
+		       strerror(WEXITSTATUS(st)));
+	q = qp_info(_metadata, e, e->qp);
+	EXPECT_EQ(1, q.error);
+	EXPECT_EQ(ENODEV, q.last_error);
+	i = mr_info(_metadata, e, r.handle);
+	EXPECT_EQ(1, i.invalidations);
+	EXPECT_EQ(0, i.inflight_at_unmap)
+		TH_LOG("the unmap went ahead with a piece in flight");
+	ASSERT_EQ(0, set_memory(e, true));
+
+	ASSERT_EQ((ssize_t)len, pread(e->bar_fd, got, len, off));
+	for (landed = 0; landed < len && got[landed] == want[landed]; landed++)
+		;
+	landed &= ~(piece - 1);
+	EXPECT_LT(0, landed) TH_LOG("nothing landed before the revoke");
+	for (at = landed; at < len && !got[at]; at++)
+		;
+	EXPECT_EQ(len, at)
+		TH_LOG("byte %#llx changed, after whole pieces up to %#llx",
+		       (unsigned long long)at, (unsigned long long)landed);
+	if (e->iommu)
+		EXPECT_EQ(0, kmsg_count(kmsg, dmar))
+			TH_LOG("the IOMMU faulted edu's DMA after the unmap");
+	TH_LOG("%llu of %llu bytes landed before the revoke; the zap waited for a piece %u time(s)",
+	       (unsigned long long)landed, (unsigned long long)len,
+	       i.zap_waits);
+	close(kmsg);
+	free(want);
+	free(got);
 	EXPECT_EQ(0, mr_dereg(e, r.handle));
 }
 

@@ -69,6 +69,7 @@ static inline unsigned long long page_size(void)
 #define DMA_BUF_GET	(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF)
 
 #define NO_LAB "no provider/edu importer (VFIO_DMABUF_* not set)"
+#define NO_HCA "no " P2PDMA_HCA_DEV ": p2pdma_hca.ko (CONFIG_INFINIBAND_USER_MEM) not loaded"
 /*
  * Without the devices the tests skip, as without any hardware; inside the
  * lab (lab/vm sets LAB_RUN) a missing variable is the lab's bug: fail.
@@ -91,7 +92,8 @@ struct dmabuf_env {
 	int group_id;		/* IOMMU group number of the provider */
 	int device;
 	int edu;		/* /dev/p2pdma_edu: owns the imports */
-	int hca;		/* /dev/p2pdma_hca: owns the MRs */
+	int hca;		/* /dev/p2pdma_hca: owns the MRs and QPs */
+	__u32 qp;		/* the QP of MR accesses */
 	int bar_fd;		/* host file backing BAR2 */
 	__u32 dev_flags;	/* vfio_device_info.flags */
 	__u64 bar_size;
@@ -452,14 +454,29 @@ static inline int env_open(struct __test_metadata *_metadata,
 	e->edu = open(P2PDMA_EDU_DEV, O_RDWR);
 	ASSERT_LE(0, e->edu) TH_LOG("%s: %s (p2pdma_edu.ko not loaded?)",
 				    P2PDMA_EDU_DEV, strerror(errno));
+	/* Only the MR tests need the stand-in HCA: see need_hca() */
 	e->hca = open(P2PDMA_HCA_DEV, O_RDWR);
-	ASSERT_LE(0, e->hca) TH_LOG("%s: %s (p2pdma_hca.ko not loaded?)",
-				    P2PDMA_HCA_DEV, strerror(errno));
+	if (e->hca >= 0)
+		ASSERT_EQ(0, ioctl(e->hca, P2PDMA_EDU_CREATE_QP, &e->qp))
+			TH_LOG("CREATE_QP: %s", strerror(errno));
 	vfio_open(_metadata, e);
 	ASSERT_EQ(0, fstat(e->bar_fd, &st));
 	ASSERT_LE(e->bar_size, (__u64)st.st_size)
 		TH_LOG("%s is smaller than BAR2", file);
 	return 0;
+}
+
+/*
+ * The stand-in HCA is there, or the test skips; in the lab (LAB_RUN) it
+ * must be.  Returns false if the caller must skip.
+ */
+static inline bool need_hca(struct __test_metadata *_metadata,
+			    const struct dmabuf_env *e)
+{
+	if (e->hca >= 0)
+		return true;
+	ASSERT_EQ(NULL, getenv("LAB_RUN")) TH_LOG("in the lab, but " NO_HCA);
+	return false;
 }
 
 static inline void env_close(struct dmabuf_env *e)

@@ -456,7 +456,8 @@ struct miscdevice p2pdma_edu_misc = {
  * @client: add() and remove(); remove() may be NULL
  *
  * Calls @client->add() for every edu bound now, and from now on for every
- * edu that binds.  An add() that fails is logged and gets no remove().
+ * edu that binds.  An add() that fails is logged; remove() is still
+ * called for that edu and must cope with an edu it does not know.
  *
  * Return: 0.
  */

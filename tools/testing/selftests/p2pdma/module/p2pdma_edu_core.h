@@ -81,6 +81,13 @@ extern struct miscdevice p2pdma_edu_misc;
 u32 p2pdma_edu_addr(struct pci_dev *pdev);
 struct p2pdma_edu *p2pdma_edu_get(u32 addr, bool is_edu);
 void p2pdma_edu_put(struct p2pdma_edu *e);
+
+/* Another reference on @e, which the caller holds one on or found listed */
+static inline void p2pdma_edu_hold(struct p2pdma_edu *e)
+{
+	kref_get(&e->kref);
+}
+
 int p2pdma_edu_xfer(struct p2pdma_edu *edu, bool to_device, u64 dma_addr,
 		    u8 *buf, u64 length);
 u8 *p2pdma_edu_get_buf(u64 user_buf, u64 length, bool to_device);

@@ -3,35 +3,68 @@
  * p2pdma_hca: the stand-in HCA of the p2pdma selftests, a module of its
  * own so that the P2P tests do not need RDMA.  For every edu bound to
  * p2pdma_edu it makes a struct ib_device of the RDMA core with edu as its
- * DMA device (never registered), whose dma-buf MRs work the way mlx5's
- * do.  /dev/p2pdma_hca takes the MR ioctls of p2pdma_edu.h; MRs belong to
- * the open file and are deregistered when it is closed.
+ * DMA device (never registered).  /dev/p2pdma_hca takes the MR and QP
+ * ioctls of p2pdma_edu.h; MRs and QPs belong to the open file and go
+ * when it is closed.
  *
- * The umem comes from ib_umem_dmabuf_get(); under the resv lock the HCA
- * maps it, picks the block size with ib_umem_find_best_pgsz() and writes
- * one DMA address per block into its translation table (mlx5's MTT).
- * move_notify zaps the table and unmaps; the next access faults the
- * mapping in again or fails.
+ * Its dma-buf MRs model 6.12's mlx5, which is what ibv_reg_dmabuf_mr()
+ * reaches on real hardware:
  *
- * Like an mkey, an MR keeps the block size it got at registration: a
- * later mapping that the block size does not fit fails the fault with
- * -EINVAL.  (mlx5 registers dynamic dma-buf MRs with PAGE_SIZE blocks for
- * that reason; this HCA takes the best size the first mapping allows, to
- * show what a P2P range gives.)
+ *  - Registration (mlx5_ib_reg_user_mr_dmabuf()): a dynamic importer
+ *    through ib_umem_dmabuf_get(), and a translation table (the mkey's
+ *    MTT) of PAGE_SIZE blocks (mlx5_umem_dmabuf_default_pgsz()), filled
+ *    by a first, synchronous fault (mlx5_ib_init_dmabuf_mr()); its errno
+ *    fails the registration.  The table keeps its block size for the
+ *    MR's life.  P2PDMA_EDU_MR_PGSZ_LARGE asks for larger blocks, which
+ *    mlx5 does not use for dynamic MRs; that mode is the stand-in's own.
+ *  - move_notify (mlx5_ib_dmabuf_invalidate_cb()): nothing if nothing is
+ *    mapped; else zap the entries by walking the umem's DMA blocks, as
+ *    mlx5r_umr_update_mr_pas() with MLX5_IB_UPD_XLT_ZAP does, wait until
+ *    no access uses an old entry (the UMR's completion: the hardware is
+ *    done with the translation), then ib_umem_dmabuf_unmap_pages().
+ *  - Accesses (RDMA reads and writes on a QP) run outside the resv lock,
+ *    like hardware.  Each piece reads its entry under the table's lock
+ *    and counts itself in flight until its DMA ends.
+ *  - A piece whose entry is not present raises a page fault, handled by
+ *    a workqueue as mlx5's page-fault EQ work is: under the resv lock,
+ *    ib_umem_dmabuf_map_pages() and the entries written again
+ *    (pagefault_dmabuf_mr()).  -EAGAIN resumes the QP and the piece is
+ *    retried; any other error resumes it with an error
+ *    (mlx5_ib_page_fault_resume(..., 1)): the request completes in
+ *    error and the QP stays in the error state until it is destroyed.
+ *    A revoke thus keeps the MR and kills the QPs that touch it.
+ *
+ * Not modelled: mlx5 resumes the faulting QP and lets the hardware retry
+ * the packet; here the same thread retries at most
+ * P2PDMA_HCA_FAULT_RETRIES times.  Faults of different QPs are not
+ * batched, and there is no prefetch.
+ *
+ * The pinned variants (ib_umem_dmabuf_get_pinned(), which 6.12's efa,
+ * irdma and bnxt_re use, and the revocable pin of mainline's irdma and
+ * erdma) are there for the exporter's refusal and the RDMA core's
+ * revocation; a revoked pinned MR faults with -ENODEV for good.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
 #include <linux/module.h>
+#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <rdma/ib_umem.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/iter.h>
 
 #include "p2pdma_edu_core.h"
+
+/* A present entry of the table: the block's DMA address | PRESENT */
+#define P2PDMA_HCA_MTT_PRESENT	BIT_ULL(0)
+/* An access piece: what edu moves at once, as a packet */
+#define P2PDMA_HCA_PIECE	SZ_2K
+/* Faults of one piece (that returned 0 or -EAGAIN) before the QP gives up */
+#define P2PDMA_HCA_FAULT_RETRIES	100
 
 /* The HCA of one edu */
 struct p2pdma_hca {
@@ -42,17 +75,33 @@ struct p2pdma_hca {
 
 static LIST_HEAD(p2pdma_hca_list);
 static DEFINE_MUTEX(p2pdma_hca_lock);		/* the list */
-static DEFINE_MUTEX(p2pdma_hca_bench_lock);	/* one benchmark at a time */
+static DEFINE_MUTEX(p2pdma_hca_bench_lock);	/* one reg benchmark at a time */
+/* Page faults, as mlx5's page-fault work of its event queues */
+static struct workqueue_struct *p2pdma_hca_wq;
 
 /* What an open /dev/p2pdma_hca owns */
 struct p2pdma_hca_file {
 	struct xarray mrs;		/* handle -> struct p2pdma_hca_mr */
-	struct mutex lock;		/* serialises the MR ioctls */
+	struct xarray qps;		/* handle -> struct p2pdma_hca_qp */
+	struct mutex lock;		/* serialises the ioctls */
+};
+
+/* A QP: the state an error leaves behind.  Under the file's lock. */
+struct p2pdma_hca_qp {
+	bool error;
+	int last_error;
+	u32 completions;
+	u32 flushed;
+	u32 page_faults;
+	u32 retries;
 };
 
 /*
- * One MR.  @table, @entries, @page_size and the counters are protected by
- * the dma-buf's resv lock.  @page_size is 0 until the first mapping.
+ * One MR.  @umem_pages, @page_size (0 until the first mapping), @valid,
+ * the counters and @watch are protected by the dma-buf's resv lock.
+ * @table is allocated by the first mapping, with @entries entries, and
+ * kept; its entries are written under the resv lock and @xlt_lock, and
+ * read by accesses under @xlt_lock alone.
  */
 struct p2pdma_hca_mr {
 	struct p2pdma_edu *edu;		/* the DMA engine, referenced */
@@ -63,10 +112,17 @@ struct p2pdma_hca_mr {
 	unsigned long pgsz_bitmap;
 	size_t umem_pages;
 	bool pinned;
+	struct mutex xlt_lock;		/* @table's entries, @valid */
 	u64 *table;
 	size_t entries;
-	unsigned long page_size;	/* block size, fixed by the first map */
+	unsigned long page_size;
+	bool valid;			/* every entry written since the zap */
+	/* access pieces between reading their entry and the end of the DMA */
+	atomic_t inflight;
+	wait_queue_head_t inflight_wait;
 	u32 invalidations;
+	u32 zap_waits;			/* zaps that found a piece in flight */
+	u32 inflight_at_unmap;		/* zaps that let one run on */
 	u32 faults;
 	u32 fault_errors;
 	int last_error;
@@ -78,60 +134,92 @@ static struct dma_resv *p2pdma_hca_mr_resv(struct p2pdma_hca_mr *mr)
 	return mr->umem_dmabuf->attach->dmabuf->resv;
 }
 
-/* Called with the resv lock held: the device stops using the mapping. */
+/*
+ * Called with the resv lock held, the umem still mapped: clear the entry
+ * of every DMA block of the umem, then wait for the accesses that read an
+ * entry before, as the ZAP's completion does.  No DMA uses the mapping
+ * once this returns.
+ */
 static void p2pdma_hca_mr_zap(struct p2pdma_hca_mr *mr)
 {
-	kvfree(mr->table);
-	mr->table = NULL;
-	mr->entries = 0;
+	struct ib_umem *umem = &mr->umem_dmabuf->umem;
+	struct ib_block_iter biter;
+	size_t i = 0;
+
+	mutex_lock(&mr->xlt_lock);
+	if (mr->table && mr->umem_dmabuf->sgt) {
+		rdma_umem_for_each_dma_block(umem, &biter, mr->page_size) {
+			if (i == mr->entries)
+				break;
+			mr->table[i++] = 0;
+		}
+	}
+	mr->valid = false;
+	mutex_unlock(&mr->xlt_lock);
+	if (atomic_read(&mr->inflight))
+		mr->zap_waits++;
+	wait_event(mr->inflight_wait, !atomic_read(&mr->inflight));
+	/* What the caller's unmap would pull from under the device */
+	if (atomic_read(&mr->inflight))
+		mr->inflight_at_unmap++;
 }
 
-/* Called with the resv lock held and the umem mapped. */
-static int p2pdma_hca_mr_build(struct p2pdma_hca_mr *mr)
+/*
+ * Called with the resv lock held and the umem mapped: write an entry for
+ * every DMA block.  The first mapping picks the block size and allocates
+ * the table; later ones must fit it.
+ */
+static int p2pdma_hca_mr_populate(struct p2pdma_hca_mr *mr)
 {
 	struct ib_umem *umem = &mr->umem_dmabuf->umem;
 	struct ib_block_iter biter;
 	unsigned long pgsz;
 	size_t n, i = 0;
-	u64 *table;
 
 	pgsz = ib_umem_find_best_pgsz(umem, mr->page_size ?: mr->pgsz_bitmap,
 				      mr->iova);
 	if (!pgsz)
 		return -EINVAL;
 	n = ib_umem_num_dma_blocks(umem, pgsz);
-	table = kvcalloc(n, sizeof(*table), GFP_KERNEL | __GFP_NOWARN);
-	if (!table)
-		return -ENOMEM;
+	if (!mr->table) {
+		mr->table = kvcalloc(n, sizeof(*mr->table),
+				     GFP_KERNEL | __GFP_NOWARN);
+		if (!mr->table)
+			return -ENOMEM;
+		mr->entries = n;
+		mr->page_size = pgsz;
+	} else if (n != mr->entries) {
+		return -EIO;
+	}
+
+	mutex_lock(&mr->xlt_lock);
 	rdma_umem_for_each_dma_block(umem, &biter, pgsz) {
 		if (i == n)
 			break;
-		table[i++] = rdma_block_iter_dma_address(&biter);
+		mr->table[i++] = rdma_block_iter_dma_address(&biter) |
+				 P2PDMA_HCA_MTT_PRESENT;
 	}
-	if (i != n) {
-		kvfree(table);
-		return -EIO;
-	}
-	mr->table = table;
-	mr->entries = n;
-	mr->page_size = pgsz;
-	return 0;
+	mr->valid = i == n;
+	/* The caller unmaps: nothing may point into the mapping */
+	if (!mr->valid)
+		memset(mr->table, 0, n * sizeof(*mr->table));
+	mutex_unlock(&mr->xlt_lock);
+	return mr->valid ? 0 : -EIO;
 }
 
 /*
- * Called with the resv lock held: make the translation valid, mapping the
- * umem if a move_notify unmapped it.  This is the HCA's page fault.
+ * Called with the resv lock held: map the umem (a no-op but for the
+ * exporter's fences if it is mapped) and write every entry again.  This
+ * is pagefault_dmabuf_mr().
  */
 static int p2pdma_hca_mr_fault_locked(struct p2pdma_hca_mr *mr)
 {
 	int ret;
 
-	if (mr->table)
-		return 0;
 	/* -ENODEV while revoked, by the exporter or (pinned) for good */
 	ret = ib_umem_dmabuf_map_pages(mr->umem_dmabuf);
 	if (!ret) {
-		ret = p2pdma_hca_mr_build(mr);
+		ret = p2pdma_hca_mr_populate(mr);
 		if (ret && !mr->pinned)
 			ib_umem_dmabuf_unmap_pages(mr->umem_dmabuf);
 	}
@@ -142,6 +230,35 @@ static int p2pdma_hca_mr_fault_locked(struct p2pdma_hca_mr *mr)
 	}
 	mr->faults++;
 	return 0;
+}
+
+struct p2pdma_hca_fault {
+	struct work_struct work;
+	struct p2pdma_hca_mr *mr;
+	int ret;
+};
+
+static void p2pdma_hca_fault_work(struct work_struct *work)
+{
+	struct p2pdma_hca_fault *pf =
+		container_of(work, struct p2pdma_hca_fault, work);
+	struct dma_resv *resv = p2pdma_hca_mr_resv(pf->mr);
+
+	dma_resv_lock(resv, NULL);
+	pf->ret = p2pdma_hca_mr_fault_locked(pf->mr);
+	dma_resv_unlock(resv);
+}
+
+/* A page fault of @mr, handled by the workqueue; the QP waits for it */
+static int p2pdma_hca_page_fault(struct p2pdma_hca_mr *mr)
+{
+	struct p2pdma_hca_fault pf = { .mr = mr };
+
+	INIT_WORK_ONSTACK(&pf.work, p2pdma_hca_fault_work);
+	queue_work(p2pdma_hca_wq, &pf.work);
+	flush_work(&pf.work);
+	destroy_work_on_stack(&pf.work);
+	return pf.ret;
 }
 
 /* move_notify of a dynamic MR, as mlx5_ib_dmabuf_invalidate_cb() */
@@ -155,6 +272,8 @@ static void p2pdma_hca_mr_invalidate(struct dma_buf_attachment *attach)
 		return;
 	mr->invalidations++;
 	p2pdma_edu_watch_record(&mr->watch, mr->invalidations);
+	if (!umem_dmabuf->sgt)
+		return;
 	p2pdma_hca_mr_zap(mr);
 	ib_umem_dmabuf_unmap_pages(umem_dmabuf);
 }
@@ -176,10 +295,14 @@ static void p2pdma_hca_mr_revoke(void *priv)
 
 static void p2pdma_hca_mr_free(struct p2pdma_hca_mr *mr)
 {
-	/* Serialised with move_notify; calls the revoke callback if pinned */
+	/*
+	 * Serialised with move_notify; calls the revoke callback if pinned.
+	 * No access is in flight: they run under the file's lock.
+	 */
 	if (mr->umem_dmabuf)
 		ib_umem_release(&mr->umem_dmabuf->umem);
 	kvfree(mr->table);
+	mutex_destroy(&mr->xlt_lock);
 	p2pdma_edu_watch_release(&mr->watch);
 	put_device(&mr->ibdev->dev);
 	p2pdma_edu_put(mr->edu);
@@ -247,11 +370,13 @@ p2pdma_hca_mr_alloc(const struct p2pdma_edu_reg_mr *req)
 	mr->length = req->length;
 	mr->pgsz_bitmap = req->pgsz_bitmap;
 	mr->pinned = !!req->flags;
+	mutex_init(&mr->xlt_lock);
+	init_waitqueue_head(&mr->inflight_wait);
 
 	mutex_lock(&p2pdma_hca_lock);
 	list_for_each_entry(hca, &p2pdma_hca_list, node) {
 		if (p2pdma_edu_addr(hca->edu->pdev) == req->importer) {
-			kref_get(&hca->edu->kref);
+			p2pdma_edu_hold(hca->edu);
 			mr->edu = hca->edu;
 			mr->ibdev = hca->ibdev;
 			get_device(&mr->ibdev->dev);
@@ -280,9 +405,10 @@ static long p2pdma_hca_ioctl_reg_mr(struct p2pdma_hca_file *f,
 			  P2PDMA_EDU_MR_PINNED_REVOCABLE) ||
 	    hweight32(req.flags) > 1)
 		return -EINVAL;
+	/* mlx5_umem_dmabuf_default_pgsz() */
 	if (!req.pgsz_bitmap)
-		req.pgsz_bitmap = P2PDMA_EDU_MR_PGSZ_DEFAULT;
-	if (!(req.pgsz_bitmap & SZ_4K) || req.pgsz_bitmap & (SZ_4K - 1))
+		req.pgsz_bitmap = PAGE_SIZE;
+	if (!(req.pgsz_bitmap & PAGE_SIZE) || req.pgsz_bitmap & (SZ_4K - 1))
 		return -EINVAL;
 	/* As uverbs for ibv_reg_dmabuf_mr() */
 	if ((req.offset ^ req.iova) & ~PAGE_MASK)
@@ -317,49 +443,109 @@ err_free:
 }
 
 /*
- * An RDMA write or read: translate each block of the range with the table
- * and have edu DMA to it, all under the resv lock so that move_notify
- * waits for the transfer, as it waits for an HCA's zap to complete.
+ * One piece of an access, within one block: its DMA through the entry, or
+ * -EFAULT if the entry is not present (zapped, or never written).
  */
-static long p2pdma_hca_ioctl_mr_access(struct p2pdma_hca_mr *mr,
+static int p2pdma_hca_piece(struct p2pdma_hca_mr *mr, bool write, u64 va,
+			    u8 *buf, u64 len)
+{
+	u64 block = (va - ALIGN_DOWN(mr->iova, mr->page_size)) / mr->page_size;
+	u64 entry = 0;
+	int ret;
+
+	mutex_lock(&mr->xlt_lock);
+	if (block < mr->entries)
+		entry = mr->table[block];
+	if (entry & P2PDMA_HCA_MTT_PRESENT)
+		atomic_inc(&mr->inflight);
+	mutex_unlock(&mr->xlt_lock);
+	if (!(entry & P2PDMA_HCA_MTT_PRESENT))
+		return -EFAULT;
+
+	ret = p2pdma_edu_xfer(mr->edu, write,
+			      (entry & ~P2PDMA_HCA_MTT_PRESENT) +
+			      (va & (mr->page_size - 1)), buf, len);
+	if (atomic_dec_and_test(&mr->inflight))
+		wake_up(&mr->inflight_wait);
+	return ret;
+}
+
+/*
+ * An RDMA write or read on @qp: piece by piece through the table, outside
+ * the resv lock, faulting where an entry is not present.  Returns 0 or the
+ * errno that completes the request in error.
+ */
+static int p2pdma_hca_access(struct p2pdma_hca_qp *qp, struct p2pdma_hca_mr *mr,
+			     bool write, u64 iova, u8 *buf, u64 length)
+{
+	unsigned int reruns = 0;
+	u64 done = 0;
+	int ret;
+
+	while (done < length) {
+		u64 va = iova + done;
+		u64 len = min3(mr->page_size - (va & (mr->page_size - 1)),
+			       length - done, (u64)P2PDMA_HCA_PIECE);
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		ret = p2pdma_hca_piece(mr, write, va, buf + done, len);
+		if (ret == -EFAULT) {
+			qp->page_faults++;
+			ret = p2pdma_hca_page_fault(mr);
+			if (ret == -EAGAIN)
+				qp->retries++;
+			/* Resumed: the piece runs again, a bounded number of times */
+			if ((!ret || ret == -EAGAIN) &&
+			    reruns++ < P2PDMA_HCA_FAULT_RETRIES)
+				continue;
+			if (!ret)
+				ret = -EFAULT;
+		}
+		if (ret)
+			return ret;
+		done += len;
+		reruns = 0;
+	}
+	return 0;
+}
+
+static long p2pdma_hca_ioctl_mr_access(struct p2pdma_hca_file *f,
+				       struct p2pdma_hca_mr *mr,
 				       void __user *arg)
 {
 	struct p2pdma_edu_mr_access req;
-	u64 done = 0;
+	struct p2pdma_hca_qp *qp;
 	u8 *buf;
 	int ret;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
+	if (req.reserved || req.write > 1)
+		return -EINVAL;
+	qp = xa_load(&f->qps, req.qp);
+	if (!qp)
+		return -ENOENT;
 	if (req.iova < mr->iova || req.iova - mr->iova > mr->length ||
 	    req.length > mr->length - (req.iova - mr->iova))
 		return -EINVAL;
+	if (qp->error) {
+		qp->flushed++;
+		return -EIO;
+	}
 	buf = p2pdma_edu_get_buf(req.user_buf, req.length, req.write);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 
-	dma_resv_lock(p2pdma_hca_mr_resv(mr), NULL);
-	ret = p2pdma_hca_mr_fault_locked(mr);
-	if (ret)
-		goto out_unlock;
-
-	while (!ret && done < req.length) {
-		u64 va = req.iova + done;
-		u64 block = (va - ALIGN_DOWN(mr->iova, mr->page_size)) /
-			    mr->page_size;
-		u64 off = va & (mr->page_size - 1);
-		u64 len = min(mr->page_size - off, req.length - done);
-
-		if (WARN_ON_ONCE(block >= mr->entries)) {
-			ret = -EIO;
-			break;
-		}
-		ret = p2pdma_edu_xfer(mr->edu, req.write,
-				      mr->table[block] + off, buf + done, len);
-		done += len;
+	ret = p2pdma_hca_access(qp, mr, req.write, req.iova, buf, req.length);
+	if (ret) {
+		/* The completion in error; the QP stays in error */
+		qp->error = true;
+		qp->last_error = -ret;
+		ret = -EIO;
+	} else {
+		qp->completions++;
 	}
-out_unlock:
-	dma_resv_unlock(p2pdma_hca_mr_resv(mr));
 	return p2pdma_edu_put_buf(buf, req.user_buf, req.length, req.write,
 				  ret);
 }
@@ -375,8 +561,10 @@ static long p2pdma_hca_ioctl_mr_info(struct p2pdma_hca_mr *mr,
 	    get_user(index, &uinfo->seen_index))
 		return -EFAULT;
 	dma_resv_lock(p2pdma_hca_mr_resv(mr), NULL);
-	info.valid = !!mr->table;
+	info.valid = mr->valid;
 	info.invalidations = mr->invalidations;
+	info.zap_waits = mr->zap_waits;
+	info.inflight_at_unmap = mr->inflight_at_unmap;
 	info.seen_index = index;
 	p2pdma_edu_watch_seen(&mr->watch, mr->invalidations, index, &info.seen);
 	info.faults = mr->faults;
@@ -386,10 +574,10 @@ static long p2pdma_hca_ioctl_mr_info(struct p2pdma_hca_mr *mr,
 	info.revoked = mr->umem_dmabuf->revoked;
 	if (mr->umem_dmabuf->sgt)
 		info.nents = mr->umem_dmabuf->umem.sgt_append.sgt.nents;
-	info.entries = mr->entries;
-	if (mr->table) {
+	if (mr->valid) {
+		info.entries = mr->entries;
 		info.page_size = mr->page_size;
-		info.first_dma = mr->table[0];
+		info.first_dma = mr->table[0] & ~P2PDMA_HCA_MTT_PRESENT;
 	}
 	dma_resv_unlock(p2pdma_hca_mr_resv(mr));
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -418,7 +606,7 @@ static long p2pdma_hca_ioctl_mr_op(struct p2pdma_hca_file *f,
 		ret = 0;
 		break;
 	case P2PDMA_EDU_MR_ACCESS:
-		ret = p2pdma_hca_ioctl_mr_access(mr, arg);
+		ret = p2pdma_hca_ioctl_mr_access(f, mr, arg);
 		break;
 	default:
 		ret = p2pdma_hca_ioctl_mr_info(mr, arg);
@@ -427,6 +615,55 @@ static long p2pdma_hca_ioctl_mr_op(struct p2pdma_hca_file *f,
 out:
 	mutex_unlock(&f->lock);
 	return ret;
+}
+
+static long p2pdma_hca_ioctl_create_qp(struct p2pdma_hca_file *f,
+				       void __user *arg)
+{
+	struct p2pdma_hca_qp *qp;
+	u32 handle;
+	int ret;
+
+	qp = kzalloc(sizeof(*qp), GFP_KERNEL);
+	if (!qp)
+		return -ENOMEM;
+	ret = xa_alloc(&f->qps, &handle, qp, xa_limit_32b, GFP_KERNEL);
+	if (ret) {
+		kfree(qp);
+		return ret;
+	}
+	if (put_user(handle, (u32 __user *)arg)) {
+		kfree(xa_erase(&f->qps, handle));
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static long p2pdma_hca_ioctl_qp_op(struct p2pdma_hca_file *f, unsigned int cmd,
+				   void __user *arg)
+{
+	struct p2pdma_edu_qp_info info = {};
+	struct p2pdma_hca_qp *qp;
+	u32 handle;
+
+	if (get_user(handle, (u32 __user *)arg))
+		return -EFAULT;
+	if (cmd == P2PDMA_EDU_DESTROY_QP) {
+		qp = xa_erase(&f->qps, handle);
+		kfree(qp);
+		return qp ? 0 : -ENOENT;
+	}
+	qp = xa_load(&f->qps, handle);
+	if (!qp)
+		return -ENOENT;
+	info.handle = handle;
+	info.error = qp->error;
+	info.last_error = qp->last_error;
+	info.completions = qp->completions;
+	info.flushed = qp->flushed;
+	info.page_faults = qp->page_faults;
+	info.retries = qp->retries;
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
 /* P2PDMA_EDU_BENCH_REG: registration timed as the map benchmarks are */
@@ -485,8 +722,8 @@ static long p2pdma_hca_ioctl_bench_reg(void __user *arg)
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
 	if (!req.pgsz_bitmap)
-		req.pgsz_bitmap = P2PDMA_EDU_MR_PGSZ_DEFAULT;
-	if (!(req.pgsz_bitmap & SZ_4K) || req.pgsz_bitmap & (SZ_4K - 1))
+		req.pgsz_bitmap = PAGE_SIZE;
+	if (!(req.pgsz_bitmap & PAGE_SIZE) || req.pgsz_bitmap & (SZ_4K - 1))
 		return -EINVAL;
 	c.req.importer = req.importer;
 	c.req.fd = req.fd;
@@ -527,6 +764,17 @@ static long p2pdma_hca_ioctl(struct file *file, unsigned int cmd,
 		return p2pdma_hca_ioctl_mr_op(f, cmd, uarg);
 	case P2PDMA_EDU_BENCH_REG:
 		return p2pdma_hca_ioctl_bench_reg(uarg);
+	case P2PDMA_EDU_CREATE_QP:
+		mutex_lock(&f->lock);
+		ret = p2pdma_hca_ioctl_create_qp(f, uarg);
+		mutex_unlock(&f->lock);
+		return ret;
+	case P2PDMA_EDU_DESTROY_QP:
+	case P2PDMA_EDU_QP_INFO:
+		mutex_lock(&f->lock);
+		ret = p2pdma_hca_ioctl_qp_op(f, cmd, uarg);
+		mutex_unlock(&f->lock);
+		return ret;
 	default:
 		return -ENOTTY;
 	}
@@ -540,6 +788,8 @@ static int p2pdma_hca_open(struct inode *inode, struct file *file)
 	if (!f)
 		return -ENOMEM;
 	xa_init_flags(&f->mrs, XA_FLAGS_ALLOC);
+	/* QP handles start at 1: 0 is no QP */
+	xa_init_flags(&f->qps, XA_FLAGS_ALLOC1);
 	mutex_init(&f->lock);
 	file->private_data = f;
 	return 0;
@@ -548,12 +798,16 @@ static int p2pdma_hca_open(struct inode *inode, struct file *file)
 static int p2pdma_hca_release(struct inode *inode, struct file *file)
 {
 	struct p2pdma_hca_file *f = file->private_data;
+	struct p2pdma_hca_qp *qp;
 	struct p2pdma_hca_mr *mr;
 	unsigned long handle;
 
 	xa_for_each(&f->mrs, handle, mr)
 		p2pdma_hca_mr_free(mr);
 	xa_destroy(&f->mrs);
+	xa_for_each(&f->qps, handle, qp)
+		kfree(qp);
+	xa_destroy(&f->qps);
 	mutex_destroy(&f->lock);
 	kfree(f);
 	return 0;
@@ -592,7 +846,7 @@ static int p2pdma_hca_add(struct p2pdma_edu *edu)
 		kfree(hca);
 		return ret;
 	}
-	kref_get(&edu->kref);
+	p2pdma_edu_hold(edu);
 	hca->edu = edu;
 	mutex_lock(&p2pdma_hca_lock);
 	list_add_tail(&hca->node, &p2pdma_hca_list);
@@ -630,9 +884,15 @@ static int __init p2pdma_hca_init(void)
 {
 	int ret;
 
+	p2pdma_hca_wq = alloc_workqueue("p2pdma_hca_pf",
+					WQ_HIGHPRI | WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!p2pdma_hca_wq)
+		return -ENOMEM;
 	ret = misc_register(&p2pdma_hca_misc);
-	if (ret)
+	if (ret) {
+		destroy_workqueue(p2pdma_hca_wq);
 		return ret;
+	}
 	return p2pdma_edu_register_client(&p2pdma_hca_client);
 }
 module_init(p2pdma_hca_init);
@@ -642,6 +902,7 @@ static void __exit p2pdma_hca_exit(void)
 	/* No MR is left: each holds the module through its open file */
 	p2pdma_edu_unregister_client(&p2pdma_hca_client);
 	misc_deregister(&p2pdma_hca_misc);
+	destroy_workqueue(p2pdma_hca_wq);
 }
 module_exit(p2pdma_hca_exit);
 

@@ -20,6 +20,11 @@
  *     spans two pages), addressed by the MRs' IOVA and rkey.  The bytes
  *     are checked in the host file that backs the BAR, and those around
  *     them must not change; an RDMA READ must bring the pattern back.
+ *     Then a revoke: with memory decode off an RDMA WRITE completes in
+ *     error and the BAR is untouched; decode on, a new QP writes into the
+ *     same MR.  A device whose NCCL probe says it supports dma-bufs but
+ *     that refuses the BAR fails, unless its driver is a known pinned
+ *     importer of 6.12 (efa, irdma, bnxt_re).
  *   - kernel_reg_dmabuf_mr: UVERBS_METHOD_REG_DMABUF_MR issued as a raw
  *     ioctl on the device's uverbs file, bypassing libibverbs, whose
  *     providers may answer ibv_reg_dmabuf_mr() without asking the kernel
@@ -715,14 +720,107 @@ TEST_F(ibv, no_dmabuf_support_is_eopnotsupp)
 	}
 }
 
+/*
+ * 6.12's drivers whose dma-buf MRs pin (ib_umem_dmabuf_get_pinned()), which
+ * vfio-pci refuses: their NCCL probe says "supported", the BAR says no.
+ */
+static const char *const pinned_only[] = { "efa", "irdma", "bnxt_re" };
+
+/* The kernel module of RDMA device @name, or "" */
+static void rdma_module(const char *name, char *mod, size_t len)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path),
+		 "/sys/class/infiniband/%s/device/driver/module", name);
+	n = readlink(path, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = 0;
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	mod[0] = 0;
+	if (strlen(base) < len)
+		memcpy(mod, base, strlen(base) + 1);
+}
+
+static bool is_pinned_only(const char *mod)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(pinned_only); i++)
+		if (!strcmp(mod, pinned_only[i]))
+			return true;
+	return false;
+}
+
+/* A new QP (and CQ) in place of one that went to the error state */
+static void qp_reconnect(struct __test_metadata *_metadata, struct rdma_dev *d)
+{
+	put(_metadata, d, "destroy QP", ibv_destroy_qp(d->qp));
+	d->qp = NULL;
+	put(_metadata, d, "destroy CQ", ibv_destroy_cq(d->cq));
+	d->cq = NULL;
+	qp_connect(_metadata, d);
+}
+
+/*
+ * A revoke under an MR of the BAR: with memory decode off an RDMA WRITE
+ * into @w completes in error and the BAR is untouched (the device's page
+ * fault fails, its QP goes to the error state).  Decode on again: the MR
+ * is still registered, and a new QP writes into it.
+ */
+static void revoke_write(struct __test_metadata *_metadata,
+			 struct rdma_dev *d, const struct window *w,
+			 unsigned int seed)
+{
+	uint8_t *src = d->buf, *before = d->peek;
+	uint8_t *after = d->peek + XFER_MAX + 2 * GUARD;
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)src, .length = PAGE, .lkey = d->buf_mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = 1, .sg_list = &sge, .num_sge = 1,
+		.opcode = IBV_WR_RDMA_WRITE, .send_flags = IBV_SEND_SIGNALED,
+		.wr.rdma.remote_addr = w->addr, .wr.rdma.rkey = w->rkey,
+	};
+	struct ibv_send_wr *bad = NULL;
+	struct ibv_wc wc;
+	int ret;
+
+	peek(_metadata, w, 0, before, PAGE);
+	fill(src, PAGE, seed);
+	ASSERT_EQ(0, set_memory(w->e, false));
+	ret = ibv_post_send(d->qp, &wr, &bad);
+	ASSERT_EQ(0, ret) TH_LOG("%s: post RDMA WRITE: %s", d->name,
+				 strerror(ret));
+	ret = poll_one(d->cq, &wc, CQ_WAIT_MS);
+	ASSERT_EQ(0, set_memory(w->e, true));
+	ASSERT_EQ(1, ret) TH_LOG("%s: RDMA WRITE while revoked: no completion in %d ms",
+				 d->name, CQ_WAIT_MS);
+	EXPECT_NE(IBV_WC_SUCCESS, wc.status)
+		TH_LOG("%s: RDMA WRITE while memory decode was off succeeded",
+		       d->name);
+	TH_LOG("%s: RDMA WRITE while revoked: %s", d->name,
+	       ibv_wc_status_str(wc.status));
+	peek(_metadata, w, 0, after, PAGE);
+	EXPECT_EQ(-1, first_diff(before, after, PAGE))
+		TH_LOG("%s: the RDMA WRITE while revoked reached the BAR",
+		       d->name);
+
+	qp_reconnect(_metadata, d);
+	loopback(_metadata, d, w, 0, PAGE, seed + 1);
+}
+
 TEST_F_TIMEOUT(ibv, write_into_bar, 120)
 {
 	struct dmabuf_env *e = &self->env;
 	struct rdma_dev *d = &self->d;
 	struct window w[2];
 	char none[256] = "";
-	int i, n = 0, err;
+	int i, n = 0, err, probe;
 	unsigned int seed;
+	char mod[64];
 	size_t len;
 
 	if (self->no_lab) {
@@ -744,8 +842,18 @@ TEST_F_TIMEOUT(ibv, write_into_bar, 120)
 		err = errno;
 		/*
 		 * No dma-buf support, or only as a pinned importer, which
-		 * vfio-pci refuses: neither can write into the BAR.
+		 * vfio-pci refuses: neither can write into the BAR.  A device
+		 * that says it supports dma-bufs and is not a known pinned
+		 * importer must take the BAR.
 		 */
+		probe = nccl_probe(d->pd);
+		rdma_module(d->name, mod, sizeof(mod));
+		if (!d->target[0] && err == EOPNOTSUPP &&
+		    !nccl_unsupported(probe))
+			EXPECT_TRUE(is_pinned_only(mod))
+				TH_LOG("%s (%s): dma-bufs supported (probe: %s), BAR refused",
+				       d->name, mod[0] ? mod : "?",
+				       err_str(probe));
 		if (!d->target[0] && err == EOPNOTSUPP) {
 			len = strlen(none);
 			snprintf(none + len, sizeof(none) - len, "%s%s",
@@ -784,6 +892,7 @@ TEST_F_TIMEOUT(ibv, write_into_bar, 120)
 		loopbacks(_metadata, d, &w[0], seed);
 		/* The whole unaligned MR */
 		loopback(_metadata, d, &w[1], 0, PAGE, seed + 3);
+		revoke_write(_metadata, d, &w[0], seed + 4);
 		dev_close(_metadata, d);
 	}
 	if (!n)

@@ -29,6 +29,7 @@
 #include <linux/vfio.h>
 
 #include "p2pdma_edu.h"
+#include "p2pdma_hca_verbs.h"
 
 #define OFFSET		0x300000ULL	/* of the exported range in BAR2 */
 #define LENGTH		0x10000ULL
@@ -200,7 +201,8 @@ int main(int argc, char **argv)
 	struct p2pdma_edu_import imp = { 0 };
 	struct p2pdma_edu_import_map *map;
 	struct p2pdma_edu_import_info i;
-	struct p2pdma_edu_reg_mr mr = { 0 };
+	struct p2pdma_hca_verbs uv;
+	struct p2pdma_hca_mr mr = { 0 };
 	struct p2pdma_edu_mr_info m;
 	char path[64], line[128];
 	uint8_t buf[XFER];
@@ -284,15 +286,20 @@ int main(int argc, char **argv)
 
 	ioctl(edu, P2PDMA_EDU_IMPORT_CLOSE, &imp.handle);
 
-	step("register an MR on the dma-buf with edu's stand-in HCA (ib_umem_dmabuf_get())");
-	mr.importer = imp.importer;
+	step("register an MR on the dma-buf with edu's stand-in HCA, through uverbs");
+	ret = p2pdma_hca_verbs_open(argv[2], &uv);
+	check(!ret, "opened the HCA's uverbs device, user context and PD: %s",
+	      strerror(-ret));
+	if (ret)
+		return 1;
 	mr.fd = buf_fd;
 	mr.offset = MR_OFFSET;
 	mr.length = MR_LENGTH;
 	mr.iova = MR_IOVA;
-	ret = ioctl(hca, P2PDMA_EDU_REG_MR, &mr);
-	check(!ret, "registered at IOVA %#llx: %llu translation entries of %llu KiB",
-	      MR_IOVA, (unsigned long long)mr.entries,
+	mr.access = IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_WRITE;
+	ret = p2pdma_hca_reg_mr(&uv, &mr);
+	check(!ret, "UVERBS_METHOD_REG_DMABUF_MR: lkey %#x at IOVA %#llx, %llu translation entries of %llu KiB",
+	      mr.handle, MR_IOVA, (unsigned long long)mr.entries,
 	      (unsigned long long)mr.page_size >> 10);
 	if (ret)
 		return 1;
@@ -345,7 +352,8 @@ int main(int argc, char **argv)
 	check(ret == -EIO && q.last_error == ENODEV,
 	      "the RDMA write completes in error (fault: %s)",
 	      strerror(q.last_error));
-	check(!ioctl(hca, P2PDMA_EDU_DEREG_MR, &mr.handle), "MR deregistered");
+	check(!p2pdma_hca_dereg_mr(&uv, &mr), "MR deregistered");
+	p2pdma_hca_verbs_close(&uv);
 	close(buf_fd);
 	close(hca);
 	close(edu);

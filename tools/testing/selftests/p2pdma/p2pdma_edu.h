@@ -9,6 +9,7 @@
 #include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
+#include <rdma/ib_user_ioctl_cmds.h>
 
 #define P2PDMA_EDU_DEV		"/dev/p2pdma_edu"
 /* The stand-in HCA (p2pdma_hca.ko): the MR, QP and BENCH_REG ioctls */
@@ -247,57 +248,57 @@ struct p2pdma_edu_import_fence {
 	__u32 delay_ms;
 };
 
-/* Flags of p2pdma_edu_reg_mr.flags */
+/*
+ * dma-buf MRs of the stand-in HCA: registered through uverbs on the RDMA
+ * device p2pdma_hca<n> whose parent is edu, with
+ * UVERBS_METHOD_REG_DMABUF_MR (the ioctl behind ibv_reg_dmabuf_mr()) and
+ * deregistered with UVERBS_METHOD_MR_DESTROY, so that uverbs' checks and
+ * object lifetimes apply.  The MR's lkey names it in P2PDMA_EDU_MR_ACCESS
+ * and P2PDMA_EDU_MR_INFO.
+ *
+ * The default registers the way mlx5 does: a dynamic importer through
+ * ib_umem_dmabuf_get(), mapped up front, with one translation entry per
+ * PAGE_SIZE block, written under the dma-buf's resv lock.  On move_notify
+ * the HCA zaps the entries, waits for the accesses in flight, and unmaps
+ * the umem; the next access faults, and a fault that fails (e.g. ENODEV
+ * while the exporter has revoked access) moves the QP to the error state.
+ * Registration fails with the errno of uverbs, of the RDMA core or of the
+ * first mapping, e.g. EOPNOTSUPP where the topology refuses P2P.
+ *
+ * The driver's attributes of UVERBS_METHOD_REG_DMABUF_MR, all optional:
+ * @P2PDMA_HCA_ATTR_REG_DMABUF_MR_FLAGS: flags (u64) P2PDMA_EDU_MR_*, at
+ *	most one: register pinned, as 6.12's efa, irdma and bnxt_re do, or
+ *	pinned and revocable, as mainline's irdma and erdma
+ * @P2PDMA_HCA_ATTR_REG_DMABUF_MR_PGSZ: the block sizes (u64) the table may
+ *	use: 0 for PAGE_SIZE, as mlx5; otherwise it must include PAGE_SIZE
+ *	(P2PDMA_EDU_MR_PGSZ_LARGE on 4 KiB pages)
+ * @P2PDMA_HCA_ATTR_REG_DMABUF_MR_RESP: out: struct p2pdma_hca_mr_resp
+ */
+enum p2pdma_hca_reg_dmabuf_mr_attrs {
+	P2PDMA_HCA_ATTR_REG_DMABUF_MR_FLAGS = (1U << UVERBS_ID_NS_SHIFT),
+	P2PDMA_HCA_ATTR_REG_DMABUF_MR_PGSZ,
+	P2PDMA_HCA_ATTR_REG_DMABUF_MR_RESP,
+};
+
 #define P2PDMA_EDU_MR_PINNED		_BITUL(0) /* ib_umem_dmabuf_get_pinned() */
 #define P2PDMA_EDU_MR_PINNED_REVOCABLE	_BITUL(1) /* ..._pinned_revocable_and_lock() */
 
 /*
  * Block sizes for an HCA that is not mlx5: the best of 4 KiB, 2 MiB and
- * 1 GiB that the first mapping allows.  mlx5 (pgsz_bitmap 0) uses
+ * 1 GiB that the first mapping allows.  mlx5 (block sizes 0) uses
  * PAGE_SIZE blocks for dynamic dma-buf MRs.
  */
 #define P2PDMA_EDU_MR_PGSZ_LARGE	(0x1000ULL | 0x200000ULL | 0x40000000ULL)
 
 /**
- * struct p2pdma_edu_reg_mr - register a dma-buf MR on edu's stand-in HCA
- * @importer: edu PCI function
- * @fd: dma-buf file descriptor
- * @offset: start of the MR in the dma-buf
- * @length: length of the MR
- * @iova: address of the MR's first byte for P2PDMA_EDU_MR_ACCESS; its
- *	bits below the page size must be those of @offset, as for
- *	ibv_reg_dmabuf_mr()
- * @pgsz_bitmap: block sizes the HCA may use: 0 for PAGE_SIZE, as mlx5
- *	does; otherwise it must include PAGE_SIZE (P2PDMA_EDU_MR_PGSZ_LARGE
- *	on 4 KiB pages)
- * @flags: P2PDMA_EDU_MR_*; 0 registers the way mlx5 does: a dynamic
- *	importer through ib_umem_dmabuf_get(), mapped up front
- * @handle: out: for the other P2PDMA_EDU_MR_* ioctls
- * @page_size: out: block size ib_umem_find_best_pgsz() chose; the MR
- *	keeps it, and a later mapping it does not fit fails with EINVAL
- * @entries: out: translation entries (blocks) of the MR
- * @umem_pages: out: ib_umem_num_pages() of the umem before its first
- *	mapping: the pages the MR spans in the dma-buf
- *
- * The HCA is a struct ib_device of the RDMA core with edu as its DMA
- * device, never registered.  The MR's umem comes from the RDMA core; the
- * HCA writes one DMA address per block into its translation table, under
- * the dma-buf's resv lock.  On move_notify it zaps the entries, waits for
- * accesses in flight, and unmaps the umem, as mlx5 does; the next access
- * faults, and a fault that fails (e.g. ENODEV while the exporter has
- * revoked access) moves the QP to the error state.  Registration fails
- * with the errno of the RDMA core or of the first mapping, e.g.
- * EOPNOTSUPP where the topology refuses P2P.
+ * struct p2pdma_hca_mr_resp - what the HCA made of an MR
+ * @page_size: block size ib_umem_find_best_pgsz() chose; the MR keeps it,
+ *	and a later mapping it does not fit fails with EINVAL
+ * @entries: translation entries (blocks) of the MR
+ * @umem_pages: ib_umem_num_pages() of the umem before its first mapping:
+ *	the pages the MR spans in the dma-buf
  */
-struct p2pdma_edu_reg_mr {
-	__u32 importer;
-	__s32 fd;
-	__u64 offset;
-	__u64 length;
-	__u64 iova;
-	__u64 pgsz_bitmap;
-	__u32 flags;
-	__u32 handle;
+struct p2pdma_hca_mr_resp {
 	__u64 page_size;
 	__u64 entries;
 	__u64 umem_pages;
@@ -305,7 +306,7 @@ struct p2pdma_edu_reg_mr {
 
 /**
  * struct p2pdma_edu_mr_access - an RDMA write or read into an MR
- * @handle: MR handle
+ * @handle: the MR's lkey
  * @write: 1: user buffer -> MR (RDMA write), 0: MR -> user buffer
  * @iova: first byte, within the MR
  * @length: bytes, at most P2PDMA_EDU_MAX_DMA
@@ -358,7 +359,7 @@ struct p2pdma_edu_qp_info {
 
 /**
  * struct p2pdma_edu_mr_info - what the HCA has seen of an MR
- * @handle: MR handle
+ * @handle: the MR's lkey
  * @valid: out: 1 while the translation table is valid
  * @invalidations: out: move_notify calls, or the revoke of a pinned MR
  * @zap_waits: out: zaps that waited for an access piece in flight
@@ -481,9 +482,10 @@ struct p2pdma_edu_bench_map {
  * @entries: out: entries of the translation table
  * @iommu_maps: out: iommu_map() calls of one registration, or
  *	P2PDMA_EDU_BENCH_UNCOUNTED
- * @reg: out: ib_umem_dmabuf_get(), the mapping and the table, as
- *	P2PDMA_EDU_REG_MR registers with flags 0 and iova = @offset
- * @dereg: out: releasing it all, as P2PDMA_EDU_DEREG_MR
+ * @reg: out: ib_umem_dmabuf_get(), the mapping and the table, as a
+ *	default uverbs registration with iova = @offset does (without
+ *	uverbs' own work and the key)
+ * @dereg: out: releasing it all, as deregistration does
  */
 struct p2pdma_edu_bench_reg {
 	__u32 importer;
@@ -547,11 +549,9 @@ struct p2pdma_edu_claim {
 #define P2PDMA_EDU_IMPORT_INFO	_IOWR('P', 0x0a, struct p2pdma_edu_import_info)
 #define P2PDMA_EDU_IMPORT_CLOSE	_IOW('P', 0x0b, __u32)
 #define P2PDMA_EDU_IMPORT_FENCE	_IOW('P', 0x0c, struct p2pdma_edu_import_fence)
-/* On /dev/p2pdma_hca: REG_MR, MR_ACCESS, MR_INFO, DEREG_MR, BENCH_REG, *_QP */
-#define P2PDMA_EDU_REG_MR	_IOWR('P', 0x0d, struct p2pdma_edu_reg_mr)
+/* On /dev/p2pdma_hca: MR_ACCESS, MR_INFO, BENCH_REG, *_QP; 0x0d, 0x10 unused */
 #define P2PDMA_EDU_MR_ACCESS	_IOW('P', 0x0e, struct p2pdma_edu_mr_access)
 #define P2PDMA_EDU_MR_INFO	_IOWR('P', 0x0f, struct p2pdma_edu_mr_info)
-#define P2PDMA_EDU_DEREG_MR	_IOW('P', 0x10, __u32)
 #define P2PDMA_EDU_EXPORT_SHORT	_IOW('P', 0x11, struct p2pdma_edu_export_short)
 #define P2PDMA_EDU_BENCH_MAP	_IOWR('P', 0x12, struct p2pdma_edu_bench_map)
 #define P2PDMA_EDU_BENCH_REG	_IOWR('P', 0x13, struct p2pdma_edu_bench_reg)

@@ -831,7 +831,7 @@ static int fault_call(struct __test_metadata *_metadata, struct dmabuf_env *e,
 		      struct faults *f, enum fault_op op, unsigned int n)
 {
 	struct p2pdma_edu_import_info before = {}, after;
-	struct p2pdma_edu_reg_mr mr;
+	struct p2pdma_hca_mr mr;
 	uint8_t data[SEQ_DMA], back[SEQ_DMA];
 	__u32 h;
 	int ret;
@@ -901,8 +901,7 @@ static int fault_call(struct __test_metadata *_metadata, struct dmabuf_env *e,
 		break;
 	case F_REG_MR:
 		if (!ret)
-			EXPECT_EQ(0, ioctl(e->hca, P2PDMA_EDU_DEREG_MR,
-					   &mr.handle));
+			EXPECT_EQ(0, mr_dereg(e, &mr));
 		break;
 	case F_REVOKE:
 		/* a revocation has nothing to fail: the importer must go */

@@ -66,11 +66,6 @@ static struct p2pdma_edu_qp_info qp_info(struct __test_metadata *_metadata,
 	return q;
 }
 
-static int mr_dereg(struct dmabuf_env *e, __u32 h)
-{
-	return ioctl(e->hca, P2PDMA_EDU_DEREG_MR, &h) ? -errno : 0;
-}
-
 static struct p2pdma_edu_mr_info mr_info(struct __test_metadata *_metadata,
 					 struct dmabuf_env *e, __u32 h)
 {
@@ -99,7 +94,7 @@ static __u64 align_up(__u64 x, __u64 a)
  * table has one entry per block the MR touches.
  */
 static void check_blocks(struct __test_metadata *_metadata,
-			 const struct p2pdma_edu_reg_mr *r, __u64 bitmap,
+			 const struct p2pdma_hca_mr *r, __u64 bitmap,
 			 const struct p2pdma_edu_mr_info *i)
 {
 	__u64 p = i->page_size, dma0, s, whole = 0, aligned = 0, want;
@@ -135,7 +130,7 @@ static void check_blocks(struct __test_metadata *_metadata,
  */
 static void check_access(struct __test_metadata *_metadata,
 			 struct dmabuf_env *e, __u32 h,
-			 const struct p2pdma_edu_reg_mr *r, __u64 bar_off,
+			 const struct p2pdma_hca_mr *r, __u64 bar_off,
 			 __u64 at, __u64 len, unsigned int seed)
 {
 	uint8_t *want = malloc(len), *got = malloc(len);
@@ -244,7 +239,7 @@ expect_mr(struct __test_metadata *_metadata, struct dmabuf_env *e, __u32 h,
  */
 static bool reg_bar(struct __test_metadata *_metadata, struct dmabuf_env *e,
 		    int fd, __u64 off, __u64 len, __u64 pgsz, __u32 flags,
-		    struct p2pdma_edu_reg_mr *r)
+		    struct p2pdma_hca_mr *r)
 {
 	int ret = mr_reg(e, fd, off, len, off, pgsz, flags, r);
 
@@ -296,7 +291,7 @@ FIXTURE(layout)
 	bool registered;
 	__u32 h;
 	__u64 off, len;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 };
 
 FIXTURE_VARIANT(layout)
@@ -373,7 +368,7 @@ FIXTURE_SETUP(layout)
 FIXTURE_TEARDOWN(layout)
 {
 	if (self->registered)
-		EXPECT_EQ(0, mr_dereg(&self->env, self->h));
+		EXPECT_EQ(0, mr_dereg(&self->env, &self->r));
 	if (self->fd >= 0)
 		close(self->fd);
 	env_close(&self->env);
@@ -435,7 +430,7 @@ TEST_F_TIMEOUT(mr, mlx5_page_size, 60)
 {
 	struct dmabuf_env *e = &self->env;
 	__u64 off = 2 * SZ_2M + 0x1080, len = 0x5000;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	struct p2pdma_edu_mr_info i;
 
 	if (!reg_bar(_metadata, e, self->fd, off, len, 0, 0, &r))
@@ -446,14 +441,14 @@ TEST_F_TIMEOUT(mr, mlx5_page_size, 60)
 	EXPECT_EQ((align_up(off + len, PAGE) - align_down(off, PAGE)) / PAGE,
 		  r.entries);
 	check_access(_metadata, e, r.handle, &r, off, 0, len, 1);
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
 /* 4 KiB blocks only: one entry per page, against the largest blocks. */
 TEST_F_TIMEOUT(mr, entries_4k, 60)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_edu_reg_mr big, small;
+	struct p2pdma_hca_mr big, small;
 	struct p2pdma_edu_mr_info i;
 
 	if (!reg_bar(_metadata, e, self->fd, 0, e->bar_size, 0x1000, 0,
@@ -481,19 +476,22 @@ TEST_F_TIMEOUT(mr, entries_4k, 60)
 	       (unsigned long long)small.entries,
 	       (unsigned long long)big.entries,
 	       (unsigned long long)(big.page_size >> 10));
-	EXPECT_EQ(0, mr_dereg(e, small.handle));
-	EXPECT_EQ(0, mr_dereg(e, big.handle));
+	EXPECT_EQ(0, mr_dereg(e, &small));
+	EXPECT_EQ(0, mr_dereg(e, &big));
 }
 
 /*
- * The errno contract of registration: EBADF and EINVAL from the RDMA core
- * (ib_umem_dmabuf_get(), which refuses a zero length at any offset), the
- * IOVA check as uverbs does it, and the stand-in HCA's own checks.
+ * The errno contract of registration through uverbs: EBADF and EINVAL from
+ * the RDMA core (ib_umem_dmabuf_get(), which refuses a zero length at any
+ * offset), uverbs' own IOVA check and its check of the driver's flags
+ * attribute, the stand-in HCA's own checks, and ENOENT from uverbs for
+ * an MR it does not know.
  */
 TEST_F(mr, reg_errors)
 {
+	struct p2pdma_hca_mr r, unknown = { .uobj = 12345 };
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_edu_mr_info i;
 	int fd, null_fd;
 
 	fd = export1(e, 0, 16 * PAGE);
@@ -517,13 +515,18 @@ TEST_F(mr, reg_errors)
 	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 0, PAGE, 0, 0,
 				  P2PDMA_EDU_MR_PINNED |
 				  P2PDMA_EDU_MR_PINNED_REVOCABLE, &r));
+	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 0, PAGE, 0, 0, 1 << 2, &r))
+		TH_LOG("a flag the driver's attribute does not declare");
 	/* A valid one for comparison */
 	EXPECT_EQ(map_ok(e), mr_reg(e, fd, 0x800, PAGE, 0x800, 0, 0, &r));
 	if (e->p2p) {
 		EXPECT_EQ(2, r.umem_pages) TH_LOG("4 KiB at offset 0x800");
-		EXPECT_EQ(0, mr_dereg(e, r.handle));
+		EXPECT_EQ(0, mr_dereg(e, &r));
+		i = (struct p2pdma_edu_mr_info){ .handle = r.handle };
+		EXPECT_EQ(-1, ioctl(e->hca, P2PDMA_EDU_MR_INFO, &i));
+		EXPECT_EQ(ENOENT, errno) TH_LOG("the key outlived its MR");
 	}
-	EXPECT_EQ(-ENOENT, mr_dereg(e, 12345));
+	EXPECT_EQ(-ENOENT, mr_dereg(e, &unknown));
 	close(null_fd);
 	EXPECT_EQ(0, close(fd));
 }
@@ -540,7 +543,7 @@ TEST_F(mr, short_exporter)
 		.size = 16 * PAGE, .mapped = 8 * PAGE,
 	};
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	struct p2pdma_edu_mr_info i;
 	int fd;
 
@@ -550,7 +553,7 @@ TEST_F(mr, short_exporter)
 	i = mr_info(_metadata, e, r.handle);
 	EXPECT_EQ(4, i.entries);
 	EXPECT_EQ(P2PDMA_EDU_SHORT_DMA + PAGE, i.first_dma);
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 	EXPECT_EQ(-EINVAL, mr_reg(e, fd, 6 * PAGE, 4 * PAGE, 6 * PAGE, 0,
 				  0, &r))
 		TH_LOG("an MR past the end of the mapping");
@@ -570,7 +573,7 @@ TEST_F(mr, short_exporter)
 TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x400000, old;
 	__u32 dead_qp;
@@ -611,14 +614,14 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 	/* The MR works again from a new QP; the QP it killed stays dead */
 	check_qp_stays_in_error(_metadata, e, dead_qp, r.handle, r.iova + PAGE,
 				off + PAGE, "memory decode on");
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
 /* A reset revokes and restores: the MR is invalidated twice and re-faults. */
 TEST_F_TIMEOUT(mr, revoke_reset, 120)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x500000;
 
@@ -637,7 +640,7 @@ TEST_F_TIMEOUT(mr, revoke_reset, 120)
 	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in again");
 	EXPECT_EQ(2, i.faults);
 	EXPECT_EQ(0, i.fault_errors);
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
 /* Kernel log records written since @fd was opened that contain @what */
@@ -673,7 +676,7 @@ TEST_F_TIMEOUT(mr, revoke_in_flight, 120)
 	struct dmabuf_env *e = &self->env;
 	const __u64 off = 0x900000, len = P2PDMA_EDU_MAX_DMA, piece = 0x800;
 	uint8_t *want = malloc(len), *got = malloc(len);
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	struct p2pdma_edu_qp_info q;
 	struct p2pdma_edu_mr_info i;
 	const char *bdf = strchr(e->importer_bdf, ':');
@@ -744,27 +747,27 @@ TEST_F_TIMEOUT(mr, revoke_in_flight, 120)
 	close(kmsg);
 	free(want);
 	free(got);
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
 /* Deregistration while revoked, then a new MR once the BAR is back. */
 TEST_F_TIMEOUT(mr, dereg_while_revoked, 60)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	__u64 off = 0x600000;
 
 	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
 		return;
 	ASSERT_EQ(0, set_memory(e, false));
 	expect_mr(_metadata, e, r.handle, 1, 0, "memory decode off");
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 	/* Registration maps up front: refused while revoked */
 	EXPECT_EQ(-ENODEV, mr_reg(e, self->fd, off, 0x8000, off, 0, 0, &r));
 	ASSERT_EQ(0, set_memory(e, true));
 	ASSERT_TRUE(reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r));
 	check_access(_metadata, e, r.handle, &r, off, 0x1000, PAGE, 1);
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
 /*
@@ -774,7 +777,7 @@ TEST_F_TIMEOUT(mr, dereg_while_revoked, 60)
 TEST_F_TIMEOUT(mr, close_device, 60)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x700000;
 
@@ -793,7 +796,47 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 			   "device reopened");
 	i = expect_mr(_metadata, e, r.handle, 1, 0, "device reopened");
 	EXPECT_EQ(2, i.fault_errors);
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
+}
+
+/*
+ * Unbinding edu removes its HCA: the RDMA core unregisters the device,
+ * uverbs disassociates the file, and the MR is deregistered before the
+ * unbind returns: its key is gone, so is its attachment to the dma-buf,
+ * and the old file's uverbs calls fail with EIO.  Bound again, edu brings
+ * a new HCA that registers MRs as before.
+ */
+TEST_F_TIMEOUT(mr, hca_unbind, 60)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_mr_info i;
+	unsigned int before, after;
+	struct p2pdma_hca_mr r;
+	__u64 off = 0x800000;
+	int ret;
+
+	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
+		return;
+	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+	ASSERT_LE(1, vfio_dmabufs(&before)) TH_LOG("no dma_buf/bufinfo in debugfs");
+	ASSERT_EQ(1, before) TH_LOG("attachments to vfio-pci dma-bufs");
+
+	ASSERT_EQ(0, unbind_driver(e->importer_bdf));
+	i = (struct p2pdma_edu_mr_info){ .handle = r.handle };
+	EXPECT_EQ(-1, ioctl(e->hca, P2PDMA_EDU_MR_INFO, &i));
+	EXPECT_EQ(ENOENT, errno) TH_LOG("the MR's key outlived its HCA");
+	vfio_dmabufs(&after);
+	EXPECT_EQ(0, after) TH_LOG("the MR's attachment outlived its HCA");
+	EXPECT_EQ(-EIO, mr_dereg(e, &r)) TH_LOG("uverbs did not disassociate");
+
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers/p2pdma_edu/bind",
+				 e->importer_bdf));
+	p2pdma_hca_verbs_close(&e->uv);
+	ret = p2pdma_hca_verbs_open(e->importer_bdf, &e->uv);
+	ASSERT_EQ(0, ret) TH_LOG("uverbs of the new HCA: %s", strerror(-ret));
+	ASSERT_TRUE(reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r));
+	check_access(_metadata, e, r.handle, &r, off, 0x1000, PAGE, 1);
+	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
 /*
@@ -803,7 +846,7 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 TEST_F_TIMEOUT(mr, pinned, 60)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x800000;
 
@@ -827,7 +870,7 @@ TEST_F_TIMEOUT(mr, pinned, 60)
 	expect_mr(_metadata, e, r.handle, 1, 0, "memory decode on");
 	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
 			   "pinned MR after the restore");
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
 /* The pinned path with an exporter that lets importers pin: udmabuf. */
@@ -838,7 +881,7 @@ TEST_F_TIMEOUT(mr, pinned_udmabuf, 60)
 	struct udmabuf_create c = { .size = size };
 	/* the accesses cross the boundary of pages 9 and 10 of the memfd */
 	const __u64 at = 2 * PAGE - BLOCK;
-	struct p2pdma_edu_reg_mr r;
+	struct p2pdma_hca_mr r;
 	uint8_t want[2 * BLOCK], got[2 * BLOCK];
 	int memfd, dev, fd;
 
@@ -867,7 +910,7 @@ TEST_F_TIMEOUT(mr, pinned_udmabuf, 60)
 			       sizeof(got)));
 	EXPECT_EQ(0, memcmp(want, got, sizeof(got)));
 	EXPECT_EQ(0, mr_info(_metadata, e, r.handle).invalidations);
-	EXPECT_EQ(0, mr_dereg(e, r.handle));
+	EXPECT_EQ(0, mr_dereg(e, &r));
 	close(fd);
 	close(dev);
 	close(memfd);

@@ -34,6 +34,7 @@
 
 #include "../kselftest_harness.h"
 #include "../p2pdma/p2pdma_edu.h"
+#include "../p2pdma/p2pdma_hca_verbs.h"
 #include "vfio_dmabuf_uapi.h"
 
 #define BAR		VFIO_PCI_BAR2_REGION_INDEX
@@ -92,8 +93,9 @@ struct dmabuf_env {
 	int group_id;		/* IOMMU group number of the provider */
 	int device;
 	int edu;		/* /dev/p2pdma_edu: owns the imports */
-	int hca;		/* /dev/p2pdma_hca: owns the MRs and QPs */
+	int hca;		/* /dev/p2pdma_hca: owns the QPs */
 	__u32 qp;		/* the QP of MR accesses */
+	struct p2pdma_hca_verbs uv;	/* edu's HCA by uverbs: owns the MRs */
 	int bar_fd;		/* host file backing BAR2 */
 	__u32 dev_flags;	/* vfio_device_info.flags */
 	__u64 bar_size;
@@ -421,6 +423,7 @@ static inline int env_open(struct __test_metadata *_metadata,
 	struct timespec ts;
 	struct stat st;
 	char drv[64];
+	int ret;
 
 	memset(e, 0, sizeof(*e));
 	e->container = -1;
@@ -428,6 +431,7 @@ static inline int env_open(struct __test_metadata *_metadata,
 	e->device = -1;
 	e->edu = -1;
 	e->hca = -1;
+	e->uv.fd = -1;
 	e->bar_fd = -1;
 	e->importer_bdf = getenv("VFIO_DMABUF_IMPORTER");
 	if (!prov || !file || !expect ||
@@ -456,9 +460,13 @@ static inline int env_open(struct __test_metadata *_metadata,
 				    P2PDMA_EDU_DEV, strerror(errno));
 	/* Only the MR tests need the stand-in HCA: see need_hca() */
 	e->hca = open(P2PDMA_HCA_DEV, O_RDWR);
-	if (e->hca >= 0)
+	if (e->hca >= 0) {
 		ASSERT_EQ(0, ioctl(e->hca, P2PDMA_EDU_CREATE_QP, &e->qp))
 			TH_LOG("CREATE_QP: %s", strerror(errno));
+		ret = p2pdma_hca_verbs_open(e->importer_bdf, &e->uv);
+		ASSERT_EQ(0, ret) TH_LOG("uverbs of the HCA on %s: %s",
+					 e->importer_bdf, strerror(-ret));
+	}
 	vfio_open(_metadata, e);
 	ASSERT_EQ(0, fstat(e->bar_fd, &st));
 	ASSERT_LE(e->bar_size, (__u64)st.st_size)
@@ -482,6 +490,7 @@ static inline bool need_hca(struct __test_metadata *_metadata,
 static inline void env_close(struct dmabuf_env *e)
 {
 	/* MRs and imports first: they hold the dma-bufs */
+	p2pdma_hca_verbs_close(&e->uv);
 	if (e->hca >= 0)
 		close(e->hca);
 	e->hca = -1;
@@ -845,20 +854,27 @@ static inline void check_old_addr(struct __test_metadata *_metadata,
 	}
 }
 
-/* A dma-buf MR of edu's stand-in HCA: ib_umem_dmabuf_get() and friends */
+/* A dma-buf MR of edu's stand-in HCA, through uverbs as ibv_reg_dmabuf_mr() */
 static inline int mr_reg(struct dmabuf_env *e, int fd, __u64 off, __u64 len,
 			 __u64 iova, __u64 pgsz, __u32 flags,
-			 struct p2pdma_edu_reg_mr *r)
+			 struct p2pdma_hca_mr *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->importer = e->importer;
 	r->fd = fd;
 	r->offset = off;
 	r->length = len;
 	r->iova = iova;
 	r->pgsz_bitmap = pgsz;
 	r->flags = flags;
-	return ioctl(e->hca, P2PDMA_EDU_REG_MR, r) ? -errno : 0;
+	r->access = IB_UVERBS_ACCESS_LOCAL_WRITE |
+		    IB_UVERBS_ACCESS_REMOTE_WRITE | IB_UVERBS_ACCESS_REMOTE_READ;
+	return p2pdma_hca_reg_mr(&e->uv, r);
+}
+
+/* Deregistration through uverbs, as ibv_dereg_mr() */
+static inline int mr_dereg(struct dmabuf_env *e, const struct p2pdma_hca_mr *r)
+{
+	return p2pdma_hca_dereg_mr(&e->uv, r);
 }
 
 static inline struct p2pdma_edu_import_info

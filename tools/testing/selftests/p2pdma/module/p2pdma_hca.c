@@ -2,10 +2,18 @@
 /*
  * p2pdma_hca: the stand-in HCA of the p2pdma selftests, a module of its
  * own so that the P2P tests do not need RDMA.  For every edu bound to
- * p2pdma_edu it makes a struct ib_device of the RDMA core with edu as its
- * DMA device (never registered).  /dev/p2pdma_hca takes the MR and QP
- * ioctls of p2pdma_edu.h; MRs and QPs belong to the open file and go
- * when it is closed.
+ * p2pdma_edu it registers an RDMA device, p2pdma_hca<n>, with edu as its
+ * DMA device.  Userspace reaches it the way libibverbs reaches mlx5:
+ * through uverbs (/dev/infiniband/uverbs<n>), which takes the user
+ * context, the PD, and dma-buf MRs (UVERBS_METHOD_REG_DMABUF_MR, the
+ * ioctl behind ibv_reg_dmabuf_mr()), with uverbs' own checks and object
+ * lifetimes.  MRs belong to the uverbs file.  When edu goes (unbind,
+ * hot-unplug, rmmod) the device is unregistered: uverbs disassociates
+ * every open file and deregisters every MR before remove() returns.
+ *
+ * What the hardware would do, userspace asks of /dev/p2pdma_hca: QPs, and
+ * RDMA reads and writes on them into an MR named by its key.  QPs belong
+ * to that open file.
  *
  * Its dma-buf MRs model 6.12's mlx5, which is what ibv_reg_dmabuf_mr()
  * reaches on real hardware:
@@ -57,6 +65,9 @@
 #include <rdma/ib_verbs.h>
 #include <rdma/iter.h>
 
+#define UVERBS_MODULE_NAME p2pdma_hca
+#include <rdma/uverbs_named_ioctl.h>
+
 #include "p2pdma_edu_core.h"
 
 /* A present entry of the table: the block's DMA address | PRESENT */
@@ -65,12 +76,23 @@
 #define P2PDMA_HCA_PIECE	SZ_2K
 /* Faults of one piece (that returned 0 or -EAGAIN) before the QP gives up */
 #define P2PDMA_HCA_FAULT_RETRIES	100
+/* The access of the benchmark's MRs, as the tests ask through uverbs */
+#define P2PDMA_HCA_ACCESS	(IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE | \
+				 IB_ACCESS_REMOTE_READ)
 
-/* The HCA of one edu */
+/* The HCA of one edu: a registered RDMA device */
 struct p2pdma_hca {
+	struct ib_device ibdev;
 	struct p2pdma_edu *edu;		/* referenced */
-	struct ib_device *ibdev;
 	struct list_head node;
+};
+
+struct p2pdma_hca_ucontext {
+	struct ib_ucontext ibucontext;
+};
+
+struct p2pdma_hca_pd {
+	struct ib_pd ibpd;
 };
 
 static LIST_HEAD(p2pdma_hca_list);
@@ -78,10 +100,11 @@ static DEFINE_MUTEX(p2pdma_hca_lock);		/* the list */
 static DEFINE_MUTEX(p2pdma_hca_bench_lock);	/* one reg benchmark at a time */
 /* Page faults, as mlx5's page-fault work of its event queues */
 static struct workqueue_struct *p2pdma_hca_wq;
+/* The MRs of every HCA by key (lkey = rkey), as mlx5's mkeys */
+static DEFINE_XARRAY_ALLOC1(p2pdma_hca_keys);
 
 /* What an open /dev/p2pdma_hca owns */
 struct p2pdma_hca_file {
-	struct xarray mrs;		/* handle -> struct p2pdma_hca_mr */
 	struct xarray qps;		/* handle -> struct p2pdma_hca_qp */
 	struct mutex lock;		/* serialises the ioctls */
 };
@@ -97,15 +120,20 @@ struct p2pdma_hca_qp {
 };
 
 /*
- * One MR.  @umem_pages, @page_size (0 until the first mapping), @valid,
+ * One MR.  @users counts the key's lookups in progress and the owner's
+ * reference; deregistration erases the key and waits for @released.
+ * @umem_pages, @page_size (0 until the first mapping), @valid,
  * the counters and @watch are protected by the dma-buf's resv lock.
  * @table is allocated by the first mapping, with @entries entries, and
  * kept; its entries are written under the resv lock and @xlt_lock, and
  * read by accesses under @xlt_lock alone.
  */
 struct p2pdma_hca_mr {
+	struct ib_mr ibmr;
+	refcount_t users;
+	struct completion released;
 	struct p2pdma_edu *edu;		/* the DMA engine, referenced */
-	struct ib_device *ibdev;	/* its struct device referenced */
+	struct p2pdma_hca *hca;		/* its struct device referenced */
 	struct ib_umem_dmabuf *umem_dmabuf;
 	u64 iova;
 	u64 length;
@@ -293,27 +321,79 @@ static void p2pdma_hca_mr_revoke(void *priv)
 	p2pdma_hca_mr_zap(mr);
 }
 
+/* What a registration asks for */
+struct p2pdma_hca_reg {
+	u64 offset;
+	u64 length;
+	u64 iova;
+	u64 pgsz_bitmap;
+	int fd;
+	int access;
+	u32 flags;			/* P2PDMA_EDU_MR_PINNED* */
+};
+
+/*
+ * The block sizes a registration may use: 0 is PAGE_SIZE, as
+ * mlx5_umem_dmabuf_default_pgsz(); others must include it.
+ */
+static int p2pdma_hca_check_pgsz(u64 *pgsz_bitmap)
+{
+	if (!*pgsz_bitmap)
+		*pgsz_bitmap = PAGE_SIZE;
+	if (!(*pgsz_bitmap & PAGE_SIZE) || *pgsz_bitmap & (SZ_4K - 1))
+		return -EINVAL;
+	return 0;
+}
+
 static void p2pdma_hca_mr_free(struct p2pdma_hca_mr *mr)
 {
-	/*
-	 * Serialised with move_notify; calls the revoke callback if pinned.
-	 * No access is in flight: they run under the file's lock.
-	 */
+	/* Serialised with move_notify; calls the revoke callback if pinned */
 	if (mr->umem_dmabuf)
 		ib_umem_release(&mr->umem_dmabuf->umem);
 	kvfree(mr->table);
 	mutex_destroy(&mr->xlt_lock);
 	p2pdma_edu_watch_release(&mr->watch);
-	put_device(&mr->ibdev->dev);
 	p2pdma_edu_put(mr->edu);
+	put_device(&mr->hca->ibdev.dev);
 	kfree(mr);
 }
 
-static int p2pdma_hca_mr_get_umem(struct p2pdma_hca_mr *mr,
-				  const struct p2pdma_edu_reg_mr *req)
+/* The MR of @key, referenced until p2pdma_hca_mr_put(), or NULL */
+static struct p2pdma_hca_mr *p2pdma_hca_mr_get(u32 key)
 {
-	int access = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
-		     IB_ACCESS_REMOTE_READ;
+	struct p2pdma_hca_mr *mr;
+
+	xa_lock(&p2pdma_hca_keys);
+	mr = xa_load(&p2pdma_hca_keys, key);
+	/* The owner's reference is dropped only after the key is erased */
+	if (mr)
+		refcount_inc(&mr->users);
+	xa_unlock(&p2pdma_hca_keys);
+	return mr;
+}
+
+static void p2pdma_hca_mr_put(struct p2pdma_hca_mr *mr)
+{
+	if (refcount_dec_and_test(&mr->users))
+		complete(&mr->released);
+}
+
+/*
+ * Deregistration: no lookup finds the key any more, and the accesses that
+ * found it before end, as the hardware's mkey is destroyed only once idle.
+ */
+static void p2pdma_hca_mr_destroy(struct p2pdma_hca_mr *mr)
+{
+	xa_erase(&p2pdma_hca_keys, mr->ibmr.lkey);
+	p2pdma_hca_mr_put(mr);
+	wait_for_completion(&mr->released);
+	p2pdma_hca_mr_free(mr);
+}
+
+static int p2pdma_hca_mr_get_umem(struct p2pdma_hca_mr *mr,
+				  const struct p2pdma_hca_reg *req)
+{
+	struct ib_device *ibdev = &mr->hca->ibdev;
 	struct ib_umem_dmabuf *umem_dmabuf;
 	int ret;
 
@@ -321,25 +401,25 @@ static int p2pdma_hca_mr_get_umem(struct p2pdma_hca_mr *mr,
 		unsigned long off = req->offset;
 		size_t len = req->length;
 
-		umem_dmabuf = ib_umem_dmabuf_get_pinned_revocable_and_lock(mr->ibdev,
+		umem_dmabuf = ib_umem_dmabuf_get_pinned_revocable_and_lock(ibdev,
 									   off, len,
 									   req->fd,
-									   access);
+									   req->access);
 		if (IS_ERR(umem_dmabuf))
 			return PTR_ERR(umem_dmabuf);
 		ib_umem_dmabuf_set_revoke_locked(umem_dmabuf,
 						 p2pdma_hca_mr_revoke, mr);
 	} else if (req->flags & P2PDMA_EDU_MR_PINNED) {
-		umem_dmabuf = ib_umem_dmabuf_get_pinned(mr->ibdev, req->offset,
+		umem_dmabuf = ib_umem_dmabuf_get_pinned(ibdev, req->offset,
 							req->length, req->fd,
-							access);
+							req->access);
 		if (IS_ERR(umem_dmabuf))
 			return PTR_ERR(umem_dmabuf);
 		dma_resv_lock(umem_dmabuf->attach->dmabuf->resv, NULL);
 	} else {
-		umem_dmabuf = ib_umem_dmabuf_get(mr->ibdev, req->offset,
-						 req->length, req->fd, access,
-						 &p2pdma_hca_mr_ops);
+		umem_dmabuf = ib_umem_dmabuf_get(ibdev, req->offset,
+						 req->length, req->fd,
+						 req->access, &p2pdma_hca_mr_ops);
 		if (IS_ERR(umem_dmabuf))
 			return PTR_ERR(umem_dmabuf);
 		dma_resv_lock(umem_dmabuf->attach->dmabuf->resv, NULL);
@@ -356,90 +436,111 @@ static int p2pdma_hca_mr_get_umem(struct p2pdma_hca_mr *mr,
 	return ret;
 }
 
-/* An MR of the stand-in HCA of edu @req->importer, before its umem */
-static struct p2pdma_hca_mr *
-p2pdma_hca_mr_alloc(const struct p2pdma_edu_reg_mr *req)
+/*
+ * An MR of @hca with its umem, mapped and its table written, but no key
+ * yet.  The caller holds a reference to @hca.
+ */
+static struct p2pdma_hca_mr *p2pdma_hca_mr_create(struct p2pdma_hca *hca,
+						  const struct p2pdma_hca_reg *req)
 {
 	struct p2pdma_hca_mr *mr;
-	struct p2pdma_hca *hca;
+	int ret;
 
 	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
 	if (!mr)
 		return ERR_PTR(-ENOMEM);
+	refcount_set(&mr->users, 1);
+	init_completion(&mr->released);
 	mr->iova = req->iova;
 	mr->length = req->length;
 	mr->pgsz_bitmap = req->pgsz_bitmap;
 	mr->pinned = !!req->flags;
 	mutex_init(&mr->xlt_lock);
 	init_waitqueue_head(&mr->inflight_wait);
+	get_device(&hca->ibdev.dev);
+	mr->hca = hca;
+	p2pdma_edu_hold(hca->edu);
+	mr->edu = hca->edu;
 
-	mutex_lock(&p2pdma_hca_lock);
-	list_for_each_entry(hca, &p2pdma_hca_list, node) {
-		if (p2pdma_edu_addr(hca->edu->pdev) == req->importer) {
-			p2pdma_edu_hold(hca->edu);
-			mr->edu = hca->edu;
-			mr->ibdev = hca->ibdev;
-			get_device(&mr->ibdev->dev);
-			break;
-		}
-	}
-	mutex_unlock(&p2pdma_hca_lock);
-	if (!mr->edu) {
-		kfree(mr);
-		return ERR_PTR(-ENODEV);
+	ret = p2pdma_hca_mr_get_umem(mr, req);
+	if (ret) {
+		p2pdma_hca_mr_free(mr);
+		return ERR_PTR(ret);
 	}
 	return mr;
 }
 
-static long p2pdma_hca_ioctl_reg_mr(struct p2pdma_hca_file *f,
-				    void __user *arg)
+/* UVERBS_METHOD_REG_DMABUF_MR: the pinned modes and block sizes are ours */
+static struct ib_mr *
+p2pdma_hca_reg_user_mr_dmabuf(struct ib_pd *pd, u64 offset, u64 length,
+			      u64 virt_addr, int fd, int access_flags,
+			      struct uverbs_attr_bundle *attrs)
 {
-	struct p2pdma_edu_reg_mr req;
+	struct p2pdma_hca *hca = container_of(pd->device, struct p2pdma_hca,
+					      ibdev);
+	struct p2pdma_hca_mr_resp resp = {};
+	struct p2pdma_hca_reg req = {
+		.offset = offset,
+		.length = length,
+		.iova = virt_addr,
+		.fd = fd,
+		.access = access_flags,
+	};
 	struct p2pdma_hca_mr *mr;
-	u32 handle;
+	u32 key;
 	int ret;
 
-	if (copy_from_user(&req, arg, sizeof(req)))
-		return -EFAULT;
-	if (req.flags & ~(P2PDMA_EDU_MR_PINNED |
-			  P2PDMA_EDU_MR_PINNED_REVOCABLE) ||
-	    hweight32(req.flags) > 1)
-		return -EINVAL;
-	/* mlx5_umem_dmabuf_default_pgsz() */
-	if (!req.pgsz_bitmap)
-		req.pgsz_bitmap = PAGE_SIZE;
-	if (!(req.pgsz_bitmap & PAGE_SIZE) || req.pgsz_bitmap & (SZ_4K - 1))
-		return -EINVAL;
-	/* As uverbs for ibv_reg_dmabuf_mr() */
-	if ((req.offset ^ req.iova) & ~PAGE_MASK)
-		return -EINVAL;
-
-	mr = p2pdma_hca_mr_alloc(&req);
-	if (IS_ERR(mr))
-		return PTR_ERR(mr);
-	ret = p2pdma_hca_mr_get_umem(mr, &req);
+	ret = uverbs_get_flags32(&req.flags, attrs,
+				 P2PDMA_HCA_ATTR_REG_DMABUF_MR_FLAGS,
+				 P2PDMA_EDU_MR_PINNED |
+				 P2PDMA_EDU_MR_PINNED_REVOCABLE);
 	if (ret)
-		goto err_free;
-	ret = xa_alloc(&f->mrs, &handle, mr, xa_limit_32b, GFP_KERNEL);
-	if (ret)
-		goto err_free;
-
-	dma_resv_lock(p2pdma_hca_mr_resv(mr), NULL);
-	req.handle = handle;
-	req.page_size = mr->page_size;
-	req.entries = mr->entries;
-	req.umem_pages = mr->umem_pages;
-	dma_resv_unlock(p2pdma_hca_mr_resv(mr));
-	if (copy_to_user(arg, &req, sizeof(req))) {
-		xa_erase(&f->mrs, handle);
-		ret = -EFAULT;
-		goto err_free;
+		return ERR_PTR(ret);
+	if (hweight32(req.flags) > 1)
+		return ERR_PTR(-EINVAL);
+	if (uverbs_attr_is_valid(attrs, P2PDMA_HCA_ATTR_REG_DMABUF_MR_PGSZ)) {
+		ret = uverbs_copy_from(&req.pgsz_bitmap, attrs,
+				       P2PDMA_HCA_ATTR_REG_DMABUF_MR_PGSZ);
+		if (ret)
+			return ERR_PTR(ret);
 	}
-	return 0;
+	ret = p2pdma_hca_check_pgsz(&req.pgsz_bitmap);
+	if (ret)
+		return ERR_PTR(ret);
+
+	mr = p2pdma_hca_mr_create(hca, &req);
+	if (IS_ERR(mr))
+		return ERR_CAST(mr);
+	dma_resv_lock(p2pdma_hca_mr_resv(mr), NULL);
+	resp.page_size = mr->page_size;
+	resp.entries = mr->entries;
+	resp.umem_pages = mr->umem_pages;
+	dma_resv_unlock(p2pdma_hca_mr_resv(mr));
+	if (uverbs_attr_is_valid(attrs, P2PDMA_HCA_ATTR_REG_DMABUF_MR_RESP)) {
+		ret = uverbs_copy_to(attrs, P2PDMA_HCA_ATTR_REG_DMABUF_MR_RESP,
+				     &resp, sizeof(resp));
+		if (ret)
+			goto err_free;
+	}
+	ret = xa_alloc(&p2pdma_hca_keys, &key, NULL, xa_limit_31b, GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	mr->ibmr.lkey = key;
+	mr->ibmr.rkey = key;
+	/* Found by accesses from now on */
+	xa_store(&p2pdma_hca_keys, key, mr, GFP_KERNEL);
+	return &mr->ibmr;
 
 err_free:
 	p2pdma_hca_mr_free(mr);
-	return ret;
+	return ERR_PTR(ret);
+}
+
+/* Also for every MR left when uverbs disassociates a removed device */
+static int p2pdma_hca_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
+{
+	p2pdma_hca_mr_destroy(container_of(ibmr, struct p2pdma_hca_mr, ibmr));
+	return 0;
 }
 
 /*
@@ -587,33 +688,22 @@ static long p2pdma_hca_ioctl_mr_op(struct p2pdma_hca_file *f,
 				   unsigned int cmd, void __user *arg)
 {
 	struct p2pdma_hca_mr *mr;
-	u32 handle;
+	u32 key;
 	long ret;
 
-	if (get_user(handle, (u32 __user *)arg))
+	if (get_user(key, (u32 __user *)arg))
 		return -EFAULT;
-
-	mutex_lock(&f->lock);
-	mr = xa_load(&f->mrs, handle);
-	if (!mr) {
-		ret = -ENOENT;
-		goto out;
-	}
-	switch (cmd) {
-	case P2PDMA_EDU_DEREG_MR:
-		xa_erase(&f->mrs, handle);
-		p2pdma_hca_mr_free(mr);
-		ret = 0;
-		break;
-	case P2PDMA_EDU_MR_ACCESS:
+	mr = p2pdma_hca_mr_get(key);
+	if (!mr)
+		return -ENOENT;
+	if (cmd == P2PDMA_EDU_MR_ACCESS) {
+		mutex_lock(&f->lock);
 		ret = p2pdma_hca_ioctl_mr_access(f, mr, arg);
-		break;
-	default:
+		mutex_unlock(&f->lock);
+	} else {
 		ret = p2pdma_hca_ioctl_mr_info(mr, arg);
-		break;
 	}
-out:
-	mutex_unlock(&f->lock);
+	p2pdma_hca_mr_put(mr);
 	return ret;
 }
 
@@ -666,30 +756,49 @@ static long p2pdma_hca_ioctl_qp_op(struct p2pdma_hca_file *f, unsigned int cmd,
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+/* The HCA of edu @importer, referenced until p2pdma_hca_put(), or NULL */
+static struct p2pdma_hca *p2pdma_hca_get(u32 importer)
+{
+	struct p2pdma_hca *hca, *found = NULL;
+
+	mutex_lock(&p2pdma_hca_lock);
+	list_for_each_entry(hca, &p2pdma_hca_list, node) {
+		if (p2pdma_edu_addr(hca->edu->pdev) == importer) {
+			get_device(&hca->ibdev.dev);
+			p2pdma_edu_hold(hca->edu);
+			found = hca;
+			break;
+		}
+	}
+	mutex_unlock(&p2pdma_hca_lock);
+	return found;
+}
+
+static void p2pdma_hca_put(struct p2pdma_hca *hca)
+{
+	p2pdma_edu_put(hca->edu);
+	put_device(&hca->ibdev.dev);
+}
+
 /* P2PDMA_EDU_BENCH_REG: registration timed as the map benchmarks are */
 struct p2pdma_hca_bench_reg_ctx {
-	struct p2pdma_edu_reg_mr req;
+	struct p2pdma_hca *hca;
+	struct p2pdma_hca_reg req;
 	struct p2pdma_hca_mr *mr;
 	unsigned int nents;
 	unsigned long page_size;
 	size_t entries;
 };
 
-/* P2PDMA_EDU_REG_MR without the handle */
+/* What reg_user_mr_dmabuf() does but the key */
 static int p2pdma_hca_bench_reg_mr(void *ctx)
 {
 	struct p2pdma_hca_bench_reg_ctx *c = ctx;
 	struct p2pdma_hca_mr *mr;
-	int ret;
 
-	mr = p2pdma_hca_mr_alloc(&c->req);
+	mr = p2pdma_hca_mr_create(c->hca, &c->req);
 	if (IS_ERR(mr))
 		return PTR_ERR(mr);
-	ret = p2pdma_hca_mr_get_umem(mr, &c->req);
-	if (ret) {
-		p2pdma_hca_mr_free(mr);
-		return ret;
-	}
 	dma_resv_lock(p2pdma_hca_mr_resv(mr), NULL);
 	if (mr->umem_dmabuf->sgt)
 		c->nents = mr->umem_dmabuf->umem.sgt_append.sgt.nents;
@@ -721,22 +830,25 @@ static long p2pdma_hca_ioctl_bench_reg(void __user *arg)
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (!req.pgsz_bitmap)
-		req.pgsz_bitmap = PAGE_SIZE;
-	if (!(req.pgsz_bitmap & PAGE_SIZE) || req.pgsz_bitmap & (SZ_4K - 1))
-		return -EINVAL;
-	c.req.importer = req.importer;
 	c.req.fd = req.fd;
 	c.req.offset = req.offset;
 	c.req.length = req.length;
 	c.req.iova = req.offset;
 	c.req.pgsz_bitmap = req.pgsz_bitmap;
+	c.req.access = P2PDMA_HCA_ACCESS;
+	ret = p2pdma_hca_check_pgsz(&c.req.pgsz_bitmap);
+	if (ret)
+		return ret;
+	c.hca = p2pdma_hca_get(req.importer);
+	if (!c.hca)
+		return -ENODEV;
 
 	mutex_lock(&p2pdma_hca_bench_lock);
 	ret = p2pdma_edu_bench_run(&p2pdma_hca_bench_reg_ops, &c,
 				   req.iterations, req.budget_ms, &req.runs,
 				   &req.iommu_maps, &req.reg, &req.dereg);
 	mutex_unlock(&p2pdma_hca_bench_lock);
+	p2pdma_hca_put(c.hca);
 	if (ret)
 		return ret;
 	req.nents = c.nents;
@@ -753,14 +865,8 @@ static long p2pdma_hca_ioctl(struct file *file, unsigned int cmd,
 	long ret;
 
 	switch (cmd) {
-	case P2PDMA_EDU_REG_MR:
-		mutex_lock(&f->lock);
-		ret = p2pdma_hca_ioctl_reg_mr(f, uarg);
-		mutex_unlock(&f->lock);
-		return ret;
 	case P2PDMA_EDU_MR_ACCESS:
 	case P2PDMA_EDU_MR_INFO:
-	case P2PDMA_EDU_DEREG_MR:
 		return p2pdma_hca_ioctl_mr_op(f, cmd, uarg);
 	case P2PDMA_EDU_BENCH_REG:
 		return p2pdma_hca_ioctl_bench_reg(uarg);
@@ -787,7 +893,6 @@ static int p2pdma_hca_open(struct inode *inode, struct file *file)
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
-	xa_init_flags(&f->mrs, XA_FLAGS_ALLOC);
 	/* QP handles start at 1: 0 is no QP */
 	xa_init_flags(&f->qps, XA_FLAGS_ALLOC1);
 	mutex_init(&f->lock);
@@ -799,12 +904,8 @@ static int p2pdma_hca_release(struct inode *inode, struct file *file)
 {
 	struct p2pdma_hca_file *f = file->private_data;
 	struct p2pdma_hca_qp *qp;
-	struct p2pdma_hca_mr *mr;
 	unsigned long handle;
 
-	xa_for_each(&f->mrs, handle, mr)
-		p2pdma_hca_mr_free(mr);
-	xa_destroy(&f->mrs);
 	xa_for_each(&f->qps, handle, qp)
 		kfree(qp);
 	xa_destroy(&f->qps);
@@ -826,35 +927,141 @@ static struct miscdevice p2pdma_hca_misc = {
 	.fops = &p2pdma_hca_fops,
 };
 
+/* The verbs uverbs needs for a user context, a PD and dma-buf MRs */
+
+static int p2pdma_hca_query_device(struct ib_device *ibdev,
+				   struct ib_device_attr *props,
+				   struct ib_udata *uhw)
+{
+	struct pci_dev *pdev = container_of(ibdev, struct p2pdma_hca,
+					    ibdev)->edu->pdev;
+
+	if (uhw->inlen || uhw->outlen)
+		return -EINVAL;
+	props->vendor_id = pdev->vendor;
+	props->vendor_part_id = pdev->device;
+	props->max_mr_size = U64_MAX;
+	props->page_size_cap = PAGE_SIZE;
+	props->max_mr = S32_MAX;
+	props->max_pd = S32_MAX;
+	return 0;
+}
+
+static int p2pdma_hca_query_port(struct ib_device *ibdev, u32 port,
+				 struct ib_port_attr *props)
+{
+	props->state = IB_PORT_ACTIVE;
+	props->phys_state = IB_PORT_PHYS_STATE_LINK_UP;
+	props->max_mtu = IB_MTU_4096;
+	props->active_mtu = IB_MTU_4096;
+	props->max_msg_sz = P2PDMA_EDU_MAX_DMA;
+	return 0;
+}
+
+/* No GIDs, no P_Keys, no MADs: nothing for the RDMA core's clients */
+static int p2pdma_hca_get_port_immutable(struct ib_device *ibdev, u32 port,
+					 struct ib_port_immutable *immutable)
+{
+	return 0;
+}
+
+static int p2pdma_hca_alloc_ucontext(struct ib_ucontext *uctx,
+				     struct ib_udata *udata)
+{
+	return 0;
+}
+
+static void p2pdma_hca_dealloc_ucontext(struct ib_ucontext *uctx)
+{
+}
+
+/* No mmaps to zap: uverbs does the rest, so removal need not wait */
+static void p2pdma_hca_disassociate_ucontext(struct ib_ucontext *uctx)
+{
+}
+
+static int p2pdma_hca_alloc_pd(struct ib_pd *pd, struct ib_udata *udata)
+{
+	return 0;
+}
+
+static int p2pdma_hca_dealloc_pd(struct ib_pd *pd, struct ib_udata *udata)
+{
+	return 0;
+}
+
+static const struct ib_device_ops p2pdma_hca_dev_ops = {
+	.owner = THIS_MODULE,
+	.driver_id = RDMA_DRIVER_UNKNOWN,
+	.uverbs_abi_ver = 1,
+
+	.alloc_pd = p2pdma_hca_alloc_pd,
+	.alloc_ucontext = p2pdma_hca_alloc_ucontext,
+	.dealloc_pd = p2pdma_hca_dealloc_pd,
+	.dealloc_ucontext = p2pdma_hca_dealloc_ucontext,
+	.dereg_mr = p2pdma_hca_dereg_mr,
+	.disassociate_ucontext = p2pdma_hca_disassociate_ucontext,
+	.get_port_immutable = p2pdma_hca_get_port_immutable,
+	.query_device = p2pdma_hca_query_device,
+	.query_port = p2pdma_hca_query_port,
+	.reg_user_mr_dmabuf = p2pdma_hca_reg_user_mr_dmabuf,
+
+	INIT_RDMA_OBJ_SIZE(ib_pd, p2pdma_hca_pd, ibpd),
+	INIT_RDMA_OBJ_SIZE(ib_ucontext, p2pdma_hca_ucontext, ibucontext),
+};
+
+/* The driver's attributes of UVERBS_METHOD_REG_DMABUF_MR (p2pdma_edu.h) */
+ADD_UVERBS_ATTRIBUTES_SIMPLE(p2pdma_hca_reg_dmabuf_mr, UVERBS_OBJECT_MR,
+			     UVERBS_METHOD_REG_DMABUF_MR,
+			     UVERBS_ATTR_FLAGS_IN(P2PDMA_HCA_ATTR_REG_DMABUF_MR_FLAGS,
+						  u32, UA_OPTIONAL),
+			     UVERBS_ATTR_PTR_IN(P2PDMA_HCA_ATTR_REG_DMABUF_MR_PGSZ,
+						UVERBS_ATTR_TYPE(u64),
+						UA_OPTIONAL),
+			     UVERBS_ATTR_PTR_OUT(P2PDMA_HCA_ATTR_REG_DMABUF_MR_RESP,
+						 UVERBS_ATTR_STRUCT(struct p2pdma_hca_mr_resp,
+								    umem_pages),
+						 UA_OPTIONAL));
+
+static const struct uapi_definition p2pdma_hca_defs[] = {
+	UAPI_DEF_CHAIN_OBJ_TREE(UVERBS_OBJECT_MR, &p2pdma_hca_reg_dmabuf_mr),
+	{}
+};
+
 static int p2pdma_hca_add(struct p2pdma_edu *edu)
 {
 	struct p2pdma_hca *hca;
 	int ret;
 
-	hca = kzalloc(sizeof(*hca), GFP_KERNEL);
+	hca = ib_alloc_device(p2pdma_hca, ibdev);
 	if (!hca)
 		return -ENOMEM;
-	hca->ibdev = _ib_alloc_device(sizeof(*hca->ibdev));
-	if (!hca->ibdev) {
-		kfree(hca);
-		return -ENOMEM;
-	}
-	hca->ibdev->dma_device = &edu->pdev->dev;
-	ret = dev_set_name(&hca->ibdev->dev, "edu_hca_%s", pci_name(edu->pdev));
-	if (ret) {
-		ib_dealloc_device(hca->ibdev);
-		kfree(hca);
-		return ret;
-	}
+	hca->ibdev.node_type = RDMA_NODE_UNSPECIFIED;
+	hca->ibdev.phys_port_cnt = 1;
+	hca->ibdev.num_comp_vectors = 1;
+	hca->ibdev.dev.parent = &edu->pdev->dev;
+	hca->ibdev.driver_def = p2pdma_hca_defs;
+	ib_set_device_ops(&hca->ibdev, &p2pdma_hca_dev_ops);
 	p2pdma_edu_hold(edu);
 	hca->edu = edu;
+
+	ret = ib_register_device(&hca->ibdev, "p2pdma_hca%d", &edu->pdev->dev);
+	if (ret) {
+		p2pdma_edu_put(edu);
+		ib_dealloc_device(&hca->ibdev);
+		return ret;
+	}
 	mutex_lock(&p2pdma_hca_lock);
 	list_add_tail(&hca->node, &p2pdma_hca_list);
 	mutex_unlock(&p2pdma_hca_lock);
 	return 0;
 }
 
-/* MRs keep the ib_device and edu until they are deregistered */
+/*
+ * Unregistering disassociates every uverbs file of the device: each MR is
+ * deregistered, its accesses ended and its umem released, before this
+ * returns.  A registration benchmark in progress keeps its own references.
+ */
 static void p2pdma_hca_remove(struct p2pdma_edu *edu)
 {
 	struct p2pdma_hca *hca, *found = NULL;
@@ -870,9 +1077,9 @@ static void p2pdma_hca_remove(struct p2pdma_edu *edu)
 	mutex_unlock(&p2pdma_hca_lock);
 	if (!found)
 		return;
-	ib_dealloc_device(found->ibdev);
+	ib_unregister_device(&found->ibdev);
 	p2pdma_edu_put(found->edu);
-	kfree(found);
+	ib_dealloc_device(&found->ibdev);
 }
 
 static struct p2pdma_edu_client p2pdma_hca_client = {
@@ -889,17 +1096,24 @@ static int __init p2pdma_hca_init(void)
 	if (!p2pdma_hca_wq)
 		return -ENOMEM;
 	ret = misc_register(&p2pdma_hca_misc);
-	if (ret) {
-		destroy_workqueue(p2pdma_hca_wq);
-		return ret;
-	}
-	return p2pdma_edu_register_client(&p2pdma_hca_client);
+	if (ret)
+		goto err_wq;
+	ret = p2pdma_edu_register_client(&p2pdma_hca_client);
+	if (ret)
+		goto err_misc;
+	return 0;
+
+err_misc:
+	misc_deregister(&p2pdma_hca_misc);
+err_wq:
+	destroy_workqueue(p2pdma_hca_wq);
+	return ret;
 }
 module_init(p2pdma_hca_init);
 
 static void __exit p2pdma_hca_exit(void)
 {
-	/* No MR is left: each holds the module through its open file */
+	/* Unregisters every HCA: no MR is left */
 	p2pdma_edu_unregister_client(&p2pdma_hca_client);
 	misc_deregister(&p2pdma_hca_misc);
 	destroy_workqueue(p2pdma_hca_wq);

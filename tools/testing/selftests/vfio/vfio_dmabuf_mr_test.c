@@ -799,6 +799,82 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
+/* @len bytes at BAR offset @at hold @want */
+static void expect_bar(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		       __u64 at, const uint8_t *want, __u64 len, const char *what)
+{
+	uint8_t *got = malloc(len);
+
+	ASSERT_NE(NULL, got);
+	ASSERT_EQ((ssize_t)len, pread(e->bar_fd, got, len, at));
+	EXPECT_EQ(0, memcmp(want, got, len))
+		TH_LOG("%s: BAR offset %#llx (+%#llx) holds other data", what,
+		       (unsigned long long)at, (unsigned long long)len);
+	free(got);
+}
+
+/*
+ * An MR on a dma-buf of two BAR ranges with a gap between them, as a VMM
+ * exports a BAR with one range per mmap area.  With PAGE_SIZE entries
+ * the table follows the ranges' concatenation: an RDMA write across the
+ * seam lands at the end of the first range and the start of the second,
+ * nothing in the gap, and reads back whole.  A second MR that starts in
+ * the second range has a first sg entry that is not the first of the
+ * exporter's table.
+ */
+TEST_F_TIMEOUT(mr, multi_range, 60)
+{
+	const struct vfio_region_dma_range rg[2] = {
+		{ .offset = 0x900000, .length = 4 * PAGE },
+		{ .offset = 0xb00000, .length = 4 * PAGE },
+	};
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_hca_mr r, second;
+	uint8_t *want, *got, *zero;
+	int fd;
+
+	want = malloc(2 * PAGE);
+	got = malloc(2 * PAGE);
+	zero = calloc(1, PAGE);
+	ASSERT_TRUE(want && got && zero);
+	fd = export_bar(e, BAR, O_RDWR | O_CLOEXEC, rg, 2);
+	ASSERT_LE(0, fd) TH_LOG("export of two ranges: %s", strerror(-fd));
+	if (!reg_bar(_metadata, e, fd, 0, 8 * PAGE, 0, 0, &r))
+		goto out;
+	EXPECT_EQ(PAGE, r.page_size);
+	EXPECT_EQ(8, r.entries);
+
+	fill(want, 2 * PAGE, e->seed + 0x5ea);
+	clear_bar(_metadata, e, rg[0].offset + 3 * PAGE, 2 * PAGE);
+	clear_bar(_metadata, e, rg[1].offset, PAGE);
+	ASSERT_EQ(0, mr_access(e, r.handle, 1, r.iova + 3 * PAGE, want,
+			       2 * PAGE));
+	expect_bar(_metadata, e, rg[0].offset + 3 * PAGE, want, PAGE,
+		   "last page of the first range");
+	expect_bar(_metadata, e, rg[1].offset, want + PAGE, PAGE,
+		   "first page of the second range");
+	expect_bar(_metadata, e, rg[0].offset + 4 * PAGE, zero, PAGE,
+		   "the gap after the first range");
+	memset(got, 0, 2 * PAGE);
+	ASSERT_EQ(0, mr_access(e, r.handle, 0, r.iova + 3 * PAGE, got,
+			       2 * PAGE));
+	EXPECT_EQ(0, memcmp(want, got, 2 * PAGE))
+		TH_LOG("RDMA read across the seam: other data");
+
+	ASSERT_TRUE(reg_bar(_metadata, e, fd, 5 * PAGE, 2 * PAGE, 0, 0,
+			    &second));
+	EXPECT_EQ(2, second.entries);
+	check_access(_metadata, e, second.handle, &second, rg[1].offset + PAGE,
+		     0, 2 * PAGE, 4);
+	EXPECT_EQ(0, mr_dereg(e, &second));
+	EXPECT_EQ(0, mr_dereg(e, &r));
+out:
+	EXPECT_EQ(0, close(fd));
+	free(zero);
+	free(got);
+	free(want);
+}
+
 /*
  * Unbinding edu removes its HCA: the RDMA core unregisters the device,
  * uverbs disassociates the file, and the MR is deregistered before the

@@ -155,6 +155,37 @@ static void check_access(struct __test_metadata *_metadata,
 	free(got);
 }
 
+/* @len bytes at BAR offset @at hold @want */
+static void expect_bar(struct __test_metadata *_metadata, struct dmabuf_env *e,
+		       __u64 at, const uint8_t *want, __u64 len, const char *what)
+{
+	uint8_t *got = malloc(len);
+
+	ASSERT_NE(NULL, got);
+	ASSERT_EQ((ssize_t)len, pread(e->bar_fd, got, len, at));
+	EXPECT_EQ(0, memcmp(want, got, len))
+		TH_LOG("%s: BAR offset %#llx (+%#llx) holds other data", what,
+		       (unsigned long long)at, (unsigned long long)len);
+	free(got);
+}
+
+/*
+ * An RDMA write on @qp that must complete in error (EIO) and leave the
+ * BAR as it was.
+ */
+static void check_write_fails(struct __test_metadata *_metadata,
+			      struct dmabuf_env *e, __u32 qp, __u32 h,
+			      __u64 iova, __u64 bar_off, const char *when)
+{
+	uint8_t before[BLOCK], junk[BLOCK];
+
+	ASSERT_EQ(BLOCK, pread(e->bar_fd, before, BLOCK, bar_off));
+	fill(junk, BLOCK, e->seed ^ 0xbad);
+	EXPECT_EQ(-EIO, mr_access_qp(e, qp, h, 1, iova, junk, BLOCK))
+		TH_LOG("RDMA write, %s: completes in error", when);
+	expect_bar(_metadata, e, bar_off, before, BLOCK, when);
+}
+
 /*
  * An RDMA write whose page fault must fail with @err: the request
  * completes in error, the QP goes to the error state and the BAR is
@@ -165,7 +196,6 @@ static __u32 check_access_fails(struct __test_metadata *_metadata,
 				struct dmabuf_env *e, __u32 h, __u64 iova,
 				__u64 bar_off, int err, const char *when)
 {
-	uint8_t before[BLOCK], after[BLOCK], junk[BLOCK];
 	struct p2pdma_edu_qp_info q0, q;
 	struct p2pdma_edu_mr_info i0, i;
 	__u32 old = e->qp;
@@ -173,10 +203,7 @@ static __u32 check_access_fails(struct __test_metadata *_metadata,
 	q0 = qp_info(_metadata, e, old);
 	ASSERT_EQ(0, q0.error) TH_LOG("%s: the QP was in error before", when);
 	i0 = mr_info(_metadata, e, h);
-	ASSERT_EQ(BLOCK, pread(e->bar_fd, before, BLOCK, bar_off));
-	fill(junk, BLOCK, e->seed ^ 0xbad);
-	EXPECT_EQ(-EIO, mr_access(e, h, 1, iova, junk, BLOCK))
-		TH_LOG("RDMA write, %s: completes in error", when);
+	check_write_fails(_metadata, e, old, h, iova, bar_off, when);
 	q = qp_info(_metadata, e, old);
 	EXPECT_EQ(1, q.error) TH_LOG("%s: the QP is in error", when);
 	EXPECT_EQ(-err, q.last_error) TH_LOG("%s: the fault's error", when);
@@ -187,9 +214,6 @@ static __u32 check_access_fails(struct __test_metadata *_metadata,
 	i = mr_info(_metadata, e, h);
 	EXPECT_EQ(i0.fault_errors + 1, i.fault_errors)
 		TH_LOG("%s: the fault failed once", when);
-	ASSERT_EQ(BLOCK, pread(e->bar_fd, after, BLOCK, bar_off));
-	EXPECT_EQ(0, memcmp(before, after, BLOCK))
-		TH_LOG("%s: the failed write reached the BAR", when);
 	ASSERT_EQ(0, ioctl(e->hca, P2PDMA_EDU_CREATE_QP, &e->qp))
 		TH_LOG("CREATE_QP: %s", strerror(errno));
 	return old;
@@ -203,20 +227,13 @@ static void check_qp_stays_in_error(struct __test_metadata *_metadata,
 				    struct dmabuf_env *e, __u32 qp, __u32 h,
 				    __u64 iova, __u64 bar_off, const char *when)
 {
-	uint8_t before[BLOCK], after[BLOCK], junk[BLOCK];
 	struct p2pdma_edu_qp_info q = qp_info(_metadata, e, qp);
 	__u32 flushed = q.flushed;
 
-	ASSERT_EQ(BLOCK, pread(e->bar_fd, before, BLOCK, bar_off));
-	fill(junk, BLOCK, e->seed ^ 0xdead);
-	EXPECT_EQ(-EIO, mr_access_qp(e, qp, h, 1, iova, junk, BLOCK))
-		TH_LOG("%s: the old QP took a request", when);
+	check_write_fails(_metadata, e, qp, h, iova, bar_off, when);
 	q = qp_info(_metadata, e, qp);
 	EXPECT_EQ(1, q.error);
 	EXPECT_EQ(flushed + 1, q.flushed) TH_LOG("%s: not flushed", when);
-	ASSERT_EQ(BLOCK, pread(e->bar_fd, after, BLOCK, bar_off));
-	EXPECT_EQ(0, memcmp(before, after, BLOCK))
-		TH_LOG("%s: the old QP's write reached the BAR", when);
 }
 
 /* The MR saw @inval invalidations and holds a valid table or not. */
@@ -797,20 +814,6 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 	i = expect_mr(_metadata, e, r.handle, 1, 0, "device reopened");
 	EXPECT_EQ(2, i.fault_errors);
 	EXPECT_EQ(0, mr_dereg(e, &r));
-}
-
-/* @len bytes at BAR offset @at hold @want */
-static void expect_bar(struct __test_metadata *_metadata, struct dmabuf_env *e,
-		       __u64 at, const uint8_t *want, __u64 len, const char *what)
-{
-	uint8_t *got = malloc(len);
-
-	ASSERT_NE(NULL, got);
-	ASSERT_EQ((ssize_t)len, pread(e->bar_fd, got, len, at));
-	EXPECT_EQ(0, memcmp(want, got, len))
-		TH_LOG("%s: BAR offset %#llx (+%#llx) holds other data", what,
-		       (unsigned long long)at, (unsigned long long)len);
-	free(got);
 }
 
 /*

@@ -8,7 +8,12 @@
  * random, while revokers turn memory decode off and on through the config
  * space and reset the device.  Every call must give a result the uAPI
  * documents; every DMA that succeeds must be in the BAR, checked in the
- * host file.  Variants run the workers as threads or as processes, and
+ * host file.  With the stand-in HCA, workers also register dma-buf MRs
+ * through uverbs, RDMA-write into them on a QP of their own and
+ * deregister them, racing the same revokes: a write completes or fails
+ * with the fault's ENODEV only when a revoke may have come between, and
+ * then the QP is in error and replaced.  Variants run the workers as
+ * threads or as processes, and
  * unbind vfio-pci from the device half-way through.  Afterwards no
  * dma-buf or attachment of vfio-pci may be left, and the device must
  * still work.  The kernel's lockdep, KASAN and hung task detector watch
@@ -25,17 +30,24 @@
 #define MAX_WORKERS	16
 #define W_BUFS		3
 #define W_IMPS		4
+#define W_MRS		2
 #define DMA_LEN		64
 
 enum stress_op {
 	OP_EXPORT, OP_IMPORT, OP_MAP, OP_DMA, OP_UNMAP, OP_CLOSE_IMPORT,
-	OP_CLOSE_BUF, OP_NR
+	OP_CLOSE_BUF, OP_REG_MR, OP_MR_WRITE, OP_DEREG_MR, OP_NR
 };
 
 static const char op_name[OP_NR][16] = {
 	"export", "import", "map", "DMA", "unmap", "close import",
-	"close dma-buf",
+	"close dma-buf", "reg MR", "MR write", "dereg MR",
 };
+
+/* What needs a P2P path to be done at least once */
+static bool needs_p2p(unsigned int op)
+{
+	return op == OP_MAP || op == OP_DMA || op >= OP_REG_MR;
+}
 
 /* How a call ended */
 enum result { RES_OK, RES_REVOKED, RES_REFUSED, RES_NR };
@@ -60,7 +72,8 @@ struct stress {
 
 struct worker {
 	struct stress *st;
-	struct dmabuf_env e;		/* its own p2pdma_edu file */
+	/* its own p2pdma_edu file; its own HCA files and QP, if any */
+	struct dmabuf_env e;
 	pthread_t thread;
 	bool started;			/* the thread, until joined */
 	pid_t pid;			/* the process, until reaped */
@@ -74,6 +87,11 @@ struct worker {
 		/* of its dma-buf: the slot may hold a newer one */
 		struct vfio_region_dma_range r;
 	} imps[W_IMPS];
+	struct {
+		bool used;
+		struct p2pdma_hca_mr mr;
+		struct vfio_region_dma_range r;
+	} mrs[W_MRS];
 };
 
 static unsigned int env_uint(const char *name, unsigned int def,
@@ -190,6 +208,76 @@ static void w_dma(struct worker *w, unsigned int i)
 		__atomic_fetch_add(&w->st->lost, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * An RDMA write of random bytes at a random place of MR @m.  A write that
+ * completes in error left the QP in error: the fault's errno is the
+ * result, and a new QP takes over.
+ */
+static void w_mr_write(struct worker *w, unsigned int m)
+{
+	struct p2pdma_hca_mr *mr = &w->mrs[m].mr;
+	__u64 off = w_below(w, mr->length / DMA_LEN) * DMA_LEN;
+	uint8_t data[DMA_LEN], back[DMA_LEN];
+	struct p2pdma_edu_mr_access a = {
+		.handle = mr->handle, .write = 1, .iova = mr->iova + off,
+		.length = DMA_LEN, .user_buf = (uintptr_t)data, .qp = w->e.qp,
+	};
+	struct p2pdma_edu_qp_info q = { .handle = w->e.qp };
+	struct stress *st = w->st;
+	unsigned long gen;
+	int ret, was;
+
+	fill(data, sizeof(data), (__u32)w_rnd(w));
+	gen = __atomic_load_n(&st->revokes, __ATOMIC_SEQ_CST);
+	was = __atomic_load_n(&st->revoking, __ATOMIC_SEQ_CST);
+	ret = ioctl(w->e.hca, P2PDMA_EDU_MR_ACCESS, &a) ? -errno : 0;
+	if (ret == -EIO) {
+		ret = ioctl(w->e.hca, P2PDMA_EDU_QP_INFO, &q) ? -errno :
+		      -q.last_error;
+		ioctl(w->e.hca, P2PDMA_EDU_DESTROY_QP, &w->e.qp);
+		if (ioctl(w->e.hca, P2PDMA_EDU_CREATE_QP, &w->e.qp))
+			w->e.qp = 0;
+	}
+	/* The fault maps again: it fails only if a revoke came between */
+	tally(st, OP_MR_WRITE, ret, !ret ||
+	      (ret == -ENODEV && (was || revoked_since(st, gen) ||
+				  dying(st))));
+	if (ret)
+		return;
+	if (pread(w->e.bar_fd, back, sizeof(back), w->mrs[m].r.offset + off) !=
+	    sizeof(back) || memcmp(data, back, sizeof(back)))
+		__atomic_fetch_add(&st->lost, 1, __ATOMIC_RELAXED);
+}
+
+/* Register, write into or deregister an MR on the worker's dma-bufs */
+static void w_mr_step(struct worker *w)
+{
+	unsigned int op = w_below(w, 100), b = w_below(w, W_BUFS);
+	unsigned int m = w_below(w, W_MRS);
+	struct stress *st = w->st;
+	bool after;
+	int ret;
+
+	if (!w->mrs[m].used) {
+		if (op >= 30 || w->bufs[b] < 0)
+			return;
+		after = gone(st);
+		/* Maps up front, as mlx5: a revoke or the topology refuses */
+		ret = mr_reg(&w->e, w->bufs[b], 0, w->r[b].length, 0, 0, 0,
+			     &w->mrs[m].mr);
+		tally(st, OP_REG_MR, ret, map_result(w, ret, after));
+		w->mrs[m].used = !ret;
+		w->mrs[m].r = w->r[b];
+	} else if (op < 90) {
+		if (w->e.qp)
+			w_mr_write(w, m);
+	} else {
+		ret = mr_dereg(&w->e, &w->mrs[m].mr);
+		tally(st, OP_DEREG_MR, ret, !ret);
+		w->mrs[m].used = false;
+	}
+}
+
 static void w_step(struct worker *w)
 {
 	unsigned int op = w_below(w, 100), b = w_below(w, W_BUFS);
@@ -198,6 +286,10 @@ static void w_step(struct worker *w)
 	unsigned long gen;
 	int ret, was;
 
+	if (w->e.hca >= 0 && !w_below(w, 4)) {
+		w_mr_step(w);
+		return;
+	}
 	if (op < 12) {
 		if (w->bufs[b] < 0)
 			w_export(w, b);
@@ -247,6 +339,13 @@ static void *w_run(void *arg)
 
 	while (!stopped(w->st))
 		w_step(w);
+	for (i = 0; i < W_MRS; i++)
+		if (w->mrs[i].used)
+			tally(w->st, OP_DEREG_MR,
+			      mr_dereg(&w->e, &w->mrs[i].mr), true);
+	p2pdma_hca_verbs_close(&w->e.uv);
+	if (w->e.hca >= 0)
+		close(w->e.hca);
 	for (i = 0; i < W_IMPS; i++)
 		if (w->imps[i].used)
 			tally(w->st, OP_CLOSE_IMPORT,
@@ -418,6 +517,13 @@ static void start_worker(struct __test_metadata *_metadata,
 		w->bufs[i] = -1;
 	w->e.edu = open(P2PDMA_EDU_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, w->e.edu);
+	w->e.uv.fd = -1;
+	if (st->e->hca >= 0) {
+		w->e.hca = open(P2PDMA_HCA_DEV, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, w->e.hca);
+		ASSERT_EQ(0, ioctl(w->e.hca, P2PDMA_EDU_CREATE_QP, &w->e.qp));
+		ASSERT_EQ(0, p2pdma_hca_verbs_open(w->e.importer_bdf, &w->e.uv));
+	}
 	if (!process) {
 		ASSERT_EQ(0, pthread_create(&w->thread, NULL, w_run, w));
 		w->started = true;
@@ -432,6 +538,9 @@ static void start_worker(struct __test_metadata *_metadata,
 		_exit(0);
 	}
 	close(w->e.edu);
+	p2pdma_hca_verbs_close(&w->e.uv);
+	if (w->e.hca >= 0)
+		close(w->e.hca);
 }
 
 static void stop_worker(struct __test_metadata *_metadata, struct worker *w)
@@ -534,11 +643,14 @@ TEST_F_TIMEOUT(stress, race, 3600)
 	EXPECT_EQ(0, st->lost) TH_LOG("DMAs reported done but not in the BAR");
 	/* Every kind of call ran, and revocation raced with the importers */
 	for (i = 0; i < OP_NR; i++)
-		if (e->p2p || (i != OP_MAP && i != OP_DMA))
+		if ((e->p2p || !needs_p2p(i)) && (e->hca >= 0 || i < OP_REG_MR))
 			EXPECT_NE(0, st->calls[i][RES_OK])
 				TH_LOG("no %s done", op_name[i]);
 	if (e->p2p)
 		EXPECT_NE(0, st->calls[OP_DMA][RES_REVOKED]);
+	if (e->p2p && e->hca >= 0)
+		EXPECT_NE(0, st->calls[OP_MR_WRITE][RES_REVOKED])
+			TH_LOG("no MR write met a revoke");
 	EXPECT_LT(0, st->toggles);
 
 	/* Nothing left behind */

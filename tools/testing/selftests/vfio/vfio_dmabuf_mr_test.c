@@ -817,6 +817,72 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 }
 
 /*
+ * Unbinding vfio-pci from the provider while an MR is registered: the
+ * unbind revokes first, then waits for the device fd.  The MR is
+ * invalidated once, before the device goes; an access faults with ENODEV
+ * and kills its QP, the BAR untouched; the MR stays registered, revoked
+ * for good, and deregisters.  Bound again, the BAR registers anew.
+ */
+TEST_F_TIMEOUT(mr, provider_unbind, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_mr_info i;
+	struct p2pdma_hca_mr r;
+	__u64 off = 0xa00000;
+	unsigned int ms;
+	pid_t helper;
+	char drv[64];
+	int st, ret;
+
+	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
+		return;
+	check_access(_metadata, e, r.handle, &r, off, 0, PAGE, 1);
+
+	mark_provider(_metadata, e);
+	helper = fork();
+	ASSERT_LE(0, helper);
+	if (!helper)
+		unbind_helper(e->bdf);
+	for (ms = 0; ms < 30000; ms += 10) {
+		i = mr_info(_metadata, e, r.handle);
+		if (i.invalidations)
+			break;
+		usleep(10000);
+	}
+	EXPECT_EQ(1, i.invalidations) TH_LOG("unbind started, device fd open");
+	expect_mr_revoke_first(_metadata, e, r.handle, 1, "unbinding");
+	EXPECT_EQ(0, waitpid(helper, &st, WNOHANG))
+		TH_LOG("the unbind did not wait for the device fd");
+	check_access_fails(_metadata, e, r.handle, r.iova, off, -ENODEV,
+			   "unbinding");
+
+	vfio_close(e);
+	ASSERT_EQ(helper, waitpid(helper, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	ASSERT_EQ(0, WEXITSTATUS(st)) TH_LOG("unbind: %s",
+					     strerror(WEXITSTATUS(st)));
+	pci_driver(e->bdf, drv, sizeof(drv));
+	EXPECT_STREQ("", drv);
+	check_access_fails(_metadata, e, r.handle, r.iova + PAGE, off + PAGE,
+			   -ENODEV, "unbound");
+	i = expect_mr(_metadata, e, r.handle, 1, 0, "unbound");
+	EXPECT_EQ(2, i.fault_errors);
+	EXPECT_EQ(0, mr_dereg(e, &r));
+
+	/* Bound again, the device exports and the BAR registers again */
+	ret = bind_vfio_pci(e->bdf);
+	ASSERT_EQ(0, ret) TH_LOG("binding %s to vfio-pci: %s", e->bdf,
+				 strerror(-ret));
+	vfio_open(_metadata, e);
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = export1(e, 0, e->bar_size);
+	ASSERT_LE(0, self->fd);
+	ASSERT_TRUE(reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r));
+	check_access(_metadata, e, r.handle, &r, off, 0x1000, PAGE, 2);
+	EXPECT_EQ(0, mr_dereg(e, &r));
+}
+
+/*
  * An MR on a dma-buf of two BAR ranges with a gap between them, as a VMM
  * exports a BAR with one range per mmap area.  With PAGE_SIZE entries
  * the table follows the ranges' concatenation: an RDMA write across the

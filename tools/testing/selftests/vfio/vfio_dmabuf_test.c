@@ -129,28 +129,6 @@ static __u64 first_addr(struct __test_metadata *_metadata,
 	return m.segs[0].addr;
 }
 
-/* In a child: close every fd from 3 up but the @n of @keep */
-static void close_all_but(const int *keep, unsigned int n)
-{
-	long max = sysconf(_SC_OPEN_MAX);
-	unsigned int i;
-	int fd;
-
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (fd = 3; fd < max; fd++) {
-		for (i = 0; i < n && keep[i] != fd; i++)
-			;
-		if (i == n)
-			close(fd);
-	}
-}
-
-static void close_from(int keep)
-{
-	close_all_but(&keep, 1);
-}
-
 /*
  * Reap the child *@pid, which exits with 0 or the index in @why of what
  * it found wrong.
@@ -2518,13 +2496,6 @@ TEST_F_TIMEOUT(lifetime, close_device, 120)
 
 /* ---------------------------------------------------------------------- */
 /* Unbinding vfio-pci from the provider (last: it rebinds afterwards)      */
-
-/* The helper process: no inherited files, so it holds nothing of vfio */
-static void unbind_helper(const char *bdf)
-{
-	close_from(-1);
-	_exit(-unbind_driver(bdf));
-}
 
 TEST_F_TIMEOUT(unbind, revokes_while_open, 120)
 {

@@ -172,6 +172,39 @@ static inline int unbind_driver(const char *bdf)
 	return sysfs_write(path, bdf);
 }
 
+/* In a child: close every fd from 3 up but the @n of @keep */
+static inline void close_all_but(const int *keep, unsigned int n)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	unsigned int i;
+	int fd;
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++) {
+		for (i = 0; i < n && keep[i] != fd; i++)
+			;
+		if (i == n)
+			close(fd);
+	}
+}
+
+static inline void close_from(int keep)
+{
+	close_all_but(&keep, 1);
+}
+
+/*
+ * The child that unbinds @bdf from its driver: it holds no file of the
+ * test, since vfio-pci's unbind waits for every user.  Exits with the
+ * unbind's errno.
+ */
+static inline void unbind_helper(const char *bdf)
+{
+	close_from(-1);
+	_exit(-unbind_driver(bdf));
+}
+
 /*
  * Hand @bdf to vfio-pci: through driver_override, which a device put back
  * on the bus (rescan, hot-plug) no longer has, then a probe.  The driver

@@ -343,7 +343,8 @@ struct p2pdma_edu_mr_access {
  * @completions: out: requests completed successfully
  * @flushed: out: requests refused because the QP was in error
  * @page_faults: out: page faults raised by its requests
- * @retries: out: faults that returned EAGAIN and were retried
+ * @retries: out: faults that returned EAGAIN and were retried (at most
+ *	100 in a row; the next completes the request in error)
  * @reserved: 0
  */
 struct p2pdma_edu_qp_info {
@@ -392,6 +393,20 @@ struct p2pdma_edu_mr_info {
 	__u64 first_dma;
 	__u32 seen_index;
 	struct p2pdma_edu_seen seen;
+};
+
+/**
+ * struct p2pdma_edu_mr_inject - make an MR's next faults fail with EAGAIN
+ * @handle: the MR's lkey
+ * @eagain: the next faults that fail with EAGAIN, before mapping, as from
+ *	an exporter that cannot map just now; 0 stops
+ *
+ * Fault injection for the retry of a page fault (mlx5 resumes the QP
+ * without error on EAGAIN).  Each counts in the MR's fault_errors.
+ */
+struct p2pdma_edu_mr_inject {
+	__u32 handle;
+	__u32 eagain;
 };
 
 /* The made-up DMA address of P2PDMA_EDU_EXPORT_SHORT's mapping */
@@ -561,5 +576,7 @@ struct p2pdma_edu_claim {
 #define P2PDMA_EDU_CREATE_QP	_IOR('P', 0x16, __u32)
 #define P2PDMA_EDU_DESTROY_QP	_IOW('P', 0x17, __u32)
 #define P2PDMA_EDU_QP_INFO	_IOWR('P', 0x18, struct p2pdma_edu_qp_info)
+/* On /dev/p2pdma_hca */
+#define P2PDMA_EDU_MR_INJECT_EAGAIN	_IOW('P', 0x19, struct p2pdma_edu_mr_inject)
 
 #endif /* _P2PDMA_EDU_H */

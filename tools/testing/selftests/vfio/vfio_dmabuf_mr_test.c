@@ -816,6 +816,69 @@ TEST_F_TIMEOUT(mr, close_device, 60)
 	EXPECT_EQ(0, mr_dereg(e, &r));
 }
 
+static int mr_inject_eagain(struct dmabuf_env *e, __u32 h, __u32 n)
+{
+	struct p2pdma_edu_mr_inject in = { .handle = h, .eagain = n };
+
+	return ioctl(e->hca, P2PDMA_EDU_MR_INJECT_EAGAIN, &in) ? -errno : 0;
+}
+
+/*
+ * A page fault answered with EAGAIN is retried, as mlx5 resumes the QP
+ * without error: after three, the write completes and lands, the QP
+ * counted three retries and four faults.  A fault that keeps failing with
+ * EAGAIN gives up after 100 retries: the request completes in error with
+ * EAGAIN, the QP stays in error, the BAR is untouched.
+ */
+TEST_F_TIMEOUT(mr, fault_eagain, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_qp_info q0, q;
+	struct p2pdma_edu_mr_info i0, i;
+	struct p2pdma_hca_mr r;
+	__u64 off = 0xc00000;
+
+	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
+		return;
+	/* A revoke and a restore: the entries are zapped */
+	ASSERT_EQ(0, set_memory(e, false));
+	ASSERT_EQ(0, set_memory(e, true));
+	expect_mr(_metadata, e, r.handle, 2, 0, "decode off and on");
+
+	ASSERT_EQ(0, mr_inject_eagain(e, r.handle, 3));
+	q0 = qp_info(_metadata, e, e->qp);
+	i0 = mr_info(_metadata, e, r.handle);
+	check_access(_metadata, e, r.handle, &r, off, 0x1000, PAGE, 1);
+	q = qp_info(_metadata, e, e->qp);
+	EXPECT_EQ(0, q.error);
+	EXPECT_EQ(q0.retries + 3, q.retries);
+	EXPECT_EQ(q0.page_faults + 4, q.page_faults);
+	i = expect_mr(_metadata, e, r.handle, 2, 1, "faulted in after EAGAIN");
+	EXPECT_EQ(i0.fault_errors + 3, i.fault_errors);
+	EXPECT_EQ(EAGAIN, i.last_error);
+	EXPECT_EQ(i0.faults + 1, i.faults);
+
+	ASSERT_EQ(0, set_memory(e, false));
+	ASSERT_EQ(0, set_memory(e, true));
+	ASSERT_EQ(0, mr_inject_eagain(e, r.handle, 1000));
+	q0 = q;
+	i0 = i;
+	check_write_fails(_metadata, e, e->qp, r.handle, r.iova, off,
+			  "EAGAIN for good");
+	q = qp_info(_metadata, e, e->qp);
+	EXPECT_EQ(1, q.error);
+	EXPECT_EQ(EAGAIN, q.last_error);
+	EXPECT_EQ(q0.retries + 100, q.retries);
+	EXPECT_EQ(q0.page_faults + 101, q.page_faults);
+	i = mr_info(_metadata, e, r.handle);
+	EXPECT_EQ(i0.fault_errors + 101, i.fault_errors);
+
+	ASSERT_EQ(0, mr_inject_eagain(e, r.handle, 0));
+	ASSERT_EQ(0, ioctl(e->hca, P2PDMA_EDU_CREATE_QP, &e->qp));
+	check_access(_metadata, e, r.handle, &r, off, 0x2000, PAGE, 2);
+	EXPECT_EQ(0, mr_dereg(e, &r));
+}
+
 /*
  * Unbinding vfio-pci from the provider while an MR is registered: the
  * unbind revokes first, then waits for the device fd.  The MR is

@@ -154,6 +154,7 @@ struct p2pdma_hca_mr {
 	u32 faults;
 	u32 fault_errors;
 	int last_error;
+	u32 inject_eagain;		/* faults to fail with -EAGAIN first */
 	struct p2pdma_edu_watch watch;
 };
 
@@ -244,6 +245,12 @@ static int p2pdma_hca_mr_fault_locked(struct p2pdma_hca_mr *mr)
 {
 	int ret;
 
+	/* What an exporter that cannot map just now answers */
+	if (mr->inject_eagain) {
+		mr->inject_eagain--;
+		ret = -EAGAIN;
+		goto out;
+	}
 	/* -ENODEV while revoked, by the exporter or (pinned) for good */
 	ret = ib_umem_dmabuf_map_pages(mr->umem_dmabuf);
 	if (!ret) {
@@ -251,6 +258,7 @@ static int p2pdma_hca_mr_fault_locked(struct p2pdma_hca_mr *mr)
 		if (ret && !mr->pinned)
 			ib_umem_dmabuf_unmap_pages(mr->umem_dmabuf);
 	}
+out:
 	if (ret) {
 		mr->fault_errors++;
 		mr->last_error = -ret;
@@ -594,12 +602,12 @@ static int p2pdma_hca_access(struct p2pdma_hca_qp *qp, struct p2pdma_hca_mr *mr,
 		if (ret == -EFAULT) {
 			qp->page_faults++;
 			ret = p2pdma_hca_page_fault(mr);
-			if (ret == -EAGAIN)
-				qp->retries++;
 			/* Resumed: the piece runs again, a bounded number of times */
 			if ((!ret || ret == -EAGAIN) &&
-			    reruns++ < P2PDMA_HCA_FAULT_RETRIES)
+			    reruns++ < P2PDMA_HCA_FAULT_RETRIES) {
+				qp->retries += ret == -EAGAIN;
 				continue;
+			}
 			if (!ret)
 				ret = -EFAULT;
 		}
@@ -684,6 +692,19 @@ static long p2pdma_hca_ioctl_mr_info(struct p2pdma_hca_mr *mr,
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+static long p2pdma_hca_ioctl_mr_inject(struct p2pdma_hca_mr *mr,
+				       void __user *arg)
+{
+	struct p2pdma_edu_mr_inject req;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	dma_resv_lock(p2pdma_hca_mr_resv(mr), NULL);
+	mr->inject_eagain = req.eagain;
+	dma_resv_unlock(p2pdma_hca_mr_resv(mr));
+	return 0;
+}
+
 static long p2pdma_hca_ioctl_mr_op(struct p2pdma_hca_file *f,
 				   unsigned int cmd, void __user *arg)
 {
@@ -700,6 +721,8 @@ static long p2pdma_hca_ioctl_mr_op(struct p2pdma_hca_file *f,
 		mutex_lock(&f->lock);
 		ret = p2pdma_hca_ioctl_mr_access(f, mr, arg);
 		mutex_unlock(&f->lock);
+	} else if (cmd == P2PDMA_EDU_MR_INJECT_EAGAIN) {
+		ret = p2pdma_hca_ioctl_mr_inject(mr, arg);
 	} else {
 		ret = p2pdma_hca_ioctl_mr_info(mr, arg);
 	}
@@ -867,6 +890,7 @@ static long p2pdma_hca_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case P2PDMA_EDU_MR_ACCESS:
 	case P2PDMA_EDU_MR_INFO:
+	case P2PDMA_EDU_MR_INJECT_EAGAIN:
 		return p2pdma_hca_ioctl_mr_op(f, cmd, uarg);
 	case P2PDMA_EDU_BENCH_REG:
 		return p2pdma_hca_ioctl_bench_reg(uarg);

@@ -266,7 +266,7 @@ struct p2pdma_edu_import_fence {
  * first mapping, e.g. EOPNOTSUPP where the topology refuses P2P.
  *
  * The driver's attributes of UVERBS_METHOD_REG_DMABUF_MR, all optional:
- * @P2PDMA_HCA_ATTR_REG_DMABUF_MR_FLAGS: flags (u64) P2PDMA_EDU_MR_*, at
+ * @P2PDMA_HCA_ATTR_REG_DMABUF_MR_FLAGS: flags (u32 or u64) P2PDMA_EDU_MR_*, at
  *	most one: register pinned, as 6.12's efa, irdma and bnxt_re do, or
  *	pinned and revocable, as mainline's irdma and erdma
  * @P2PDMA_HCA_ATTR_REG_DMABUF_MR_PGSZ: the block sizes (u64) the table may
@@ -293,7 +293,8 @@ enum p2pdma_hca_reg_dmabuf_mr_attrs {
 /**
  * struct p2pdma_hca_mr_resp - what the HCA made of an MR
  * @page_size: block size ib_umem_find_best_pgsz() chose; the MR keeps it,
- *	and a later mapping it does not fit fails with EINVAL
+ *	and a fault whose mapping it does not fit fails (EINVAL, or EIO if
+ *	the number of blocks changed)
  * @entries: translation entries (blocks) of the MR
  * @umem_pages: ib_umem_num_pages() of the umem before its first mapping:
  *	the pages the MR spans in the dma-buf

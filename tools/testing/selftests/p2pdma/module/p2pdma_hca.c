@@ -52,15 +52,18 @@
  * erdma) are there for the exporter's refusal and the RDMA core's
  * revocation; a revoked pinned MR faults with -ENODEV for good.
  */
+#include <linux/completion.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
 #include <linux/module.h>
+#include <linux/refcount.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 #include <rdma/ib_umem.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/iter.h>
@@ -77,7 +80,8 @@
 /* Faults of one piece (that returned 0 or -EAGAIN) before the QP gives up */
 #define P2PDMA_HCA_FAULT_RETRIES	100
 /* The access of the benchmark's MRs, as the tests ask through uverbs */
-#define P2PDMA_HCA_ACCESS	(IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE | \
+#define P2PDMA_HCA_ACCESS	(IB_ACCESS_LOCAL_WRITE | \
+				 IB_ACCESS_REMOTE_WRITE | \
 				 IB_ACCESS_REMOTE_READ)
 
 /* The HCA of one edu: a registered RDMA device */
@@ -95,13 +99,23 @@ struct p2pdma_hca_pd {
 	struct ib_pd ibpd;
 };
 
+static struct p2pdma_hca *to_hca(struct ib_device *ibdev)
+{
+	return container_of(ibdev, struct p2pdma_hca, ibdev);
+}
+
 static LIST_HEAD(p2pdma_hca_list);
 static DEFINE_MUTEX(p2pdma_hca_lock);		/* the list */
-static DEFINE_MUTEX(p2pdma_hca_bench_lock);	/* one reg benchmark at a time */
+/* One registration benchmark at a time */
+static DEFINE_MUTEX(p2pdma_hca_bench_lock);
 /* Page faults, as mlx5's page-fault work of its event queues */
 static struct workqueue_struct *p2pdma_hca_wq;
-/* The MRs of every HCA by key (lkey = rkey), as mlx5's mkeys */
+/*
+ * The MRs of every HCA by key (lkey = rkey), handed out cyclically so
+ * that a stale key does not name the next MR at once
+ */
 static DEFINE_XARRAY_ALLOC1(p2pdma_hca_keys);
+static u32 p2pdma_hca_next_key;
 
 /* What an open /dev/p2pdma_hca owns */
 struct p2pdma_hca_file {
@@ -157,6 +171,11 @@ struct p2pdma_hca_mr {
 	u32 inject_eagain;		/* faults to fail with -EAGAIN first */
 	struct p2pdma_edu_watch watch;
 };
+
+static struct p2pdma_hca_mr *to_hca_mr(struct ib_mr *ibmr)
+{
+	return container_of(ibmr, struct p2pdma_hca_mr, ibmr);
+}
 
 static struct dma_resv *p2pdma_hca_mr_resv(struct p2pdma_hca_mr *mr)
 {
@@ -406,13 +425,12 @@ static int p2pdma_hca_mr_get_umem(struct p2pdma_hca_mr *mr,
 	int ret;
 
 	if (req->flags & P2PDMA_EDU_MR_PINNED_REVOCABLE) {
-		unsigned long off = req->offset;
-		size_t len = req->length;
-
-		umem_dmabuf = ib_umem_dmabuf_get_pinned_revocable_and_lock(ibdev,
-									   off, len,
-									   req->fd,
-									   req->access);
+		umem_dmabuf =
+			ib_umem_dmabuf_get_pinned_revocable_and_lock(ibdev,
+								     req->offset,
+								     req->length,
+								     req->fd,
+								     req->access);
 		if (IS_ERR(umem_dmabuf))
 			return PTR_ERR(umem_dmabuf);
 		ib_umem_dmabuf_set_revoke_locked(umem_dmabuf,
@@ -427,7 +445,8 @@ static int p2pdma_hca_mr_get_umem(struct p2pdma_hca_mr *mr,
 	} else {
 		umem_dmabuf = ib_umem_dmabuf_get(ibdev, req->offset,
 						 req->length, req->fd,
-						 req->access, &p2pdma_hca_mr_ops);
+						 req->access,
+						 &p2pdma_hca_mr_ops);
 		if (IS_ERR(umem_dmabuf))
 			return PTR_ERR(umem_dmabuf);
 		dma_resv_lock(umem_dmabuf->attach->dmabuf->resv, NULL);
@@ -448,8 +467,8 @@ static int p2pdma_hca_mr_get_umem(struct p2pdma_hca_mr *mr,
  * An MR of @hca with its umem, mapped and its table written, but no key
  * yet.  The caller holds a reference to @hca.
  */
-static struct p2pdma_hca_mr *p2pdma_hca_mr_create(struct p2pdma_hca *hca,
-						  const struct p2pdma_hca_reg *req)
+static struct p2pdma_hca_mr *
+p2pdma_hca_mr_create(struct p2pdma_hca *hca, const struct p2pdma_hca_reg *req)
 {
 	struct p2pdma_hca_mr *mr;
 	int ret;
@@ -484,8 +503,7 @@ p2pdma_hca_reg_user_mr_dmabuf(struct ib_pd *pd, u64 offset, u64 length,
 			      u64 virt_addr, int fd, int access_flags,
 			      struct uverbs_attr_bundle *attrs)
 {
-	struct p2pdma_hca *hca = container_of(pd->device, struct p2pdma_hca,
-					      ibdev);
+	struct p2pdma_hca *hca = to_hca(pd->device);
 	struct p2pdma_hca_mr_resp resp = {};
 	struct p2pdma_hca_reg req = {
 		.offset = offset,
@@ -495,7 +513,6 @@ p2pdma_hca_reg_user_mr_dmabuf(struct ib_pd *pd, u64 offset, u64 length,
 		.access = access_flags,
 	};
 	struct p2pdma_hca_mr *mr;
-	u32 key;
 	int ret;
 
 	ret = uverbs_get_flags32(&req.flags, attrs,
@@ -525,18 +542,23 @@ p2pdma_hca_reg_user_mr_dmabuf(struct ib_pd *pd, u64 offset, u64 length,
 	resp.umem_pages = mr->umem_pages;
 	dma_resv_unlock(p2pdma_hca_mr_resv(mr));
 	if (uverbs_attr_is_valid(attrs, P2PDMA_HCA_ATTR_REG_DMABUF_MR_RESP)) {
-		ret = uverbs_copy_to(attrs, P2PDMA_HCA_ATTR_REG_DMABUF_MR_RESP,
-				     &resp, sizeof(resp));
+		ret = uverbs_copy_to_struct_or_zero(attrs, P2PDMA_HCA_ATTR_REG_DMABUF_MR_RESP,
+						    &resp, sizeof(resp));
 		if (ret)
 			goto err_free;
 	}
-	ret = xa_alloc(&p2pdma_hca_keys, &key, NULL, xa_limit_31b, GFP_KERNEL);
-	if (ret)
+	mr->ibmr.iova = virt_addr;
+	mr->ibmr.length = length;
+	mr->ibmr.page_size = mr->page_size;
+	/*
+	 * Found by accesses from now on, before uverbs commits the object: if
+	 * that fails, uverbs deregisters it, which erases the key.
+	 */
+	ret = xa_alloc_cyclic(&p2pdma_hca_keys, &mr->ibmr.lkey, mr,
+			      xa_limit_31b, &p2pdma_hca_next_key, GFP_KERNEL);
+	if (ret < 0)
 		goto err_free;
-	mr->ibmr.lkey = key;
-	mr->ibmr.rkey = key;
-	/* Found by accesses from now on */
-	xa_store(&p2pdma_hca_keys, key, mr, GFP_KERNEL);
+	mr->ibmr.rkey = mr->ibmr.lkey;
 	return &mr->ibmr;
 
 err_free:
@@ -547,7 +569,7 @@ err_free:
 /* Also for every MR left when uverbs disassociates a removed device */
 static int p2pdma_hca_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 {
-	p2pdma_hca_mr_destroy(container_of(ibmr, struct p2pdma_hca_mr, ibmr));
+	p2pdma_hca_mr_destroy(to_hca_mr(ibmr));
 	return 0;
 }
 
@@ -602,7 +624,7 @@ static int p2pdma_hca_access(struct p2pdma_hca_qp *qp, struct p2pdma_hca_mr *mr,
 		if (ret == -EFAULT) {
 			qp->page_faults++;
 			ret = p2pdma_hca_page_fault(mr);
-			/* Resumed: the piece runs again, a bounded number of times */
+			/* Resumed: the piece runs again, up to a bound */
 			if ((!ret || ret == -EAGAIN) &&
 			    reruns++ < P2PDMA_HCA_FAULT_RETRIES) {
 				qp->retries += ret == -EAGAIN;
@@ -619,12 +641,50 @@ static int p2pdma_hca_access(struct p2pdma_hca_qp *qp, struct p2pdma_hca_mr *mr,
 	return 0;
 }
 
+/*
+ * A request on its QP.  The MR is referenced only meanwhile: the user
+ * copies are done before and after, so that deregistration never waits
+ * for userspace.
+ */
+static int p2pdma_hca_post(struct p2pdma_hca_file *f,
+			   const struct p2pdma_edu_mr_access *req, u8 *buf)
+{
+	struct p2pdma_hca_mr *mr;
+	struct p2pdma_hca_qp *qp;
+	int ret;
+
+	qp = xa_load(&f->qps, req->qp);
+	if (!qp)
+		return -ENOENT;
+	mr = p2pdma_hca_mr_get(req->handle);
+	if (!mr)
+		return -ENOENT;
+	if (req->iova < mr->iova || req->iova - mr->iova > mr->length ||
+	    req->length > mr->length - (req->iova - mr->iova)) {
+		ret = -EINVAL;
+	} else if (qp->error) {
+		qp->flushed++;
+		ret = -EIO;
+	} else {
+		ret = p2pdma_hca_access(qp, mr, req->write, req->iova, buf,
+					req->length);
+		if (ret) {
+			/* The completion in error; the QP stays in error */
+			qp->error = true;
+			qp->last_error = -ret;
+			ret = -EIO;
+		} else {
+			qp->completions++;
+		}
+	}
+	p2pdma_hca_mr_put(mr);
+	return ret;
+}
+
 static long p2pdma_hca_ioctl_mr_access(struct p2pdma_hca_file *f,
-				       struct p2pdma_hca_mr *mr,
 				       void __user *arg)
 {
 	struct p2pdma_edu_mr_access req;
-	struct p2pdma_hca_qp *qp;
 	u8 *buf;
 	int ret;
 
@@ -632,43 +692,29 @@ static long p2pdma_hca_ioctl_mr_access(struct p2pdma_hca_file *f,
 		return -EFAULT;
 	if (req.reserved || req.write > 1)
 		return -EINVAL;
-	qp = xa_load(&f->qps, req.qp);
-	if (!qp)
-		return -ENOENT;
-	if (req.iova < mr->iova || req.iova - mr->iova > mr->length ||
-	    req.length > mr->length - (req.iova - mr->iova))
-		return -EINVAL;
-	if (qp->error) {
-		qp->flushed++;
-		return -EIO;
-	}
 	buf = p2pdma_edu_get_buf(req.user_buf, req.length, req.write);
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
-
-	ret = p2pdma_hca_access(qp, mr, req.write, req.iova, buf, req.length);
-	if (ret) {
-		/* The completion in error; the QP stays in error */
-		qp->error = true;
-		qp->last_error = -ret;
-		ret = -EIO;
-	} else {
-		qp->completions++;
-	}
+	mutex_lock(&f->lock);
+	ret = p2pdma_hca_post(f, &req, buf);
+	mutex_unlock(&f->lock);
 	return p2pdma_edu_put_buf(buf, req.user_buf, req.length, req.write,
 				  ret);
 }
 
-static long p2pdma_hca_ioctl_mr_info(struct p2pdma_hca_mr *mr,
-				     void __user *arg)
+static long p2pdma_hca_ioctl_mr_info(void __user *arg)
 {
 	struct p2pdma_edu_mr_info __user *uinfo = arg;
 	struct p2pdma_edu_mr_info info = {};
+	struct p2pdma_hca_mr *mr;
 	u32 index;
 
 	if (get_user(info.handle, &uinfo->handle) ||
 	    get_user(index, &uinfo->seen_index))
 		return -EFAULT;
+	mr = p2pdma_hca_mr_get(info.handle);
+	if (!mr)
+		return -ENOENT;
 	dma_resv_lock(p2pdma_hca_mr_resv(mr), NULL);
 	info.valid = mr->valid;
 	info.invalidations = mr->invalidations;
@@ -689,45 +735,25 @@ static long p2pdma_hca_ioctl_mr_info(struct p2pdma_hca_mr *mr,
 		info.first_dma = mr->table[0] & ~P2PDMA_HCA_MTT_PRESENT;
 	}
 	dma_resv_unlock(p2pdma_hca_mr_resv(mr));
+	p2pdma_hca_mr_put(mr);
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-static long p2pdma_hca_ioctl_mr_inject(struct p2pdma_hca_mr *mr,
-				       void __user *arg)
+static long p2pdma_hca_ioctl_mr_inject(void __user *arg)
 {
 	struct p2pdma_edu_mr_inject req;
+	struct p2pdma_hca_mr *mr;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
+	mr = p2pdma_hca_mr_get(req.handle);
+	if (!mr)
+		return -ENOENT;
 	dma_resv_lock(p2pdma_hca_mr_resv(mr), NULL);
 	mr->inject_eagain = req.eagain;
 	dma_resv_unlock(p2pdma_hca_mr_resv(mr));
-	return 0;
-}
-
-static long p2pdma_hca_ioctl_mr_op(struct p2pdma_hca_file *f,
-				   unsigned int cmd, void __user *arg)
-{
-	struct p2pdma_hca_mr *mr;
-	u32 key;
-	long ret;
-
-	if (get_user(key, (u32 __user *)arg))
-		return -EFAULT;
-	mr = p2pdma_hca_mr_get(key);
-	if (!mr)
-		return -ENOENT;
-	if (cmd == P2PDMA_EDU_MR_ACCESS) {
-		mutex_lock(&f->lock);
-		ret = p2pdma_hca_ioctl_mr_access(f, mr, arg);
-		mutex_unlock(&f->lock);
-	} else if (cmd == P2PDMA_EDU_MR_INJECT_EAGAIN) {
-		ret = p2pdma_hca_ioctl_mr_inject(mr, arg);
-	} else {
-		ret = p2pdma_hca_ioctl_mr_info(mr, arg);
-	}
 	p2pdma_hca_mr_put(mr);
-	return ret;
+	return 0;
 }
 
 static long p2pdma_hca_ioctl_create_qp(struct p2pdma_hca_file *f,
@@ -779,16 +805,18 @@ static long p2pdma_hca_ioctl_qp_op(struct p2pdma_hca_file *f, unsigned int cmd,
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-/* The HCA of edu @importer, referenced until p2pdma_hca_put(), or NULL */
+/*
+ * The registered HCA of edu @importer, or NULL.  Until p2pdma_hca_put(),
+ * its unregistration waits, as for a verb in progress.
+ */
 static struct p2pdma_hca *p2pdma_hca_get(u32 importer)
 {
 	struct p2pdma_hca *hca, *found = NULL;
 
 	mutex_lock(&p2pdma_hca_lock);
 	list_for_each_entry(hca, &p2pdma_hca_list, node) {
-		if (p2pdma_edu_addr(hca->edu->pdev) == importer) {
-			get_device(&hca->ibdev.dev);
-			p2pdma_edu_hold(hca->edu);
+		if (p2pdma_edu_addr(hca->edu->pdev) == importer &&
+		    ib_device_try_get(&hca->ibdev)) {
 			found = hca;
 			break;
 		}
@@ -799,8 +827,7 @@ static struct p2pdma_hca *p2pdma_hca_get(u32 importer)
 
 static void p2pdma_hca_put(struct p2pdma_hca *hca)
 {
-	p2pdma_edu_put(hca->edu);
-	put_device(&hca->ibdev.dev);
+	ib_device_put(&hca->ibdev);
 }
 
 /* P2PDMA_EDU_BENCH_REG: registration timed as the map benchmarks are */
@@ -889,9 +916,11 @@ static long p2pdma_hca_ioctl(struct file *file, unsigned int cmd,
 
 	switch (cmd) {
 	case P2PDMA_EDU_MR_ACCESS:
+		return p2pdma_hca_ioctl_mr_access(f, uarg);
 	case P2PDMA_EDU_MR_INFO:
+		return p2pdma_hca_ioctl_mr_info(uarg);
 	case P2PDMA_EDU_MR_INJECT_EAGAIN:
-		return p2pdma_hca_ioctl_mr_op(f, cmd, uarg);
+		return p2pdma_hca_ioctl_mr_inject(uarg);
 	case P2PDMA_EDU_BENCH_REG:
 		return p2pdma_hca_ioctl_bench_reg(uarg);
 	case P2PDMA_EDU_CREATE_QP:
@@ -957,15 +986,15 @@ static int p2pdma_hca_query_device(struct ib_device *ibdev,
 				   struct ib_device_attr *props,
 				   struct ib_udata *uhw)
 {
-	struct pci_dev *pdev = container_of(ibdev, struct p2pdma_hca,
-					    ibdev)->edu->pdev;
+	struct pci_dev *pdev = to_hca(ibdev)->edu->pdev;
 
 	if (uhw->inlen || uhw->outlen)
 		return -EINVAL;
 	props->vendor_id = pdev->vendor;
 	props->vendor_part_id = pdev->device;
 	props->max_mr_size = U64_MAX;
-	props->page_size_cap = PAGE_SIZE;
+	/* PAGE_SIZE, and the large-block mode's */
+	props->page_size_cap = PAGE_SIZE | SZ_2M | SZ_1G;
 	props->max_mr = S32_MAX;
 	props->max_pd = S32_MAX;
 	return 0;
@@ -1082,9 +1111,9 @@ static int p2pdma_hca_add(struct p2pdma_edu *edu)
 }
 
 /*
- * Unregistering disassociates every uverbs file of the device: each MR is
- * deregistered, its accesses ended and its umem released, before this
- * returns.  A registration benchmark in progress keeps its own references.
+ * Unregistering waits for a registration benchmark in progress, and
+ * disassociates every uverbs file of the device: each MR is deregistered,
+ * its accesses ended and its umem released, before this returns.
  */
 static void p2pdma_hca_remove(struct p2pdma_edu *edu)
 {
@@ -1115,8 +1144,8 @@ static int __init p2pdma_hca_init(void)
 {
 	int ret;
 
-	p2pdma_hca_wq = alloc_workqueue("p2pdma_hca_pf",
-					WQ_HIGHPRI | WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	p2pdma_hca_wq = alloc_workqueue("p2pdma_hca_pf", WQ_HIGHPRI |
+					WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!p2pdma_hca_wq)
 		return -ENOMEM;
 	ret = misc_register(&p2pdma_hca_misc);

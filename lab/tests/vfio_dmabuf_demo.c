@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 	struct p2pdma_edu_import_map *map;
 	struct p2pdma_edu_import_info i;
 	struct p2pdma_hca_verbs uv;
-	struct p2pdma_hca_mr mr = { 0 };
+	struct p2pdma_hca_user_mr mr = { 0 };
 	struct p2pdma_edu_mr_info m;
 	char path[64], line[128];
 	uint8_t buf[XFER];

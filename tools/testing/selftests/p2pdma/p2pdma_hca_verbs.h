@@ -3,13 +3,14 @@
  * The stand-in HCA through uverbs, for userspace: what libibverbs does for
  * ibv_open_device(), ibv_alloc_pd(), ibv_reg_dmabuf_mr() and
  * ibv_dereg_mr(), in raw ioctls, since rdma-core has no provider for
- * p2pdma_hca.  Every call returns 0 or -errno.
+ * p2pdma_hca.  The calls return 0 or -errno.
  */
 #ifndef _P2PDMA_HCA_VERBS_H
 #define _P2PDMA_HCA_VERBS_H
 
 #include <dirent.h>
 #include <errno.h>
+#include <assert.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -31,13 +32,13 @@ struct p2pdma_hca_verbs {
 };
 
 /**
- * struct p2pdma_hca_mr - a dma-buf MR registered through uverbs
+ * struct p2pdma_hca_user_mr - a dma-buf MR registered through uverbs
  * @fd: dma-buf file descriptor
  * @offset: start of the MR in the dma-buf
  * @length: length of the MR
  * @iova: address of the MR's first byte for P2PDMA_EDU_MR_ACCESS
  * @pgsz_bitmap: P2PDMA_HCA_ATTR_REG_DMABUF_MR_PGSZ, if not 0
- * @flags: P2PDMA_HCA_ATTR_REG_DMABUF_MR_FLAGS, if not 0
+ * @flags: P2PDMA_HCA_ATTR_REG_DMABUF_MR_FLAGS, if not 0 (sent as a u64)
  * @access: IB_ACCESS_* flags
  * @handle: out: the lkey, for P2PDMA_EDU_MR_ACCESS and P2PDMA_EDU_MR_INFO
  * @rkey: out: the rkey
@@ -46,7 +47,7 @@ struct p2pdma_hca_verbs {
  * @entries: out: as struct p2pdma_hca_mr_resp
  * @umem_pages: out: as struct p2pdma_hca_mr_resp
  */
-struct p2pdma_hca_mr {
+struct p2pdma_hca_user_mr {
 	int fd;
 	__u64 offset;
 	__u64 length;
@@ -62,23 +63,36 @@ struct p2pdma_hca_mr {
 	__u64 umem_pages;
 };
 
-#define P2PDMA_HCA_MAX_ATTRS	12
+#define P2PDMA_HCA_MAX_ATTRS	16
 
 struct p2pdma_hca_ioctl {
 	struct ib_uverbs_ioctl_hdr hdr;
 	struct ib_uverbs_attr attrs[P2PDMA_HCA_MAX_ATTRS];
 };
 
+/*
+ * An attribute: a pointer (to @len bytes), an object handle (@len 0), or
+ * an input of up to 8 bytes, which is inline: its first @len bytes in
+ * memory, as rdma-core's fill_attr_in() puts them.
+ */
 static inline struct ib_uverbs_attr *
 p2pdma_hca_attr(struct p2pdma_hca_ioctl *c, __u16 id, __u16 len, __u64 data)
 {
-	struct ib_uverbs_attr *a = &c->attrs[c->hdr.num_attrs++];
+	struct ib_uverbs_attr *a;
 
+	assert(c->hdr.num_attrs < P2PDMA_HCA_MAX_ATTRS);
+	a = &c->attrs[c->hdr.num_attrs++];
 	memset(a, 0, sizeof(*a));
 	a->attr_id = id;
 	a->len = len;
 	a->data = data;
 	return a;
+}
+
+static inline void p2pdma_hca_attr_u32(struct p2pdma_hca_ioctl *c, __u16 id,
+				       __u32 v)
+{
+	memcpy(&p2pdma_hca_attr(c, id, sizeof(v), 0)->data, &v, sizeof(v));
 }
 
 static inline int p2pdma_hca_call(int fd, struct p2pdma_hca_ioctl *c,
@@ -110,6 +124,7 @@ static inline int p2pdma_hca_verbs_open(const char *bdf,
 	char path[PATH_MAX];
 	struct dirent *d;
 	int ret = -ENODEV;
+	ssize_t n;
 	DIR *dir;
 
 	v->fd = -1;
@@ -135,11 +150,15 @@ static inline int p2pdma_hca_verbs_open(const char *bdf,
 			      UVERBS_METHOD_GET_CONTEXT);
 	if (ret)
 		goto err;
-	/* ALLOC_PD has no ioctl method in 6.12: libibverbs writes it too */
+	/*
+	 * ALLOC_PD has no ioctl method in 6.12: libibverbs writes it too.
+	 * uverbs takes write() only from the credentials that opened it.
+	 */
 	pd.hdr.out_words = sizeof(pd_resp) / 4;
 	pd.cmd.response = (uintptr_t)&pd_resp;
-	if (write(v->fd, &pd, sizeof(pd)) != sizeof(pd)) {
-		ret = -errno;
+	n = write(v->fd, &pd, sizeof(pd));
+	if (n != sizeof(pd)) {
+		ret = n < 0 ? -errno : -EIO;
 		goto err;
 	}
 	v->pd = pd_resp.pd_handle;
@@ -159,7 +178,7 @@ static inline void p2pdma_hca_verbs_close(struct p2pdma_hca_verbs *v)
 
 /* UVERBS_METHOD_REG_DMABUF_MR, as ibv_reg_dmabuf_mr() */
 static inline int p2pdma_hca_reg_mr(const struct p2pdma_hca_verbs *v,
-				    struct p2pdma_hca_mr *mr)
+				    struct p2pdma_hca_user_mr *mr)
 {
 	struct p2pdma_hca_mr_resp resp = {};
 	struct p2pdma_hca_ioctl c = {};
@@ -171,7 +190,7 @@ static inline int p2pdma_hca_reg_mr(const struct p2pdma_hca_verbs *v,
 	p2pdma_hca_attr(&c, UVERBS_ATTR_REG_DMABUF_MR_OFFSET, 8, mr->offset);
 	p2pdma_hca_attr(&c, UVERBS_ATTR_REG_DMABUF_MR_LENGTH, 8, mr->length);
 	p2pdma_hca_attr(&c, UVERBS_ATTR_REG_DMABUF_MR_IOVA, 8, mr->iova);
-	p2pdma_hca_attr(&c, UVERBS_ATTR_REG_DMABUF_MR_FD, 4, (__u32)mr->fd);
+	p2pdma_hca_attr_u32(&c, UVERBS_ATTR_REG_DMABUF_MR_FD, mr->fd);
 	p2pdma_hca_attr(&c, UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, 8,
 			mr->access);
 	p2pdma_hca_attr(&c, UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, 4,
@@ -201,7 +220,7 @@ static inline int p2pdma_hca_reg_mr(const struct p2pdma_hca_verbs *v,
 
 /* UVERBS_METHOD_MR_DESTROY, as ibv_dereg_mr() */
 static inline int p2pdma_hca_dereg_mr(const struct p2pdma_hca_verbs *v,
-				      const struct p2pdma_hca_mr *mr)
+				      const struct p2pdma_hca_user_mr *mr)
 {
 	struct p2pdma_hca_ioctl c = {};
 

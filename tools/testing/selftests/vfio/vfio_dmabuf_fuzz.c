@@ -831,7 +831,7 @@ static int fault_call(struct __test_metadata *_metadata, struct dmabuf_env *e,
 		      struct faults *f, enum fault_op op, unsigned int n)
 {
 	struct p2pdma_edu_import_info before = {}, after;
-	struct p2pdma_hca_mr mr;
+	struct p2pdma_hca_user_mr mr;
 	uint8_t data[SEQ_DMA], back[SEQ_DMA];
 	__u32 h;
 	int ret;

@@ -1,24 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dma-buf MRs of the RDMA core on a vfio-pci BAR: the p2pdma_hca test
- * module gives QEMU's edu device a stand-in HCA shaped like mlx5, a struct
- * ib_device whose MRs get their umem from ib_umem_dmabuf_get() and
- * translate with a table of DMA blocks (PAGE_SIZE, or the size
- * ib_umem_find_best_pgsz() picks from larger ones).  edu then does "RDMA
- * writes and reads" on a QP into the MR through that table.  What it
- * writes is checked byte for byte in the host file that backs the BAR.
+ * module gives QEMU's edu device a stand-in HCA shaped like mlx5, a
+ * registered RDMA device whose MRs the tests register through uverbs
+ * (UVERBS_METHOD_REG_DMABUF_MR, raw, see p2pdma_hca_verbs.h).  An MR gets
+ * its umem from ib_umem_dmabuf_get() and translates with a table of DMA
+ * blocks (PAGE_SIZE, or the size ib_umem_find_best_pgsz() picks from
+ * larger ones).  edu then does "RDMA writes and reads" on a QP into the
+ * MR through that table.  What it writes is checked byte for byte in the
+ * host file that backs the BAR.
  *
  * Covered: registration at offset 0, at offsets not aligned to a block or
  * to a page, across a 2 GiB split of the exporter's sg table, the whole
  * BAR; the block size (the largest the DMA addresses allow, or the
  * smallest that holds the MR whole) and the number of translation
  * entries, and mlx5's PAGE_SIZE blocks; revocation while registered
- * (memory decode off, reset, device close) with the invalidation seen, an
- * access completing in error (its page fault fails with ENODEV) and
- * leaving its QP in error for good, a new QP working again once the BAR
- * is back; deregistration while revoked; the pinned paths (refused by
- * vfio-pci unless revocable, working on udmabuf); registration errors;
- * the refusal in a topology without P2P.
+ * (memory decode off, reset, device close, vfio-pci's unbind) with the
+ * invalidation seen, an access completing in error (its page fault fails
+ * with ENODEV) and leaving its QP in error for good, a new QP working
+ * again once the BAR is back; page faults retried on EAGAIN; a dma-buf
+ * of two ranges; deregistration while revoked; the HCA's removal, which
+ * deregisters its MRs; the pinned paths (refused by vfio-pci unless
+ * revocable, working on udmabuf); registration errors from uverbs, the
+ * RDMA core and the driver; the refusal in a topology without P2P.
  *
  * What the series changes in the RDMA core shows in reg_errors and the
  * pages a umem spans (the IOVA set from the offset), in short_exporter
@@ -26,8 +30,8 @@
  * pinned MR; the ENODEV of a revoked dynamic MR comes from vfio-pci.
  *
  * Environment: as vfio_dmabuf_test.c (VFIO_DMABUF_PROVIDER, _IMPORTER,
- * _BAR_FILE, _EXPECT); the kernel also needs CONFIG_INFINIBAND_USER_MEM
- * and CONFIG_UDMABUF (see config).
+ * _BAR_FILE, _EXPECT); the kernel also needs CONFIG_INFINIBAND_USER_ACCESS
+ * (with it CONFIG_INFINIBAND_USER_MEM) and CONFIG_UDMABUF (see config).
  */
 #include <sys/syscall.h>
 #include <linux/udmabuf.h>
@@ -94,7 +98,7 @@ static __u64 align_up(__u64 x, __u64 a)
  * table has one entry per block the MR touches.
  */
 static void check_blocks(struct __test_metadata *_metadata,
-			 const struct p2pdma_hca_mr *r, __u64 bitmap,
+			 const struct p2pdma_hca_user_mr *r, __u64 bitmap,
 			 const struct p2pdma_edu_mr_info *i)
 {
 	__u64 p = i->page_size, dma0, s, whole = 0, aligned = 0, want;
@@ -130,7 +134,7 @@ static void check_blocks(struct __test_metadata *_metadata,
  */
 static void check_access(struct __test_metadata *_metadata,
 			 struct dmabuf_env *e, __u32 h,
-			 const struct p2pdma_hca_mr *r, __u64 bar_off,
+			 const struct p2pdma_hca_user_mr *r, __u64 bar_off,
 			 __u64 at, __u64 len, unsigned int seed)
 {
 	uint8_t *want = malloc(len), *got = malloc(len);
@@ -256,7 +260,7 @@ expect_mr(struct __test_metadata *_metadata, struct dmabuf_env *e, __u32 h,
  */
 static bool reg_bar(struct __test_metadata *_metadata, struct dmabuf_env *e,
 		    int fd, __u64 off, __u64 len, __u64 pgsz, __u32 flags,
-		    struct p2pdma_hca_mr *r)
+		    struct p2pdma_hca_user_mr *r)
 {
 	int ret = mr_reg(e, fd, off, len, off, pgsz, flags, r);
 
@@ -289,9 +293,23 @@ FIXTURE_SETUP(mr)
 
 FIXTURE_TEARDOWN(mr)
 {
+	struct dmabuf_env *e = &self->env;
+	char drv[64];
+
 	if (self->fd >= 0)
 		EXPECT_EQ(0, close(self->fd));
-	env_close(&self->env);
+	env_close(e);
+	/* After a failed unbind test: the next test needs both devices */
+	if (!e->importer_bdf || !e->bdf[0])
+		return;
+	pci_driver(e->bdf, drv, sizeof(drv));
+	if (!drv[0] && bind_vfio_pci(e->bdf))
+		TH_LOG("could not bind %s to vfio-pci again", e->bdf);
+	pci_driver(e->importer_bdf, drv, sizeof(drv));
+	if (!drv[0] && sysfs_write("/sys/bus/pci/drivers/p2pdma_edu/bind",
+				   e->importer_bdf))
+		TH_LOG("could not bind %s to p2pdma_edu again",
+		       e->importer_bdf);
 }
 
 /*
@@ -308,7 +326,7 @@ FIXTURE(layout)
 	bool registered;
 	__u32 h;
 	__u64 off, len;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 };
 
 FIXTURE_VARIANT(layout)
@@ -447,7 +465,7 @@ TEST_F_TIMEOUT(mr, mlx5_page_size, 60)
 {
 	struct dmabuf_env *e = &self->env;
 	__u64 off = 2 * SZ_2M + 0x1080, len = 0x5000;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	struct p2pdma_edu_mr_info i;
 
 	if (!reg_bar(_metadata, e, self->fd, off, len, 0, 0, &r))
@@ -465,7 +483,7 @@ TEST_F_TIMEOUT(mr, mlx5_page_size, 60)
 TEST_F_TIMEOUT(mr, entries_4k, 60)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_hca_mr big, small;
+	struct p2pdma_hca_user_mr big, small;
 	struct p2pdma_edu_mr_info i;
 
 	if (!reg_bar(_metadata, e, self->fd, 0, e->bar_size, 0x1000, 0,
@@ -506,7 +524,7 @@ TEST_F_TIMEOUT(mr, entries_4k, 60)
  */
 TEST_F(mr, reg_errors)
 {
-	struct p2pdma_hca_mr r, unknown = { .uobj = 12345 };
+	struct p2pdma_hca_user_mr r, unknown = { .uobj = 12345 };
 	struct dmabuf_env *e = &self->env;
 	struct p2pdma_edu_mr_info i;
 	int fd, null_fd;
@@ -560,7 +578,7 @@ TEST_F(mr, short_exporter)
 		.size = 16 * PAGE, .mapped = 8 * PAGE,
 	};
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	struct p2pdma_edu_mr_info i;
 	int fd;
 
@@ -590,7 +608,7 @@ TEST_F(mr, short_exporter)
 TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x400000, old;
 	__u32 dead_qp;
@@ -638,7 +656,7 @@ TEST_F_TIMEOUT(mr, revoke_memory_decode, 120)
 TEST_F_TIMEOUT(mr, revoke_reset, 120)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x500000;
 
@@ -693,7 +711,7 @@ TEST_F_TIMEOUT(mr, revoke_in_flight, 120)
 	struct dmabuf_env *e = &self->env;
 	const __u64 off = 0x900000, len = P2PDMA_EDU_MAX_DMA, piece = 0x800;
 	uint8_t *want = malloc(len), *got = malloc(len);
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	struct p2pdma_edu_qp_info q;
 	struct p2pdma_edu_mr_info i;
 	const char *bdf = strchr(e->importer_bdf, ':');
@@ -771,7 +789,7 @@ TEST_F_TIMEOUT(mr, revoke_in_flight, 120)
 TEST_F_TIMEOUT(mr, dereg_while_revoked, 60)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	__u64 off = 0x600000;
 
 	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
@@ -788,13 +806,58 @@ TEST_F_TIMEOUT(mr, dereg_while_revoked, 60)
 }
 
 /*
+ * Deregistration while another process's RDMA writes run into the MR:
+ * uverbs' MR_DESTROY waits for the write in progress, which completes
+ * and lands; from then on the key is gone (ENOENT).  Run under KASAN, a
+ * deregistration that freed the MR under the write would show.
+ */
+TEST_F_TIMEOUT(mr, dereg_during_access, 120)
+{
+	struct dmabuf_env *e = &self->env;
+	__u64 off = 0xd00000, len = 0x10000;
+	struct p2pdma_hca_user_mr r;
+	uint8_t *buf;
+	pid_t child;
+	int st;
+
+	if (!reg_bar(_metadata, e, self->fd, off, len, 0, 0, &r))
+		return;
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		unsigned int done = 0;
+		int ret;
+
+		buf = malloc(len);
+		if (!buf)
+			_exit(2);
+		fill(buf, len, e->seed + 0xde6);
+		/* Writes until the key is gone; every one before completes */
+		while (!(ret = mr_access(e, r.handle, 1, r.iova, buf, len)))
+			done++;
+		_exit(ret == -ENOENT && done ? 0 : 1);
+	}
+	usleep(300000);
+	EXPECT_EQ(0, mr_dereg(e, &r));
+	ASSERT_EQ(child, waitpid(child, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st))
+		TH_LOG("a write failed before the key was gone, or none was done");
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	fill(buf, len, e->seed + 0xde6);
+	expect_bar(_metadata, e, off, buf, len, "the writes");
+	free(buf);
+}
+
+/*
  * Closing the vfio device while an MR is registered revokes for good: one
  * invalidation, ENODEV from then on, deregistration still works.
  */
 TEST_F_TIMEOUT(mr, close_device, 60)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x700000;
 
@@ -835,7 +898,7 @@ TEST_F_TIMEOUT(mr, fault_eagain, 120)
 	struct dmabuf_env *e = &self->env;
 	struct p2pdma_edu_qp_info q0, q;
 	struct p2pdma_edu_mr_info i0, i;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	__u64 off = 0xc00000;
 
 	if (!reg_bar(_metadata, e, self->fd, off, 0x8000, 0, 0, &r))
@@ -890,7 +953,7 @@ TEST_F_TIMEOUT(mr, provider_unbind, 120)
 {
 	struct dmabuf_env *e = &self->env;
 	struct p2pdma_edu_mr_info i;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	__u64 off = 0xa00000;
 	unsigned int ms;
 	pid_t helper;
@@ -961,7 +1024,7 @@ TEST_F_TIMEOUT(mr, multi_range, 60)
 		{ .offset = 0xb00000, .length = 4 * PAGE },
 	};
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_hca_mr r, second;
+	struct p2pdma_hca_user_mr r, second;
 	uint8_t *want, *got, *zero;
 	int fd;
 
@@ -1020,7 +1083,7 @@ TEST_F_TIMEOUT(mr, hca_unbind, 60)
 	struct dmabuf_env *e = &self->env;
 	struct p2pdma_edu_mr_info i;
 	unsigned int before, after;
-	struct p2pdma_hca_mr r, gone;
+	struct p2pdma_hca_user_mr r, gone;
 	__u64 off = 0x800000;
 	int ret;
 
@@ -1061,7 +1124,7 @@ TEST_F_TIMEOUT(mr, hca_unbind, 60)
 TEST_F_TIMEOUT(mr, pinned, 60)
 {
 	struct dmabuf_env *e = &self->env;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	struct p2pdma_edu_mr_info i;
 	__u64 off = 0x800000;
 
@@ -1096,7 +1159,7 @@ TEST_F_TIMEOUT(mr, pinned_udmabuf, 60)
 	struct udmabuf_create c = { .size = size };
 	/* the accesses cross the boundary of pages 9 and 10 of the memfd */
 	const __u64 at = 2 * PAGE - BLOCK;
-	struct p2pdma_hca_mr r;
+	struct p2pdma_hca_user_mr r;
 	uint8_t want[2 * BLOCK], got[2 * BLOCK];
 	int memfd, dev, fd;
 

@@ -890,7 +890,7 @@ static inline void check_old_addr(struct __test_metadata *_metadata,
 /* A dma-buf MR of edu's stand-in HCA, through uverbs as ibv_reg_dmabuf_mr() */
 static inline int mr_reg(struct dmabuf_env *e, int fd, __u64 off, __u64 len,
 			 __u64 iova, __u64 pgsz, __u32 flags,
-			 struct p2pdma_hca_mr *r)
+			 struct p2pdma_hca_user_mr *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
@@ -905,7 +905,7 @@ static inline int mr_reg(struct dmabuf_env *e, int fd, __u64 off, __u64 len,
 }
 
 /* Deregistration through uverbs, as ibv_dereg_mr() */
-static inline int mr_dereg(struct dmabuf_env *e, const struct p2pdma_hca_mr *r)
+static inline int mr_dereg(struct dmabuf_env *e, const struct p2pdma_hca_user_mr *r)
 {
 	return p2pdma_hca_dereg_mr(&e->uv, r);
 }

@@ -315,7 +315,10 @@ struct p2pdma_hca_mr_resp {
  * @qp: the QP it is posted on (P2PDMA_EDU_CREATE_QP)
  * @reserved: 0
  *
- * A work request on @qp, waited for.  edu DMAs piece by piece (at most
+ * A work request on @qp, waited for.  An MR registered without
+ * IB_ACCESS_REMOTE_WRITE (for a write) or IB_ACCESS_REMOTE_READ (for a
+ * read) completes it in error with EACCES, before any DMA, as a remote
+ * access error does.  Otherwise edu DMAs piece by piece (at most
  * 2 KiB, like packets) to the addresses of the translation table, outside
  * the resv lock; a zap waits for the piece in flight.  A piece whose
  * entry is not present raises a page fault, handled by a workqueue:

@@ -851,6 +851,63 @@ TEST_F_TIMEOUT(mr, dereg_during_access, 120)
 }
 
 /*
+ * The MR's access rights, as a remote access error: a write into an MR
+ * without IB_ACCESS_REMOTE_WRITE, or a read from one without
+ * IB_ACCESS_REMOTE_READ, completes in error with EACCES before any DMA
+ * and leaves the QP in error; what the MR allows works.  uverbs itself
+ * refuses REMOTE_WRITE without LOCAL_WRITE.
+ */
+TEST_F(mr, access_rights)
+{
+	struct p2pdma_hca_user_mr r = {
+		.fd = self->fd, .offset = 0xe00000, .length = 0x4000,
+		.iova = 0xe00000,
+		.access = IB_UVERBS_ACCESS_REMOTE_WRITE,
+	};
+	struct dmabuf_env *e = &self->env;
+	struct p2pdma_edu_qp_info q;
+	uint8_t buf[BLOCK];
+	__u32 dead;
+	int ret;
+
+	EXPECT_EQ(-EINVAL, p2pdma_hca_reg_mr(&e->uv, &r))
+		TH_LOG("REMOTE_WRITE without LOCAL_WRITE");
+
+	/* Writable, not readable */
+	r.access = IB_UVERBS_ACCESS_LOCAL_WRITE | IB_UVERBS_ACCESS_REMOTE_WRITE;
+	ret = p2pdma_hca_reg_mr(&e->uv, &r);
+	ASSERT_EQ(map_ok(e), ret) TH_LOG("registration: %s", strerror(-ret));
+	if (ret)
+		return;
+	fill(buf, sizeof(buf), e->seed + 0xacc);
+	clear_bar(_metadata, e, r.offset, sizeof(buf));
+	ASSERT_EQ(0, mr_access(e, r.handle, 1, r.iova, buf, sizeof(buf)));
+	expect_bar(_metadata, e, r.offset, buf, sizeof(buf), "RDMA write");
+	EXPECT_EQ(-EIO, mr_access(e, r.handle, 0, r.iova, buf, sizeof(buf)))
+		TH_LOG("RDMA read from an MR without REMOTE_READ");
+	q = qp_info(_metadata, e, e->qp);
+	EXPECT_EQ(1, q.error);
+	EXPECT_EQ(EACCES, q.last_error);
+	dead = e->qp;
+	ASSERT_EQ(0, ioctl(e->hca, P2PDMA_EDU_CREATE_QP, &e->qp));
+	EXPECT_EQ(0, mr_dereg(e, &r));
+
+	/* Readable, not writable */
+	r.access = IB_UVERBS_ACCESS_REMOTE_READ;
+	ASSERT_EQ(0, p2pdma_hca_reg_mr(&e->uv, &r));
+	check_write_fails(_metadata, e, e->qp, r.handle, r.iova, r.offset,
+			  "RDMA write into an MR without REMOTE_WRITE");
+	q = qp_info(_metadata, e, e->qp);
+	EXPECT_EQ(EACCES, q.last_error);
+	ASSERT_EQ(0, ioctl(e->hca, P2PDMA_EDU_CREATE_QP, &e->qp));
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(0, mr_access(e, r.handle, 0, r.iova, buf, sizeof(buf)));
+	expect_bar(_metadata, e, r.offset, buf, sizeof(buf), "RDMA read");
+	EXPECT_EQ(0, mr_dereg(e, &r));
+	ioctl(e->hca, P2PDMA_EDU_DESTROY_QP, &dead);
+}
+
+/*
  * Closing the vfio device while an MR is registered revokes for good: one
  * invalidation, ENODEV from then on, deregistration still works.
  */

@@ -154,6 +154,7 @@ struct p2pdma_hca_mr {
 	unsigned long pgsz_bitmap;
 	size_t umem_pages;
 	bool pinned;
+	int access;			/* IB_ACCESS_* of the registration */
 	struct mutex xlt_lock;		/* @table's entries, @valid */
 	u64 *table;
 	size_t entries;
@@ -482,6 +483,7 @@ p2pdma_hca_mr_create(struct p2pdma_hca *hca, const struct p2pdma_hca_reg *req)
 	mr->length = req->length;
 	mr->pgsz_bitmap = req->pgsz_bitmap;
 	mr->pinned = !!req->flags;
+	mr->access = req->access;
 	mutex_init(&mr->xlt_lock);
 	init_waitqueue_head(&mr->inflight_wait);
 	get_device(&hca->ibdev.dev);
@@ -664,6 +666,12 @@ static int p2pdma_hca_post(struct p2pdma_hca_file *f,
 		ret = -EINVAL;
 	} else if (qp->error) {
 		qp->flushed++;
+		ret = -EIO;
+	} else if (!(mr->access & (req->write ? IB_ACCESS_REMOTE_WRITE :
+				   IB_ACCESS_REMOTE_READ))) {
+		/* A remote access error, before any DMA: the QP goes to error */
+		qp->error = true;
+		qp->last_error = EACCES;
 		ret = -EIO;
 	} else {
 		ret = p2pdma_hca_access(qp, mr, req->write, req->iova, buf,

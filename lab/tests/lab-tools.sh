@@ -39,7 +39,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 37
+t_plan 40
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -188,7 +188,7 @@ t_check "t_ksft: a program that is not built fails, with its path" \
 # lab/check holds every suite against its manifest: the final counts are
 # the manifest's, or the run fails
 mkdir -p "$w/suites" "$w/expected"
-for s in good nomain gone skip extra; do
+for s in good nomain gone skip extra crash1 crash2; do
 	printf '#!/bin/bash\n. %q\n' "$LAB/tests/lib.sh" > "$w/suites/$s"
 	chmod +x "$w/suites/$s"
 	printf 'ok good: global.one\nok good: global.two\n%s\n%s\n' \
@@ -200,9 +200,13 @@ echo 't_ksft good "$1/nomain"' >> "$w/suites/nomain"
 echo 't_ksft good "$1/missing"' >> "$w/suites/gone"
 echo 'KSFT_SKIP_TWO=1 t_ksft good "$1/good"' >> "$w/suites/skip"
 printf 't_ksft good "$1/good"\nt_ok "one more"\n' >> "$w/suites/extra"
+# lab/vm's 123: QEMU crashed; crash1 does so on its first run only
+printf 'mkdir "$1/crashed" 2>/dev/null && exit 123\nt_ksft good "$1/good"\n' \
+	>> "$w/suites/crash1"
+printf 't_ksft good "$1/good"\nexit 123\n' >> "$w/suites/crash2"
 sed -i 's/^\(TEST(two) { \)/\1if (getenv("KSFT_SKIP_TWO")) SKIP(return, "x"); /' "$w/good.c"
 gcc -o "$w/good" -I"$LAB_SRC/tools/testing/selftests" "$w/good.c"
-for s in good nomain gone skip extra; do
+for s in good nomain gone skip extra crash1 crash2; do
 	sed -i "s|\$1|$w|" "$w/suites/$s"
 done
 labcheck() {
@@ -219,6 +223,11 @@ t_check "lab/check: an unexpected skip fails the run" \
 	eval '! labcheck skip && grep -q "unexpected skip: good: global.two" "$w/check.out"'
 t_check "lab/check: a result the manifest does not list fails the run" \
 	eval '! labcheck extra && grep -q "not in the manifest: one more" "$w/check.out"'
+t_check "lab/check: a suite whose QEMU crashed runs again, and the table says so" \
+	eval 'labcheck crash1 && grep -q "^crash1 .* ok (rerun: QEMU crashed)$" "$w/check.out" &&
+	      [ -e "$w/logs/crash1.log.crashed" ]'
+t_check "lab/check: a suite whose QEMU crashes twice fails" \
+	eval '! labcheck crash2 && grep -q "^crash2 .* FAIL (rerun: QEMU crashed)$" "$w/check.out"'
 
 # make mutants cannot rot: every mutation still applies to the series
 t_check "every mutation of lab/mutants.list applies to the build tree" \
@@ -263,6 +272,22 @@ rc=$?
 echo "# lab/vm exited $rc"
 t_check "a hung guest is killed at the timeout and reported (exit 124)" \
 	eval '[ $rc = 124 ] && grep -q "guest hung: killed after 90s" "$w/hang.out"'
+# QEMU's own death by a signal is not the guest's: exit 123.  The host
+# plays the emulator's fault once the guest runs the command.
+"$LAB/vm" -T 300 -o "$w/crash" 'touch /run/lab/running; sleep 250' \
+	> "$w/crash.out" 2>&1 &
+vm=$!
+for _ in $(seq 240); do
+	[ -e "$w/crash/running" ] && break
+	sleep 1
+done
+kill -SEGV "$(cat "$w/crash/qemu.pid")"
+wait $vm
+rc=$?
+echo "# lab/vm exited $rc"
+t_check "QEMU crashing is reported as such (exit 123), not as the guest's death" \
+	eval '[ $rc = 123 ] && grep -q "QEMU crashed (signal 11)" "$w/crash.out" ||
+	      { sed "s/^/# /" "$w/crash.out"; false; }'
 t_check "a hung guest shows its tasks, their stacks and the locks held first" \
 	eval 'grep -q "^lab-init: still running [0-9]* s before the timeout: the tasks" "$w/hang/console.log" &&
 	      grep -A1 "^lab-init: task [0-9]*/[0-9]* (sleep) S " "$w/hang/console.log" |

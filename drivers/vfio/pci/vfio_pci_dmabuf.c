@@ -75,18 +75,6 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 	}
 
 	/*
-	 * Whether a device can reach the BAR is a question about the PCI
-	 * topology between the two.  A device that is not on PCI has no
-	 * answer, and no "revoked" either: it gets an errno of its own.
-	 */
-	if (!dev_is_pci(attach->dev)) {
-		pci_info_ratelimited(priv->pdev,
-				     "dma-buf of BAR %u: %s cannot attach: it is not a PCI device\n",
-				     priv->bar, dev_name(attach->dev));
-		return -EXDEV;
-	}
-
-	/*
 	 * As in mainline, no new importer while the BAR is unusable.
 	 * Importers may attach while holding other reservation locks, so
 	 * this reads the state without the lock: one that attaches just
@@ -129,6 +117,20 @@ vfio_pci_dma_buf_map(struct dma_buf_attachment *attach,
 	/* Not revoked implies the device is open, so the provider lives */
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
+
+	/*
+	 * Whether a device can reach the BAR is a question about the PCI
+	 * topology between the two.  A device that is not on PCI has no
+	 * answer: it gets an errno of its own.  It may attach, as iommufd
+	 * does to map the ranges into IOMMU domains itself
+	 * (vfio_pci_dma_buf_iommufd_ranges()).
+	 */
+	if (!dev_is_pci(attach->dev)) {
+		pci_info_ratelimited(priv->pdev,
+				     "dma-buf of BAR %u: %s cannot map: it is not a PCI device\n",
+				     priv->bar, dev_name(attach->dev));
+		return ERR_PTR(-EXDEV);
+	}
 
 	sgt = dma_buf_phys_vec_to_sgt(attach, priv->provider, priv->ranges,
 				      priv->nr_ranges, priv->dmabuf->size, dir);
@@ -209,6 +211,46 @@ static const struct dma_buf_ops vfio_pci_dma_buf_ops = {
 	.unmap_dma_buf = vfio_pci_dma_buf_unmap,
 	.release = vfio_pci_dma_buf_release,
 };
+
+/**
+ * vfio_pci_dma_buf_iommufd_ranges - the physical ranges behind a dma-buf
+ * @attach: a dynamic attachment to the dma-buf
+ * @ranges: set to the dma-buf's ranges: CPU physical addresses, in the
+ *	order the dma-buf lays them out; valid as long as the dma-buf is
+ * @nr_ranges: set to their number
+ *
+ * For an importer that maps the BAR into IOMMU domains of its own rather
+ * than through dma_buf_map_attachment(): iommufd, for
+ * IOMMU_IOAS_MAP_FILE.  Nothing counts the ranges as mapped: the
+ * importer must stop using them before its move_notify returns, and
+ * then for good.  The PCI topology is checked as
+ * pci_p2pdma_check_iommu_path() does for translated DMA.
+ *
+ * Context: the dma-buf's reservation lock held.
+ * Return: 0; -EOPNOTSUPP if the dma-buf is not one of vfio-pci's, or if
+ * translated DMA cannot reach the BAR; -ENODEV if the dma-buf is revoked.
+ */
+int vfio_pci_dma_buf_iommufd_ranges(struct dma_buf_attachment *attach,
+				    const struct dma_buf_phys_vec **ranges,
+				    unsigned int *nr_ranges)
+{
+	struct vfio_pci_dma_buf *priv = attach->dmabuf->priv;
+	int ret;
+
+	if (attach->dmabuf->ops != &vfio_pci_dma_buf_ops)
+		return -EOPNOTSUPP;
+	dma_resv_assert_held(priv->dmabuf->resv);
+
+	if (priv->revoked)
+		return -ENODEV;
+	ret = pci_p2pdma_check_iommu_path(attach->dev, priv->provider);
+	if (ret)
+		return ret;
+	*ranges = priv->ranges;
+	*nr_ranges = priv->nr_ranges;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vfio_pci_dma_buf_iommufd_ranges);
 
 /*
  * Called with memory_lock held.  Whether userspace may use the BARs now;

@@ -1870,8 +1870,9 @@ TEST_F_TIMEOUT(dmabuf, attach_while_revoked, 60)
 
 /*
  * An importer that is not a PCI device cannot be placed in the PCI
- * topology: it gets an errno of its own (EXDEV), neither the EOPNOTSUPP
- * of an importer that cannot take P2P nor the ENODEV of a revoked buffer.
+ * topology: it may attach (iommufd does, and maps the ranges itself), but
+ * mapping gets an errno of its own (EXDEV), neither the EOPNOTSUPP of an
+ * importer that cannot take P2P nor the ENODEV of a revoked buffer.
  */
 TEST_F(dmabuf, non_pci_importer)
 {

@@ -224,11 +224,15 @@ static const struct dma_buf_attach_ops p2pdma_edu_probe_ops = {
 	.move_notify = p2pdma_edu_probe_move_notify,
 };
 
-/* Attach as a device that is not on PCI, and detach: the exporter's answer */
+/*
+ * Attach as a device that is not on PCI, map, and detach: the exporter's
+ * answer, from the attach or the map
+ */
 static long p2pdma_edu_attach_non_pci(int fd)
 {
 	struct dma_buf_attachment *attach;
 	struct dma_buf *dmabuf;
+	struct sg_table *sgt;
 	long ret = 0;
 
 	dmabuf = dma_buf_get(fd);
@@ -236,10 +240,19 @@ static long p2pdma_edu_attach_non_pci(int fd)
 		return PTR_ERR(dmabuf);
 	attach = dma_buf_dynamic_attach(dmabuf, p2pdma_edu_misc.this_device,
 					&p2pdma_edu_probe_ops, NULL);
-	if (IS_ERR(attach))
+	if (IS_ERR(attach)) {
 		ret = PTR_ERR(attach);
+		goto out_put;
+	}
+	dma_resv_lock(dmabuf->resv, NULL);
+	sgt = dma_buf_map_attachment(attach, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt))
+		ret = PTR_ERR(sgt);
 	else
-		dma_buf_detach(dmabuf, attach);
+		dma_buf_unmap_attachment(attach, sgt, DMA_BIDIRECTIONAL);
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_detach(dmabuf, attach);
+out_put:
 	dma_buf_put(dmabuf);
 	return ret;
 }

@@ -23,15 +23,17 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 LAB_JOBS=${LAB_JOBS:-$(nproc)}
 LAB_KIMAGE=$LAB_OUT/arch/x86/boot/bzImage
 
-# kselftest directories built for the lab, and test modules built against
-# the lab kernel (directories in the synced tree, built out of tree).
-LAB_KSFT_TARGETS="p2pdma vfio"
+# kselftest directories built for the lab (DIR/PROG: that program only;
+# Debian's 6.12 selftests/iommu/iommufd.c does not build against 6.12's
+# own uAPI headers), and test modules built against the lab kernel
+# (directories in the synced tree, built out of tree).
+LAB_KSFT_TARGETS="p2pdma vfio iommu/iommufd_dmabuf"
 # The programs the lab runs: lab/build fails if one of them is not built
 # (or older than its source), rather than the tests quietly not running.
 LAB_KSFT_PROGS="p2pdma/p2pdma_edu_test vfio/vfio_dmabuf_test
 	vfio/vfio_dmabuf_reset_test
 	vfio/vfio_dmabuf_mr_test vfio/vfio_dmabuf_fuzz vfio/vfio_dmabuf_stress
-	vfio/vfio_dmabuf_ibv_test vfio/vfio_dmabuf_bench"
+	vfio/vfio_dmabuf_ibv_test vfio/vfio_dmabuf_bench iommu/iommufd_dmabuf"
 LAB_TEST_MODULES="tools/testing/selftests/p2pdma/module"
 LAB_MODS=$LAB_HOME/$LAB_KEY/modules
 LAB_TESTS=$LAB_HOME/$LAB_KEY/labtests     # lab/tests programs

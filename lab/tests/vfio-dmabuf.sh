@@ -36,8 +36,9 @@ rdma link add rxe0 type rxe netdev lo ||
 # A kselftest program and its options, its TAP lines folded into this
 # script's and the program itself judged (t_ksft)
 ksft() {
-	local prog=$1
+	local prog=$1 bin=$LAB_KSFT/vfio/$1
 
+	case $prog in */*) bin=$LAB_KSFT/$prog; prog=${prog##*/} ;; esac
 	shift
 	VFIO_DMABUF_FUZZ_SEED=${LAB_FUZZ_SEED:-1} \
 	VFIO_DMABUF_FUZZ_ITERS=${LAB_FUZZ_ITERS:-10000} \
@@ -49,7 +50,7 @@ ksft() {
 	VFIO_DMABUF_VARIANT_DEVICE=$LAB_VARIANTDEV \
 	VFIO_DMABUF_RESET_DEVICE=$LAB_RESETDEV \
 	VFIO_DMABUF_RESET_EXPECT=$LAB_RESETDEV_EXPECT \
-		t_ksft "$prog${1:+ $*}" "$LAB_KSFT/vfio/$prog" "$@"
+		t_ksft "$prog${1:+ $*}" "$bin" "$@"
 }
 
 dmesg -C
@@ -90,7 +91,7 @@ t_check "an I/O port BAR is refused with a log line" \
 t_check "a BAR claimed by another driver is refused with a log line" \
 	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf: cannot claim BAR 2 (-16)'"
 t_check "a non-PCI importer is refused with a log line naming it" \
-	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: p2pdma_edu cannot attach: it is not a PCI device'"
+	eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: p2pdma_edu cannot map: it is not a PCI device'"
 if [ "$LAB_EXPECT" != not-supported ]; then
 	t_check "an importer that unmaps late is named in the log" \
 		eval "echo \"\$log\" | grep -q 'vfio-pci $P: dma-buf of BAR 2: $I has not unmapped 1 s after the revoke; waiting for it'"
@@ -112,6 +113,24 @@ t_check "the RDMA core saw no move_notify on a pinned umem" \
 t_check "no vfio-pci dma-buf is left in debugfs" \
 	eval "! grep -q vfio-pci /sys/kernel/debug/dma_buf/bufinfo"
 t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_hca p2pdma_edu
+
+# A VMM's view: edu and the provider both on vfio-pci, opened through
+# their cdevs into one iommufd IOAS, the BAR mapped by IOMMU_IOAS_MAP_FILE
+# and edu driven from userspace through its own BAR
+vfio_bind_group "$I" || t_notok "bind $I and its group to vfio-pci"
+dmesg -C
+ksft iommu/iommufd_dmabuf
+log=$(dmesg)
+echo "$log" | grep -E 'dma-buf|cannot DMA|DMAR' | sed 's/^\[[ 0-9.]*\] //' |
+	sort | uniq -c | sed 's/^/# /'
+if [ "$LAB_EXPECT" = not-supported ]; then
+	t_check "iommufd's refusal names the provider and the host bridge" \
+		eval "echo \"\$log\" | grep -q 'misc iommu: cannot DMA to $P: the path crosses a host bridge without P2P support (-EOPNOTSUPP)'"
+else
+	t_check "the vIOMMU blocked edu's DMA to a revoked MAP_FILE IOVA" \
+		eval "echo \"\$log\" | grep -q 'DMAR:.*${I#0000:}.*fault addr 0x100000000'"
+fi
+vfio_unbind "$I"
 rdma link delete rxe0
 vfio_unbind "$P"
 vfio_unbind "$LAB_IODEV"

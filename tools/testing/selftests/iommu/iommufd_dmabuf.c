@@ -1,0 +1,595 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * IOMMU_IOAS_MAP_FILE of vfio-pci dma-bufs, the way a VMM uses it: two
+ * devices of a "VM" bound to vfio-pci and opened through their cdevs,
+ * bound to one iommufd and attached to one IOAS; ranges of the provider's
+ * BAR 2 exported as a dma-buf and mapped at a fixed IOVA; the DMA engine
+ * of the other device (QEMU's edu) driven through its own BAR 0, as a
+ * guest driver would, copying "guest RAM" to that IOVA.  What the DMA
+ * wrote is read from the host file behind the BAR, not through the BAR.
+ * No test module is in the data path.
+ *
+ * Environment (the lab sets it, see lab/tests/vfio-dmabuf.sh):
+ *   VFIO_DMABUF_PROVIDER  PCI address of the provider, bound to vfio-pci
+ *   VFIO_DMABUF_IMPORTER  PCI address of an edu device, bound to vfio-pci
+ *   VFIO_DMABUF_BAR_FILE  the host file behind the provider's BAR 2
+ *   VFIO_DMABUF_EXPECT    how the importer reaches the provider:
+ *                         not-supported when no P2P path exists
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/iommufd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "../vfio/vfio_dmabuf_uapi.h"
+
+#define BAR_INDEX	VFIO_PCI_BAR2_REGION_INDEX
+/* Where the "guest" sees its RAM and the provider's BAR */
+#define RAM_IOVA	0x10000000ULL
+#define BAR_IOVA	0x100000000ULL
+#define RAM_SIZE	0x10000ULL
+#define SZ_1M		0x100000ULL
+
+/*
+ * QEMU's edu: a DMA engine with a 4 KiB buffer at device address 0x40000.
+ * QEMU 7.2's range check is off by one and aborts QEMU on a transfer that
+ * fills the buffer: the tests move 2 KiB at a time.
+ */
+#define EDU_DMA_SRC	0x80
+#define EDU_DMA_DST	0x88
+#define EDU_DMA_CNT	0x90
+#define EDU_DMA_CMD	0x98
+#define EDU_CMD_RUN	0x1
+#define EDU_CMD_TO_PCI	0x2
+#define EDU_BUF		0x40000ULL
+#define XFER		2048
+
+#define NO_LAB "no provider and edu bound to vfio-pci (VFIO_DMABUF_* not set)"
+
+struct vdev {
+	int fd;
+	__u64 cfg;	/* offset of the config region in the device fd */
+	__u64 bar0;
+};
+
+/* What a VMM holds for its VM */
+struct vm_env {
+	int iommufd;
+	__u32 ioas;
+	struct vdev prov;
+	struct vdev edu;
+	int bar_file;
+	bool no_path;
+	__u8 *ram;
+	struct vfio_region_dma_range ranges[2];
+	unsigned int nr_ranges;
+	__u64 size;
+};
+
+FIXTURE(vmm) {
+	struct vm_env vm;
+};
+
+FIXTURE_VARIANT(vmm) {
+	/* the dma-buf: one range, or two with a gap between them */
+	unsigned int nr_ranges;
+};
+
+FIXTURE_VARIANT_ADD(vmm, one_range) {
+	.nr_ranges = 1,
+};
+
+FIXTURE_VARIANT_ADD(vmm, two_ranges) {
+	.nr_ranges = 2,
+};
+
+/* /dev/vfio/devices/vfioN of a device bound to vfio-pci */
+static int cdev_open(const char *bdf)
+{
+	char path[320];
+	struct dirent *de;
+	DIR *dir;
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "vfio", 4)) {
+			snprintf(path, sizeof(path), "/dev/vfio/devices/%s",
+				 de->d_name);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			break;
+		}
+	closedir(dir);
+	return fd;
+}
+
+static __u64 region_offset(int fd, __u32 index)
+{
+	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = index };
+
+	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &ri))
+		return ~0ULL;
+	return ri.offset;
+}
+
+static int cmd_set(struct vdev *d, __u16 set, __u16 clear)
+{
+	__u16 cmd;
+
+	if (pread(d->fd, &cmd, 2, d->cfg + PCI_COMMAND) != 2)
+		return -errno;
+	cmd = (cmd | set) & ~clear;
+	return pwrite(d->fd, &cmd, 2, d->cfg + PCI_COMMAND) == 2 ? 0 : -errno;
+}
+
+/* Open, bind to the iommufd, attach to the IOAS: a VMM's device setup */
+static int vdev_open(struct vdev *d, const char *bdf, int iommufd, __u32 ioas)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind),
+		.iommufd = iommufd,
+	};
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+		.pt_id = ioas,
+	};
+
+	d->fd = cdev_open(bdf);
+	if (d->fd < 0)
+		return -errno;
+	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ||
+	    ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		return -errno;
+	d->cfg = region_offset(d->fd, VFIO_PCI_CONFIG_REGION_INDEX);
+	d->bar0 = region_offset(d->fd, VFIO_PCI_BAR0_REGION_INDEX);
+	return 0;
+}
+
+static int export_flags(struct vm_env *vm, int device, __u32 open_flags)
+{
+	__u64 buf[(sizeof(struct vfio_device_feature) +
+		   sizeof(struct vfio_device_feature_dma_buf) +
+		   sizeof(vm->ranges)) / 8 + 1];
+	struct vfio_device_feature *feat = (void *)buf;
+	struct vfio_device_feature_dma_buf *get = (void *)feat->data;
+
+	memset(buf, 0, sizeof(buf));
+	feat->argsz = sizeof(buf);
+	feat->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	get->region_index = BAR_INDEX;
+	get->open_flags = open_flags;
+	get->nr_ranges = vm->nr_ranges;
+	memcpy(get->dma_ranges, vm->ranges,
+	       vm->nr_ranges * sizeof(vm->ranges[0]));
+	return ioctl(device, VFIO_DEVICE_FEATURE, feat);
+}
+
+static int export(struct vm_env *vm, int device)
+{
+	return export_flags(vm, device, O_RDWR | O_CLOEXEC);
+}
+
+static int map_file(struct vm_env *vm, int fd, __u64 start,
+		    __u64 length, __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map_file map = {
+		.size = sizeof(map),
+		.flags = flags,
+		.ioas_id = vm->ioas,
+		.fd = fd,
+		.start = start,
+		.length = length,
+		.iova = *iova,
+	};
+	int ret;
+
+	ret = ioctl(vm->iommufd, IOMMU_IOAS_MAP_FILE, &map);
+	*iova = map.iova;
+	return ret;
+}
+
+#define MAP_RW	(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | \
+		 IOMMU_IOAS_MAP_READABLE)
+
+static int map_bar(struct vm_env *vm, int fd)
+{
+	__u64 iova = BAR_IOVA;
+
+	return map_file(vm, fd, 0, vm->size, &iova, MAP_RW);
+}
+
+/* IOMMU_IOAS_UNMAP: 0 if exactly @length bytes were unmapped */
+static int unmap(struct vm_env *vm, __u64 iova, __u64 length)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap),
+		.ioas_id = vm->ioas,
+		.iova = iova,
+		.length = length,
+	};
+
+	if (ioctl(vm->iommufd, IOMMU_IOAS_UNMAP, &unmap))
+		return -errno;
+	return unmap.length == length ? 0 : -ERANGE;
+}
+
+static int edu_write(struct vdev *d, unsigned int reg, __u64 val)
+{
+	return pwrite(d->fd, &val, 8, d->bar0 + reg) == 8 ? 0 : -errno;
+}
+
+/* One edu DMA, as its guest driver does it; waits for the engine */
+static int edu_dma(struct vdev *d, __u64 src, __u64 dst, __u64 cnt,
+		   bool to_pci)
+{
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	__u64 cmd;
+	int i;
+
+	if (edu_write(d, EDU_DMA_SRC, src) || edu_write(d, EDU_DMA_DST, dst) ||
+	    edu_write(d, EDU_DMA_CNT, cnt) ||
+	    edu_write(d, EDU_DMA_CMD, EDU_CMD_RUN | (to_pci ? EDU_CMD_TO_PCI : 0)))
+		return -errno;
+	for (i = 0; i < 3000; i++) {
+		if (pread(d->fd, &cmd, 8, d->bar0 + EDU_DMA_CMD) != 8)
+			return -errno;
+		if (!(cmd & EDU_CMD_RUN))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+static __u8 pattern(unsigned int seed, unsigned int i)
+{
+	return seed * 131 + i * 7 + (i >> 8);
+}
+
+/*
+ * The guest copies @len bytes of its RAM, filled with @seed's pattern,
+ * to @iova: into edu's buffer, then out to the IOVA.
+ */
+static int guest_copy(struct vm_env *vm, __u64 iova, unsigned int len,
+		      unsigned int seed)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < len; i++)
+		vm->ram[i] = pattern(seed, i);
+	ret = edu_dma(&vm->edu, RAM_IOVA, EDU_BUF, len, false);
+	if (ret)
+		return ret;
+	return edu_dma(&vm->edu, EDU_BUF, iova, len, true);
+}
+
+/*
+ * Read (@write false) or write the host file under dma-buf bytes
+ * [@off, @off + @len), range by range.
+ */
+static int host_rw(struct vm_env *vm, __u64 off, __u8 *buf,
+		   unsigned int len, bool write)
+{
+	unsigned int i, done = 0;
+	__u64 at = 0;
+
+	for (i = 0; i < vm->nr_ranges && done < len; i++) {
+		__u64 rlen = vm->ranges[i].length;
+		__u64 from, n;
+		ssize_t ret;
+
+		if (off + done >= at + rlen) {
+			at += rlen;
+			continue;
+		}
+		from = off + done - at;
+		n = rlen - from < len - done ? rlen - from : len - done;
+		from += vm->ranges[i].offset;
+		ret = write ? pwrite(vm->bar_file, buf + done, n, from) :
+			      pread(vm->bar_file, buf + done, n, from);
+		if (ret != (ssize_t)n)
+			return -1;
+		done += n;
+		at += rlen;
+	}
+	return done == len ? 0 : -1;
+}
+
+/* Whether the host file holds the pattern of @seed at dma-buf @off */
+static bool landed(struct vm_env *vm, __u64 off, unsigned int len,
+		   unsigned int seed)
+{
+	__u8 buf[XFER];
+	unsigned int i;
+
+	if (len > sizeof(buf) || host_rw(vm, off, buf, len, false))
+		return false;
+	for (i = 0; i < len; i++)
+		if (buf[i] != pattern(seed, i))
+			return false;
+	return true;
+}
+
+/* Zero the host file under dma-buf [@off, @off + @len) */
+static void clear(struct vm_env *vm, __u64 off, unsigned int len)
+{
+	__u8 zero[XFER] = {};
+
+	if (len <= sizeof(zero))
+		host_rw(vm, off, zero, len, true);
+}
+
+FIXTURE_SETUP(vmm)
+{
+	struct vm_env *vm = &self->vm;
+	const char *prov = getenv("VFIO_DMABUF_PROVIDER");
+	const char *edu = getenv("VFIO_DMABUF_IMPORTER");
+	const char *file = getenv("VFIO_DMABUF_BAR_FILE");
+	const char *expect = getenv("VFIO_DMABUF_EXPECT");
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = MAP_RW,
+		.length = RAM_SIZE,
+		.iova = RAM_IOVA,
+	};
+
+	vm->iommufd = -1;
+	vm->prov.fd = -1;
+	vm->edu.fd = -1;
+	vm->bar_file = -1;
+	if (!prov || !edu || !file)
+		SKIP(return, NO_LAB);
+	vm->no_path = expect && !strcmp(expect, "not-supported");
+
+	vm->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, vm->iommufd) TH_LOG("/dev/iommu: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(vm->iommufd, IOMMU_IOAS_ALLOC, &alloc));
+	vm->ioas = alloc.out_ioas_id;
+	ASSERT_EQ(0, vdev_open(&vm->prov, prov, vm->iommufd, vm->ioas))
+		TH_LOG("%s: %s", prov, strerror(errno));
+	ASSERT_EQ(0, vdev_open(&vm->edu, edu, vm->iommufd, vm->ioas))
+		TH_LOG("%s: %s", edu, strerror(errno));
+	ASSERT_EQ(0, cmd_set(&vm->prov, PCI_COMMAND_MEMORY, 0));
+	ASSERT_EQ(0, cmd_set(&vm->edu,
+			     PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0));
+
+	/* the guest's RAM, which edu reads its data from */
+	vm->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, vm->ram);
+	map.ioas_id = vm->ioas;
+	map.user_va = (uintptr_t)vm->ram;
+	ASSERT_EQ(0, ioctl(vm->iommufd, IOMMU_IOAS_MAP, &map));
+
+	vm->bar_file = open(file, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, vm->bar_file) TH_LOG("%s: %s", file, strerror(errno));
+
+	/* 2 MiB of the BAR: at 0, or 1 MiB at 0 and 1 MiB at 3 MiB */
+	vm->nr_ranges = variant->nr_ranges;
+	vm->ranges[0].offset = 0;
+	vm->ranges[0].length = 2 * SZ_1M / vm->nr_ranges;
+	vm->ranges[1].offset = 3 * SZ_1M;
+	vm->ranges[1].length = SZ_1M;
+	vm->size = 2 * SZ_1M;
+}
+
+FIXTURE_TEARDOWN(vmm)
+{
+	struct vm_env *vm = &self->vm;
+
+	if (vm->bar_file >= 0)
+		close(vm->bar_file);
+	if (vm->edu.fd >= 0)
+		close(vm->edu.fd);
+	if (vm->prov.fd >= 0)
+		close(vm->prov.fd);
+	if (vm->iommufd >= 0)
+		close(vm->iommufd);
+}
+
+/*
+ * The guest's DMA lands in the BAR: at the start, and across the middle,
+ * the seam of the two ranges, which the IOVA layout joins as the dma-buf
+ * does.  Once unmapped, the IOVA reaches nothing.
+ */
+TEST_F(vmm, dma_lands)
+{
+	struct vm_env *vm = &self->vm;
+	__u64 seam = SZ_1M - XFER / 2;
+	int fd = export(vm, vm->prov.fd);
+
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(errno));
+	if (vm->no_path) {
+		ASSERT_EQ(-1, map_bar(vm, fd));
+		ASSERT_EQ(EOPNOTSUPP, errno);
+		close(fd);
+		return;
+	}
+	ASSERT_EQ(0, map_bar(vm, fd)) TH_LOG("MAP_FILE: %s", strerror(errno));
+	/* iommufd holds the dma-buf: the VMM may close its fd */
+	close(fd);
+
+	clear(vm, 0, XFER);
+	clear(vm, seam, XFER);
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 1));
+	EXPECT_TRUE(landed(vm, 0, XFER, 1));
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA + seam, XFER, 2));
+	EXPECT_TRUE(landed(vm, seam, XFER, 2));
+
+	/* unmapped, the IOVA reaches nothing */
+	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 3));
+	EXPECT_TRUE(landed(vm, 0, XFER, 1));
+}
+
+/* Part of the dma-buf, at an IOVA iommufd picks */
+TEST_F(vmm, part_at_any_iova)
+{
+	struct vm_env *vm = &self->vm;
+	__u64 iova = 0, start = vm->size - SZ_1M / 2;
+	int fd = export(vm, vm->prov.fd);
+
+	ASSERT_LE(0, fd);
+	if (vm->no_path) {
+		close(fd);
+		return;
+	}
+	ASSERT_EQ(0, map_file(vm, fd, start, SZ_1M / 2, &iova,
+			      IOMMU_IOAS_MAP_WRITEABLE |
+			      IOMMU_IOAS_MAP_READABLE));
+	close(fd);
+	EXPECT_NE(0, iova);
+	clear(vm, start, XFER);
+	ASSERT_EQ(0, guest_copy(vm, iova, XFER, 3));
+	EXPECT_TRUE(landed(vm, start, XFER, 3));
+	EXPECT_EQ(0, unmap(vm, iova, SZ_1M / 2));
+}
+
+/*
+ * Memory decode off revokes the mapping for good: the guest's DMA faults
+ * and lands nowhere, also after decode is back on, and MAP_FILE refuses
+ * with ENODEV meanwhile.  The VMM unmaps and maps again once the guest
+ * enables decode, and DMA lands again.
+ */
+TEST_F(vmm, revoke_decode)
+{
+	struct vm_env *vm = &self->vm;
+	int fd = export(vm, vm->prov.fd);
+
+	ASSERT_LE(0, fd);
+	if (vm->no_path) {
+		close(fd);
+		return;
+	}
+	ASSERT_EQ(0, map_bar(vm, fd));
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 4));
+	ASSERT_TRUE(landed(vm, 0, XFER, 4));
+
+	ASSERT_EQ(0, cmd_set(&vm->prov, 0, PCI_COMMAND_MEMORY));
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 5));
+	EXPECT_TRUE(landed(vm, 0, XFER, 4));
+	ASSERT_EQ(-1, map_file(vm, fd, 0, vm->size,
+			       &(__u64){ BAR_IOVA + vm->size }, MAP_RW));
+	EXPECT_EQ(ENODEV, errno);
+
+	ASSERT_EQ(0, cmd_set(&vm->prov, PCI_COMMAND_MEMORY, 0));
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 6));
+	EXPECT_TRUE(landed(vm, 0, XFER, 4));
+
+	/* the old IOVA is still taken until the VMM unmaps it */
+	ASSERT_EQ(-1, map_bar(vm, fd));
+	EXPECT_EQ(EEXIST, errno);
+	ASSERT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	ASSERT_EQ(0, map_bar(vm, fd)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 7));
+	EXPECT_TRUE(landed(vm, 0, XFER, 7));
+	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	close(fd);
+}
+
+/*
+ * Closing the provider's device revokes for good, with the dma-buf still
+ * mapped; unmapping, closing the dma-buf and the iommufd work after it.
+ */
+TEST_F(vmm, revoke_close)
+{
+	struct vm_env *vm = &self->vm;
+	int fd = export(vm, vm->prov.fd);
+
+	ASSERT_LE(0, fd);
+	if (vm->no_path) {
+		close(fd);
+		return;
+	}
+	ASSERT_EQ(0, map_bar(vm, fd));
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 8));
+	ASSERT_TRUE(landed(vm, 0, XFER, 8));
+
+	close(vm->prov.fd);
+	vm->prov.fd = -1;
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 9));
+	EXPECT_TRUE(landed(vm, 0, XFER, 8));
+	ASSERT_EQ(-1, map_file(vm, fd, 0, vm->size,
+			       &(__u64){ BAR_IOVA + vm->size }, MAP_RW));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	close(fd);
+}
+
+/* Bad arguments: mainline's errnos, and the IOAS unchanged */
+TEST_F(vmm, errors)
+{
+	struct vm_env *vm = &self->vm;
+	int fd = export(vm, vm->prov.fd);
+	int memfd = memfd_create("ram", 0);
+	__u64 iova = BAR_IOVA;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, ftruncate(memfd, SZ_1M));
+
+	EXPECT_EQ(-1, map_file(vm, fd, 0, vm->size, &iova, MAP_RW | 1 << 3));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, map_file(vm, fd, 0, vm->size, &iova,
+			       IOMMU_IOAS_MAP_FIXED_IOVA));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, map_file(vm, -1, 0, vm->size, &iova, MAP_RW));
+	EXPECT_EQ(EBADF, errno);
+	/* a file that is not a dma-buf (memfd: see the closing note) */
+	EXPECT_EQ(-1, map_file(vm, memfd, 0, SZ_1M, &iova, MAP_RW));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, map_file(vm, fd, 0, 0, &iova, MAP_RW));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, map_file(vm, fd, 0x800, 0x1000, &iova, MAP_RW));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, map_file(vm, fd, 0, vm->size + 0x1000, &iova,
+			       MAP_RW));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, map_file(vm, fd, -0x1000ULL, 0x2000, &iova, MAP_RW));
+	EXPECT_EQ(EOVERFLOW, errno);
+	vm->ioas += 1000;
+	EXPECT_EQ(-1, map_file(vm, fd, 0, vm->size, &iova, MAP_RW));
+	EXPECT_EQ(ENOENT, errno);
+	vm->ioas -= 1000;
+	/* the guest RAM's IOVA is taken */
+	iova = RAM_IOVA;
+	EXPECT_EQ(-1, map_file(vm, fd, 0, vm->size, &iova, MAP_RW));
+	EXPECT_EQ(vm->no_path ? EOPNOTSUPP : EEXIST, errno);
+
+	/* writable needs a dma-buf fd opened for writing */
+	close(fd);
+	fd = export_flags(vm, vm->prov.fd, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	iova = BAR_IOVA;
+	EXPECT_EQ(-1, map_file(vm, fd, 0, vm->size, &iova, MAP_RW));
+	EXPECT_EQ(EPERM, errno);
+	if (!vm->no_path) {
+		EXPECT_EQ(0, map_file(vm, fd, 0, vm->size, &iova,
+				      IOMMU_IOAS_MAP_FIXED_IOVA |
+				      IOMMU_IOAS_MAP_READABLE));
+		EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	}
+
+	/* nothing of that was mapped */
+	EXPECT_EQ(-ENOENT, unmap(vm, BAR_IOVA, vm->size));
+	close(memfd);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

@@ -229,9 +229,22 @@ static const struct dma_buf_attach_ops iopt_dmabuf_attach_ops = {
 };
 
 /*
- * vfio-pci-core may be a module that depends on iommufd: take its helper
- * by symbol_get() rather than linking to it.
+ * vfio-pci-core may be a module that depends on iommufd: take its helpers
+ * by symbol_get() rather than linking to them.
  */
+static bool iopt_dmabuf_is_vfio(struct dma_buf *dmabuf)
+{
+	bool (*is_vfio)(struct dma_buf *dmabuf);
+	bool ret;
+
+	is_vfio = symbol_get(vfio_pci_is_dma_buf);
+	if (!is_vfio)
+		return false;
+	ret = is_vfio(dmabuf);
+	symbol_put(vfio_pci_is_dma_buf);
+	return ret;
+}
+
 static int iopt_dmabuf_get_ranges(struct iopt_pages_dmabuf *d)
 {
 	int (*get)(struct dma_buf_attachment *attach,
@@ -281,11 +294,12 @@ struct iopt_pages *iopt_alloc_dmabuf_pages(struct dma_buf *dmabuf, u64 start,
 		goto err_put;
 	}
 	/*
-	 * 6.12's dma_buf_dynamic_attach() maps a static exporter's buffer
-	 * at once for a dynamic importer; iommufd's device must never be
-	 * given one.  vfio-pci's exporter is dynamic.
+	 * Before attaching: another exporter's attach callback may take
+	 * /dev/iommu's device for a PCI device, and 6.12's
+	 * dma_buf_dynamic_attach() maps a static exporter's buffer for it
+	 * at once.
 	 */
-	if (!dma_buf_is_dynamic(dmabuf)) {
+	if (!iopt_dmabuf_is_vfio(dmabuf)) {
 		rc = -EOPNOTSUPP;
 		goto err_put;
 	}
@@ -315,7 +329,7 @@ struct iopt_pages *iopt_alloc_dmabuf_pages(struct dma_buf *dmabuf, u64 start,
 					   &iopt_dmabuf_attach_ops, pages);
 	if (IS_ERR(d->attach)) {
 		rc = PTR_ERR(d->attach);
-		goto err_free;
+		goto err_mutex;
 	}
 
 	dma_resv_lock(dmabuf->resv, NULL);
@@ -325,16 +339,32 @@ struct iopt_pages *iopt_alloc_dmabuf_pages(struct dma_buf *dmabuf, u64 start,
 	dma_resv_unlock(dmabuf->resv);
 	if (rc) {
 		dma_buf_detach(dmabuf, d->attach);
-		goto err_free;
+		goto err_mutex;
 	}
 	return pages;
 
+err_mutex:
+	mutex_destroy(&pages->mutex);
 err_free:
 	kfree(d);
 	kfree(pages);
 err_put:
 	dma_buf_put(dmabuf);
 	return ERR_PTR(rc);
+}
+
+/*
+ * Whether a revoke reached the pages; for MAP_FILE to tell a mapping that
+ * was revoked before it could map anything
+ */
+bool iopt_dmabuf_revoked(struct iopt_pages *pages)
+{
+	bool revoked;
+
+	mutex_lock(&pages->mutex);
+	revoked = pages->dmabuf->revoked;
+	mutex_unlock(&pages->mutex);
+	return revoked;
 }
 
 /* See iopt_release_pages(); every area is gone */

@@ -213,6 +213,21 @@ static const struct dma_buf_ops vfio_pci_dma_buf_ops = {
 };
 
 /**
+ * vfio_pci_is_dma_buf - whether vfio-pci exported a dma-buf
+ * @dmabuf: the dma-buf
+ *
+ * For iommufd, to check a dma-buf before it attaches to it: an exporter's
+ * attach callback may take any attaching device for a PCI device.
+ *
+ * Return: true if @dmabuf is a dma-buf of vfio-pci.
+ */
+bool vfio_pci_is_dma_buf(struct dma_buf *dmabuf)
+{
+	return dmabuf->ops == &vfio_pci_dma_buf_ops;
+}
+EXPORT_SYMBOL_NS_GPL(vfio_pci_is_dma_buf, IOMMUFD_INTERNAL);
+
+/**
  * vfio_pci_dma_buf_iommufd_ranges - the physical ranges behind a dma-buf
  * @attach: a dynamic attachment to the dma-buf
  * @ranges: set to the dma-buf's ranges: CPU physical addresses, in the
@@ -221,7 +236,8 @@ static const struct dma_buf_ops vfio_pci_dma_buf_ops = {
  *
  * For an importer that maps the BAR into IOMMU domains of its own rather
  * than through dma_buf_map_attachment(): iommufd, for
- * IOMMU_IOAS_MAP_FILE.  Nothing counts the ranges as mapped: the
+ * IOMMU_IOAS_MAP_FILE, its only intended user (the export is in
+ * iommufd's namespace).  Nothing counts the ranges as mapped: the
  * importer must stop using them before its move_notify returns, and
  * then for good.  The PCI topology is checked as
  * pci_p2pdma_check_iommu_path() does for translated DMA.
@@ -237,7 +253,7 @@ int vfio_pci_dma_buf_iommufd_ranges(struct dma_buf_attachment *attach,
 	struct vfio_pci_dma_buf *priv = attach->dmabuf->priv;
 	int ret;
 
-	if (attach->dmabuf->ops != &vfio_pci_dma_buf_ops)
+	if (!vfio_pci_is_dma_buf(attach->dmabuf))
 		return -EOPNOTSUPP;
 	dma_resv_assert_held(priv->dmabuf->resv);
 
@@ -250,7 +266,7 @@ int vfio_pci_dma_buf_iommufd_ranges(struct dma_buf_attachment *attach,
 	*nr_ranges = priv->nr_ranges;
 	return 0;
 }
-EXPORT_SYMBOL_GPL(vfio_pci_dma_buf_iommufd_ranges);
+EXPORT_SYMBOL_NS_GPL(vfio_pci_dma_buf_iommufd_ranges, IOMMUFD_INTERNAL);
 
 /*
  * Called with memory_lock held.  Whether userspace may use the BARs now;

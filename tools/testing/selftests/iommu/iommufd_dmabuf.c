@@ -706,6 +706,129 @@ TEST_F(vmm, close_orders)
 		TH_LOG("IOMMU_DESTROY: %s", strerror(errno));
 }
 
+static __u64 fuzz_next(__u64 *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 0x2545f4914f6cdd1dULL;
+}
+
+/*
+ * What IOMMU_IOAS_MAP_FILE must answer (0 or -errno), checked in the
+ * order mainline checks: the command, the file, the range in the dma-buf,
+ * the path, the IOVA.
+ */
+static int fuzz_expect(struct vm_env *vm, int fd, int dmabuf, __u64 start,
+		       __u64 length, __u64 iova, __u32 flags)
+{
+	const __u64 page = getpagesize();
+	__u64 last;
+
+	if (flags & ~MAP_RW)
+		return -EOPNOTSUPP;
+	if (iova == ~0ULL || length == ~0ULL)
+		return -EOVERFLOW;
+	if (!(flags & (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	if (fd != dmabuf)
+		return -EINVAL;
+	if (!length || start % page || length % page)
+		return -EINVAL;
+	if (start + length < start)
+		return -EOVERFLOW;
+	if (start + length > vm->size)
+		return -EINVAL;
+	if (vm->no_path)
+		return -EOPNOTSUPP;
+	if (!(flags & IOMMU_IOAS_MAP_FIXED_IOVA))
+		return 0;
+	if (iova % page)
+		return -EINVAL;
+	last = iova + length - 1;
+	/* the MSI window is reserved, the guest RAM mapped */
+	if (iova <= 0xfeefffffULL && last >= 0xfee00000ULL)
+		return -EINVAL;
+	if (iova < RAM_IOVA + RAM_SIZE && last >= RAM_IOVA)
+		return -EEXIST;
+	return 0;
+}
+
+/*
+ * Random arguments, from a fixed seed: each call fails with the errno of
+ * the first rule it breaks, or maps and unmaps exactly what it asked for.
+ * Nothing is left mapped.
+ */
+TEST_F(vmm, fuzz)
+{
+	struct vm_env *vm = &self->vm;
+	const __u64 page = getpagesize();
+	const char *env = getenv("VFIO_DMABUF_FUZZ_SEED");
+	__u64 x = env ? strtoull(env, NULL, 0) * 2 + 1 : 1;
+	int dmabuf = export(vm, vm->prov.fd);
+	int memfd = memfd_create("ram", 0);
+	unsigned int i, maps = 0;
+
+	ASSERT_LE(0, dmabuf);
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, ftruncate(memfd, vm->size));
+	for (i = 0; i < 1000; i++) {
+		const __u64 starts[] = {
+			0, page, vm->size / 2, vm->size - page, vm->size,
+			0x800, ~0ULL & ~(page - 1), vm->size + page,
+		};
+		const __u64 lengths[] = {
+			page, 2 * page, vm->size / 2, vm->size, 0, 0x800,
+			~0ULL, vm->size + page,
+		};
+		const __u64 iovas[] = {
+			BAR_IOVA + (fuzz_next(&x) % 8) * 4 * SZ_1M,
+			BAR_IOVA + 0x800, RAM_IOVA, RAM_IOVA - page,
+			0xfee00000ULL, ~0ULL,
+		};
+		const int fds[] = {
+			dmabuf, dmabuf, dmabuf, dmabuf, dmabuf, -1, memfd, 999,
+		};
+		__u64 start = starts[fuzz_next(&x) % 8];
+		__u64 length = lengths[fuzz_next(&x) % 8];
+		__u64 iova = iovas[fuzz_next(&x) % 6];
+		__u32 flags = fuzz_next(&x) % 16;
+		int fd = fds[fuzz_next(&x) % 8];
+		int want, got;
+		__u64 at = iova;
+
+		if (fd == 999)
+			fd = -1;	/* not open */
+		/* half valid up to the range: else the first checks hide the rest */
+		if (fuzz_next(&x) % 2) {
+			flags = (flags & IOMMU_IOAS_MAP_FIXED_IOVA) | MAP_RW;
+			fd = dmabuf;
+		}
+		want = fuzz_expect(vm, fd, dmabuf, start, length, iova, flags);
+		got = map_file(vm, fd, start, length, &at, flags) ? -errno : 0;
+		ASSERT_EQ(want, got)
+			TH_LOG("call %u: start %#llx length %#llx iova %#llx flags %#x fd %s",
+			       i, (unsigned long long)start,
+			       (unsigned long long)length,
+			       (unsigned long long)iova, flags,
+			       fd == dmabuf ? "dma-buf" : fd < 0 ? "closed" : "memfd");
+		if (!got) {
+			maps++;
+			ASSERT_EQ(0, unmap(vm, at, length));
+		}
+	}
+	TH_LOG("%u maps of 1000 calls", maps);
+	/* the seed reaches the maps, not only the refusals */
+	if (!vm->no_path)
+		EXPECT_LE(20, maps);
+	/* nothing left behind the guest's RAM */
+	EXPECT_EQ(-ENOENT, unmap(vm, BAR_IOVA, 64 * SZ_1M));
+	close(memfd);
+	close(dmabuf);
+}
+
 /* Bad arguments: mainline's errnos, and the IOAS unchanged */
 TEST_F(vmm, errors)
 {

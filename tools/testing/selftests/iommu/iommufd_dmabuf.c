@@ -15,11 +15,14 @@
  *   VFIO_DMABUF_BAR_FILE  the host file behind the provider's BAR 2
  *   VFIO_DMABUF_EXPECT    how the importer reaches the provider:
  *                         not-supported when no P2P path exists
+ *   VFIO_DMABUF_FUZZ_SEED seed of the fuzz (default 1)
+ *   VFIO_DMABUF_STRESS_SECS  how long the stress races (default 10)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +354,54 @@ static void clear(struct vm_env *vm, __u64 off, unsigned int len)
 		host_rw(vm, off, zero, len, true);
 }
 
+/*
+ * A revoke test's start: the BAR exported and mapped at BAR_IOVA, and the
+ * guest's DMA of @seed's pattern landing in it.  Returns the dma-buf fd,
+ * or -1 where the topology refuses the map (which refused() checks).
+ */
+static int map_live(struct __test_metadata *_metadata, struct vm_env *vm,
+		    unsigned int seed)
+{
+	int fd = export(vm, vm->prov.fd);
+
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(errno));
+	if (refused(_metadata, vm, fd))
+		return -1;
+	ASSERT_EQ(0, map_bar(vm, fd)) TH_LOG("MAP_FILE: %s", strerror(errno));
+	clear(vm, 0, XFER);
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, seed));
+	ASSERT_TRUE(landed(vm, 0, XFER, seed));
+	return fd;
+}
+
+/*
+ * After a revoke, with the provider decoding memory again: the guest's
+ * DMA of @seed's pattern to the old IOVA lands nowhere, the BAR keeps
+ * @old's.  A mapping left behind would let it land.
+ */
+static void revoked(struct __test_metadata *_metadata, struct vm_env *vm,
+		    unsigned int old, unsigned int seed)
+{
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, seed));
+	EXPECT_TRUE(landed(vm, 0, XFER, old));
+}
+
+/*
+ * What the VMM does once the guest enables decode again: unmap the old
+ * IOVA, map the same dma-buf again, and DMA of @seed's pattern lands.
+ */
+static void remap(struct __test_metadata *_metadata, struct vm_env *vm,
+		  int fd, unsigned int seed)
+{
+	ASSERT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	ASSERT_EQ(0, map_bar(vm, fd)) TH_LOG("MAP_FILE again: %s",
+					     strerror(errno));
+	clear(vm, 0, XFER);
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, seed));
+	EXPECT_TRUE(landed(vm, 0, XFER, seed));
+	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+}
+
 FIXTURE_SETUP(vmm)
 {
 	struct vm_env *vm = &self->vm;
@@ -406,9 +457,16 @@ FIXTURE_SETUP(vmm)
 	vm->size = 2 * SZ_1M;
 }
 
+static bool knobs_on;
+static int knobs_set(bool on);
+
 FIXTURE_TEARDOWN(vmm)
 {
 	struct vm_env *vm = &self->vm;
+
+	/* the fault injection knobs back as they were, also after a failure */
+	if (knobs_on)
+		knobs_set(false);
 
 	if (vm->bar_file >= 0)
 		close(vm->bar_file);
@@ -480,34 +538,22 @@ TEST_F(vmm, part_at_any_iova)
 TEST_F(vmm, revoke_decode)
 {
 	struct vm_env *vm = &self->vm;
-	int fd = export(vm, vm->prov.fd);
+	int fd = map_live(_metadata, vm, 4);
 
-	ASSERT_LE(0, fd);
-	if (refused(_metadata, vm, fd))
+	if (fd < 0)
 		return;
-	ASSERT_EQ(0, map_bar(vm, fd));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 4));
-	ASSERT_TRUE(landed(vm, 0, XFER, 4));
-
 	ASSERT_EQ(0, cmd_set(&vm->prov, 0, PCI_COMMAND_MEMORY));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 5));
-	EXPECT_TRUE(landed(vm, 0, XFER, 4));
 	ASSERT_EQ(-1, map_file(vm, fd, 0, vm->size,
 			       &(__u64){ BAR_IOVA + vm->size }, MAP_RW));
 	EXPECT_EQ(ENODEV, errno);
 
 	ASSERT_EQ(0, cmd_set(&vm->prov, PCI_COMMAND_MEMORY, 0));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 6));
-	EXPECT_TRUE(landed(vm, 0, XFER, 4));
+	revoked(_metadata, vm, 4, 6);
 
 	/* the old IOVA is still taken until the VMM unmaps it */
 	ASSERT_EQ(-1, map_bar(vm, fd));
 	EXPECT_EQ(EEXIST, errno);
-	ASSERT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
-	ASSERT_EQ(0, map_bar(vm, fd)) TH_LOG("%s", strerror(errno));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 7));
-	EXPECT_TRUE(landed(vm, 0, XFER, 7));
-	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	remap(_metadata, vm, fd, 7);
 	close(fd);
 }
 
@@ -518,30 +564,21 @@ TEST_F(vmm, revoke_decode)
 TEST_F(vmm, revoke_close)
 {
 	struct vm_env *vm = &self->vm;
-	int fd = export(vm, vm->prov.fd);
+	int fd = map_live(_metadata, vm, 8);
 
-	ASSERT_LE(0, fd);
-	if (refused(_metadata, vm, fd))
+	if (fd < 0)
 		return;
-	ASSERT_EQ(0, map_bar(vm, fd));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 8));
-	ASSERT_TRUE(landed(vm, 0, XFER, 8));
-
 	close(vm->prov.fd);
 	vm->prov.fd = -1;
 	ASSERT_EQ(-1, map_file(vm, fd, 0, vm->size,
 			       &(__u64){ BAR_IOVA + vm->size }, MAP_RW));
 	EXPECT_EQ(ENODEV, errno);
 
-	/*
-	 * Opened again, the device decodes memory: DMA to the old IOVA
-	 * would land if the close had left the mapping behind.
-	 */
+	/* opened again, the device decodes memory */
 	ASSERT_EQ(0, vdev_open(&vm->prov, getenv("VFIO_DMABUF_PROVIDER"),
 			       vm->iommufd, vm->ioas));
 	ASSERT_EQ(0, cmd_set(&vm->prov, PCI_COMMAND_MEMORY, 0));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 9));
-	EXPECT_TRUE(landed(vm, 0, XFER, 8));
+	revoked(_metadata, vm, 8, 9);
 	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
 	close(fd);
 }
@@ -638,25 +675,64 @@ TEST_F(vmm, copy)
 TEST_F(vmm, revoke_reset)
 {
 	struct vm_env *vm = &self->vm;
-	int fd = export(vm, vm->prov.fd);
+	int fd = map_live(_metadata, vm, 10);
 
-	ASSERT_LE(0, fd);
-	if (refused(_metadata, vm, fd))
+	if (fd < 0)
 		return;
-	ASSERT_EQ(0, map_bar(vm, fd));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 10));
-	ASSERT_TRUE(landed(vm, 0, XFER, 10));
-
 	ASSERT_EQ(0, ioctl(vm->prov.fd, VFIO_DEVICE_RESET))
 		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 11));
-	EXPECT_TRUE(landed(vm, 0, XFER, 10));
+	revoked(_metadata, vm, 10, 11);
+	remap(_metadata, vm, fd, 12);
+	close(fd);
+}
 
-	ASSERT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
-	ASSERT_EQ(0, map_bar(vm, fd)) TH_LOG("%s", strerror(errno));
-	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 12));
-	EXPECT_TRUE(landed(vm, 0, XFER, 12));
-	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+/*
+ * Low power (VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY) revokes for good: the
+ * provider's exit restores its decode, not the mapping.
+ */
+TEST_F(vmm, revoke_low_power)
+{
+	struct vfio_device_feature feat = {
+		.argsz = sizeof(feat),
+		.flags = VFIO_DEVICE_FEATURE_SET,
+	};
+	struct vm_env *vm = &self->vm;
+	int fd = map_live(_metadata, vm, 18);
+
+	if (fd < 0)
+		return;
+	feat.flags |= VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY;
+	ASSERT_EQ(0, ioctl(vm->prov.fd, VFIO_DEVICE_FEATURE, &feat))
+		TH_LOG("LOW_POWER_ENTRY: %s", strerror(errno));
+	/* no access to the provider until the exit: it would resume it */
+	ASSERT_EQ(-1, map_file(vm, fd, 0, vm->size,
+			       &(__u64){ BAR_IOVA + vm->size }, MAP_RW));
+	EXPECT_EQ(ENODEV, errno);
+
+	feat.flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_EXIT;
+	ASSERT_EQ(0, ioctl(vm->prov.fd, VFIO_DEVICE_FEATURE, &feat))
+		TH_LOG("LOW_POWER_EXIT: %s", strerror(errno));
+	revoked(_metadata, vm, 18, 19);
+	remap(_metadata, vm, fd, 20);
+	close(fd);
+}
+
+/*
+ * A hot reset of the provider's bus, owned through the iommufd (cdev: no
+ * group fds), revokes for good like a function reset.
+ */
+TEST_F(vmm, revoke_hot_reset)
+{
+	struct vfio_pci_hot_reset reset = { .argsz = sizeof(reset) };
+	struct vm_env *vm = &self->vm;
+	int fd = map_live(_metadata, vm, 21);
+
+	if (fd < 0)
+		return;
+	ASSERT_EQ(0, ioctl(vm->prov.fd, VFIO_DEVICE_PCI_HOT_RESET, &reset))
+		TH_LOG("VFIO_DEVICE_PCI_HOT_RESET: %s", strerror(errno));
+	revoked(_metadata, vm, 21, 22);
+	remap(_metadata, vm, fd, 23);
 	close(fd);
 }
 
@@ -883,6 +959,390 @@ TEST_F(vmm, errors)
 	EXPECT_EQ(-ENOENT, unmap(vm, BAR_IOVA, vm->size));
 	close(memfd);
 	close(fd);
+}
+
+/* --- fault injection ---------------------------------------------------- */
+
+#define FAILSLAB	"/sys/kernel/debug/failslab/"
+#define FAILPAGE	"/sys/kernel/debug/fail_page_alloc/"
+#define MAX_NTH		2000	/* allocations of one call, at most */
+
+/* The fault injection knobs a test sets, and their values before */
+static struct {
+	const char *path;
+	const char *val;
+	char old[16];
+} knobs[] = {
+	/* GFP_KERNEL allocations and page tables can fail; no dumps */
+	{ FAILSLAB "ignore-gfp-wait", "N" },
+	{ FAILSLAB "verbose", "0" },
+	{ FAILPAGE "ignore-gfp-wait", "N" },
+	{ FAILPAGE "min-order", "0" },
+	{ FAILPAGE "verbose", "0" },
+};
+
+static int knob_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* Set the knobs (@on), or put back what they were */
+static int knobs_set(bool on)
+{
+	unsigned int i;
+	ssize_t n;
+	int fd, ret;
+
+	knobs_on = on;
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		if (on) {
+			fd = open(knobs[i].path, O_RDONLY);
+			if (fd < 0)
+				return -errno;
+			n = read(fd, knobs[i].old, sizeof(knobs[i].old) - 1);
+			close(fd);
+			knobs[i].old[n > 0 ? n : 0] = 0;
+		}
+		ret = knob_write(knobs[i].path, on ? knobs[i].val :
+						      knobs[i].old);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Run @op with the @n-th allocation of this thread failed; *@hit tells
+ * whether a failure was injected (it is disarmed either way).
+ */
+static int fail_nth(struct vm_env *vm, int fd, unsigned int n,
+		    int (*op)(struct vm_env *vm, int fd), bool *hit)
+{
+	char s[16];
+	int nth, len, ret;
+
+	nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (nth < 0)
+		return -EBADF;
+	len = snprintf(s, sizeof(s), "%u", n);
+	if (write(nth, s, len) != len) {
+		close(nth);
+		return -EBADF;
+	}
+	ret = op(vm, fd);
+	memset(s, 0, sizeof(s));
+	*hit = read(nth, s, sizeof(s) - 1) > 0 && atoi(s) == 0;
+	if (write(nth, "0", 1) != 1)
+		*hit = false;
+	close(nth);
+	return ret;
+}
+
+/* The attachments of vfio-pci dma-bufs, from debugfs; -1 without it */
+static int attachments(void)
+{
+	char line[256];
+	bool vfio = false;
+	int n, total = 0;
+	FILE *f;
+
+	f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] >= '0' && line[0] <= '9')
+			vfio = !!strstr(line, "\tvfio-pci\t");
+		else if (vfio && sscanf(line, "Total %d devices attached", &n) == 1)
+			total += n;
+	}
+	fclose(f);
+	return total;
+}
+
+static int op_map(struct vm_env *vm, int fd)
+{
+	return map_bar(vm, fd) ? -errno : 0;
+}
+
+static int op_copy(struct vm_env *vm, int fd)
+{
+	struct iommu_ioas_copy copy = {
+		.size = sizeof(copy),
+		.flags = MAP_RW,
+		.dst_ioas_id = vm->ioas,
+		.src_ioas_id = vm->ioas,
+		.length = vm->size,
+		.src_iova = BAR_IOVA,
+		.dst_iova = BAR_IOVA + 0x10000000,
+	};
+
+	return ioctl(vm->iommufd, IOMMU_IOAS_COPY, &copy) ? -errno : 0;
+}
+
+/* A domain for edu on the IOAS, filled from the mapped dma-buf */
+static int op_domain(struct vm_env *vm, int fd)
+{
+	struct iommu_hwpt_alloc hwpt = {
+		.size = sizeof(hwpt),
+		.dev_id = vm->edu.devid,
+		.pt_id = vm->ioas,
+	};
+	struct iommu_destroy destroy = { .size = sizeof(destroy) };
+
+	if (ioctl(vm->iommufd, IOMMU_HWPT_ALLOC, &hwpt))
+		return -errno;
+	destroy.id = hwpt.out_hwpt_id;
+	return ioctl(vm->iommufd, IOMMU_DESTROY, &destroy) ? -errno : 0;
+}
+
+/*
+ * Every allocation of a map, a copy and a domain's fill failed in turn
+ * (/proc/thread-self/fail-nth): a call fails with ENOMEM and leaves
+ * nothing mapped or attached, or it works and DMA lands through what it
+ * made.  (A revoke allocates nothing: there is nothing to fail in it.)
+ */
+TEST_F_TIMEOUT(vmm, faults, 600)
+{
+	static const char * const names[] = {
+		"MAP_FILE", "IOAS_COPY", "HWPT_ALLOC",
+	};
+	int (* const ops[])(struct vm_env *vm, int fd) = {
+		op_map, op_copy, op_domain,
+	};
+	struct vm_env *vm = &self->vm;
+	unsigned int op, n, injected, seed = 30;
+	int fd, ret, base;
+	bool hit;
+
+	if (access("/proc/thread-self/fail-nth", W_OK))
+		SKIP(return, "kernel without CONFIG_FAULT_INJECTION");
+	ret = knobs_set(true);
+	if (ret)
+		SKIP(return, "no %s or %s (CONFIG_FAULT_INJECTION_DEBUG_FS): %s",
+		     FAILSLAB, FAILPAGE, strerror(-ret));
+	fd = export(vm, vm->prov.fd);
+	ASSERT_LE(0, fd);
+	if (refused(_metadata, vm, fd))
+		return;
+	base = attachments();
+	ASSERT_LE(0, base) TH_LOG("no dma_buf/bufinfo in debugfs?");
+
+	for (op = 0; op < ARRAY_SIZE(ops) && !_metadata->exit_code; op++) {
+		injected = 0;
+		for (n = 1; n <= MAX_NTH; n++) {
+			/* all but the map act on a mapped BAR */
+			if (op)
+				ASSERT_EQ(0, map_bar(vm, fd));
+			ret = fail_nth(vm, fd, n, ops[op], &hit);
+			ASSERT_NE(-EBADF, ret) TH_LOG("fail-nth: %s",
+						      strerror(errno));
+			injected += hit;
+			if (ret) {
+				EXPECT_TRUE(hit);
+				EXPECT_EQ(-ENOMEM, ret)
+					TH_LOG("%s, failure %u: %s", names[op],
+					       n, strerror(-ret));
+			} else if (op != 2) {
+				__u64 iova = op ? BAR_IOVA + 0x10000000 :
+						  BAR_IOVA;
+
+				clear(vm, 0, XFER);
+				ASSERT_EQ(0, guest_copy(vm, iova, XFER, ++seed));
+				EXPECT_TRUE(landed(vm, 0, XFER, seed))
+					TH_LOG("%s, failure %u: DMA did not land",
+					       names[op], n);
+				EXPECT_EQ(0, unmap(vm, iova, vm->size));
+			}
+			/* the copy's IOVA is free: unmapped, or never taken */
+			if (op == 1)
+				EXPECT_EQ(-ENOENT, unmap(vm, BAR_IOVA + 0x10000000,
+							 vm->size));
+			if (op)
+				EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+			/* nothing mapped at the BAR's IOVA, nothing attached */
+			EXPECT_EQ(-ENOENT, unmap(vm, BAR_IOVA, vm->size));
+			EXPECT_EQ(base, attachments())
+				TH_LOG("%s, failure %u: attachments left",
+				       names[op], n);
+			if (!hit || _metadata->exit_code)
+				break;
+		}
+		TH_LOG("%s: %u allocations failed in turn", names[op],
+		       injected);
+		EXPECT_GT(n, 1U) TH_LOG("%s: no allocation to fail", names[op]);
+		EXPECT_LE(n, MAX_NTH)
+			TH_LOG("%s: never got through", names[op]);
+		seed++;
+	}
+	close(fd);
+}
+
+/* --- stress ----------------------------------------------------------- */
+
+/* What a stress thread does over and over, and what it may be answered */
+enum { S_MAP, S_EXPORT, S_DECODE, S_RESET, S_DOMAIN, S_NR };
+
+struct stress {
+	struct vm_env *vm;
+	int fd;			/* the dma-buf the mapper maps */
+	bool stop;		/* set once, read with stopped() */
+	unsigned int done[S_NR];	/* calls that worked */
+	unsigned int refused[S_NR];	/* calls that got an allowed errno */
+	int bad[S_NR];		/* the first errno not allowed, or 0 */
+};
+
+static bool stopped(struct stress *st)
+{
+	return __atomic_load_n(&st->stop, __ATOMIC_RELAXED);
+}
+
+static void tally(struct stress *st, int what, int ret, int allowed)
+{
+	if (!ret)
+		st->done[what]++;
+	else if (ret == -allowed)
+		st->refused[what]++;
+	else if (!st->bad[what])
+		st->bad[what] = ret;
+}
+
+/* Map the BAR at BAR_IOVA and unmap it: ENODEV while revoked */
+static void *s_map(void *arg)
+{
+	struct stress *st = arg;
+
+	while (!stopped(st)) {
+		tally(st, S_MAP, op_map(st->vm, st->fd), ENODEV);
+		unmap(st->vm, BAR_IOVA, st->vm->size);
+	}
+	return NULL;
+}
+
+/* A new dma-buf each time, mapped past the first, closed while mapped */
+static void *s_export(void *arg)
+{
+	struct stress *st = arg;
+	struct vm_env *vm = st->vm;
+	__u64 iova;
+	int fd;
+
+	while (!stopped(st)) {
+		fd = export(vm, vm->prov.fd);
+		if (fd < 0) {
+			tally(st, S_EXPORT, -errno, 0);
+			continue;
+		}
+		iova = BAR_IOVA + 0x10000000;
+		tally(st, S_EXPORT, map_file(vm, fd, 0, vm->size, &iova,
+					     MAP_RW) ? -errno : 0, ENODEV);
+		close(fd);
+		unmap(vm, BAR_IOVA + 0x10000000, vm->size);
+	}
+	return NULL;
+}
+
+static void *s_decode(void *arg)
+{
+	struct timespec ts = { .tv_nsec = 3 * 1000 * 1000 };
+	struct stress *st = arg;
+
+	while (!stopped(st)) {
+		tally(st, S_DECODE, cmd_set(&st->vm->prov, 0,
+					    PCI_COMMAND_MEMORY), 0);
+		nanosleep(&ts, NULL);
+		tally(st, S_DECODE, cmd_set(&st->vm->prov,
+					    PCI_COMMAND_MEMORY, 0), 0);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void *s_reset(void *arg)
+{
+	struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
+	struct stress *st = arg;
+
+	while (!stopped(st)) {
+		tally(st, S_RESET, ioctl(st->vm->prov.fd, VFIO_DEVICE_RESET) ?
+				   -errno : 0, 0);
+		/* a reset clears decode: the guest sets it again */
+		cmd_set(&st->vm->prov, PCI_COMMAND_MEMORY, 0);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void *s_domain(void *arg)
+{
+	struct stress *st = arg;
+
+	while (!stopped(st))
+		tally(st, S_DOMAIN, op_domain(st->vm, st->fd), 0);
+	return NULL;
+}
+
+/*
+ * Maps, new dma-bufs closed while mapped, domains filled from them, memory
+ * decode toggled and function resets, all racing while the guest's DMA
+ * runs at the BAR's IOVA.  Every call works or gets the errno of a revoke
+ * (ENODEV); afterwards a new map works, DMA lands, and nothing is left
+ * attached.  The debug kernel watches the locking.
+ */
+TEST_F_TIMEOUT(vmm, stress, 300)
+{
+	static const char * const names[S_NR] = {
+		"map", "export+map", "decode", "reset", "domain",
+	};
+	void *(* const fns[S_NR])(void *) = {
+		s_map, s_export, s_decode, s_reset, s_domain,
+	};
+	const char *env = getenv("VFIO_DMABUF_STRESS_SECS");
+	struct vm_env *vm = &self->vm;
+	struct stress st = { .vm = vm };
+	unsigned int secs = env ? atoi(env) : 10, i, dmas = 0;
+	pthread_t t[S_NR];
+	time_t end;
+	int base;
+
+	st.fd = export(vm, vm->prov.fd);
+	ASSERT_LE(0, st.fd);
+	if (refused(_metadata, vm, st.fd))
+		return;
+	base = attachments();
+	for (i = 0; i < S_NR; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, fns[i], &st));
+	for (end = time(NULL) + secs; time(NULL) < end; dmas++)
+		guest_copy(vm, BAR_IOVA, XFER, 40);
+	__atomic_store_n(&st.stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < S_NR; i++)
+		pthread_join(t[i], NULL);
+
+	for (i = 0; i < S_NR; i++) {
+		TH_LOG("%s: %u done, %u refused", names[i], st.done[i],
+		       st.refused[i]);
+		EXPECT_EQ(0, st.bad[i]) TH_LOG("%s: %s", names[i],
+					       strerror(-st.bad[i]));
+		EXPECT_LT(0U, st.done[i]) TH_LOG("%s never worked", names[i]);
+	}
+	TH_LOG("%u guest DMAs", dmas);
+
+	/* settled: the mapper's dma-buf maps again and DMA lands */
+	ASSERT_EQ(0, cmd_set(&vm->prov, PCI_COMMAND_MEMORY, 0));
+	ASSERT_EQ(0, map_bar(vm, st.fd)) TH_LOG("%s", strerror(errno));
+	clear(vm, 0, XFER);
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, 41));
+	EXPECT_TRUE(landed(vm, 0, XFER, 41));
+	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	EXPECT_EQ(-ENOENT, unmap(vm, BAR_IOVA + 0x10000000, vm->size));
+	EXPECT_EQ(base, attachments());
+	close(st.fd);
 }
 
 TEST_HARNESS_MAIN

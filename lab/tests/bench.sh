@@ -9,11 +9,12 @@
 # TAP: one result per mode, ok when its count targets are met (times are
 # only printed).
 #
-# LAB_BENCH_MODES   modes to run (default: map p2pmem reg revoke export)
+# LAB_BENCH_MODES   modes to run (default: map p2pmem reg revoke export vmm)
 # LAB_BENCH_SIZES   sizes of map and reg (default: 4K,2M,64M,1G and the
 #                   BAR's size)
 # LAB_BENCH_MEM     size for p2pmem (default 1G)
-# LAB_BENCH_EXPORT  sizes for export (default: 1G and the BAR's size)
+# LAB_BENCH_EXPORT  sizes for export and vmm (default: 1G and the BAR's
+#                   size)
 # LAB_BENCH_PAGES   largest size of the per-page baseline (default 1G)
 # LAB_BENCH_COUNTS  importers for revoke (default 1,16,256)
 # LAB_BENCH_RUNS    timed runs per measurement (default 11)
@@ -24,7 +25,7 @@
 
 P=$LAB_PROVIDER
 I=$LAB_IMPORTER
-modes=${LAB_BENCH_MODES:-map p2pmem reg revoke export}
+modes=${LAB_BENCH_MODES:-map p2pmem reg revoke export vmm}
 sizes=${LAB_BENCH_SIZES:-4K,2M,64M,1G,$((LAB_BAR_SIZE / 1048576))M}
 mem=${LAB_BENCH_MEM:-1G}
 exports=${LAB_BENCH_EXPORT:-1G,$((LAB_BAR_SIZE / 1048576))M}
@@ -67,11 +68,12 @@ has p2pmem && bench p2pmem -s "$mem"
 echo "$P" > "$(pci_sysfs "$P")/driver/unbind"
 echo > "$(pci_sysfs "$P")/driver_override"
 
-if has reg || has revoke || has export; then
+if has reg || has revoke || has export || has vmm; then
 	vfio_bind_group "$P" || t_notok "bind $P to vfio-pci"
 	has reg && bench reg -s "$sizes"
 	has revoke && bench revoke -s 2M
 	has export && bench export -s "$exports"
+	has vmm && bench vmm -s "$exports"
 	vfio_unbind "$P"
 fi
 t_check "no vfio-pci dma-buf is left in debugfs" \

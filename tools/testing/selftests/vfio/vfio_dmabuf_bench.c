@@ -19,6 +19,10 @@
  *            unmapped, vs the number of importers (vfio-pci)
  *   export   memory of exporting a BAR range as a dma-buf, attaching and
  *            mapping it (vfio-pci)
+ *   vmm      a VMM's mapping of the BAR for its VM: IOMMU_IOAS_MAP_FILE of
+ *            a dma-buf of it vs VFIO_IOMMU_MAP_DMA of its mmap in a type1
+ *            container, 6.12's only way (vfio-pci; the device is opened
+ *            through its group for one, through its cdev for the other)
  *
  * Each mode prints rows of one Markdown table (-H prints its header) and
  * checks the targets that are counts: sg entries, iommu_map() calls,
@@ -35,10 +39,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
@@ -309,6 +316,12 @@ static void mem_read(struct mem *m)
 	f = fopen("/proc/sys/vm/drop_caches", "w");
 	if (f) {
 		fputs("3\n", f);
+		fclose(f);
+	}
+	/* Fold the per-CPU counter deltas: a few pages would hide in them */
+	f = fopen("/proc/sys/vm/stat_refresh", "w");
+	if (f) {
+		fputs("1\n", f);
 		fclose(f);
 	}
 	memset(m, 0, sizeof(*m));
@@ -666,13 +679,251 @@ static void mode_export(struct bench *b)
 	}
 }
 
+/* --- vmm: IOMMU_IOAS_MAP_FILE vs type1's map of the BAR's mmap --------- */
+
+/* Where both put the BAR: within the vIOMMU's 39-bit address width */
+#define VMM_IOVA	(64 * GiB)
+
+struct vmm_run {
+	struct p2pdma_edu_bench_stat map;
+	struct p2pdma_edu_bench_stat unmap;
+	long long iommu;	/* IOMMU table pages of one mapping */
+	long long memmap;	/* struct pages of one mapping */
+	unsigned int runs;
+};
+
+struct vmm_ctx {
+	struct bench *b;
+	void *va;		/* type1: the BAR's mmap */
+	int iommufd;		/* iommufd: the IOAS and the dma-buf */
+	__u32 ioas;
+	int dmabuf;
+};
+
+static int vmm_type1(struct vmm_ctx *c, __u64 size, bool map)
+{
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = sizeof(m),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)c->va,
+		.iova = VMM_IOVA,
+		.size = size,
+	};
+	struct vfio_iommu_type1_dma_unmap u = {
+		.argsz = sizeof(u),
+		.iova = VMM_IOVA,
+		.size = size,
+	};
+
+	if (map)
+		return ioctl(c->b->container, VFIO_IOMMU_MAP_DMA, &m) ?
+		       -errno : 0;
+	if (ioctl(c->b->container, VFIO_IOMMU_UNMAP_DMA, &u))
+		return -errno;
+	return u.size == size ? 0 : -ERANGE;
+}
+
+static int vmm_iommufd(struct vmm_ctx *c, __u64 size, bool map)
+{
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = c->ioas,
+		.fd = c->dmabuf,
+		.length = size,
+		.iova = VMM_IOVA,
+	};
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u),
+		.ioas_id = c->ioas,
+		.iova = VMM_IOVA,
+		.length = size,
+	};
+
+	if (map)
+		return ioctl(c->iommufd, IOMMU_IOAS_MAP_FILE, &m) ? -errno : 0;
+	if (ioctl(c->iommufd, IOMMU_IOAS_UNMAP, &u))
+		return -errno;
+	return u.length == size ? 0 : -ERANGE;
+}
+
+/*
+ * Map and unmap @size bytes of the BAR at VMM_IOVA, b->runs times or
+ * until the budget is spent; the memory is read around the first map.
+ */
+static int vmm_time(struct vmm_ctx *c, __u64 size,
+		    int (*op)(struct vmm_ctx *c, __u64 size, bool map),
+		    struct vmm_run *r)
+{
+	__u64 map_ns[P2PDMA_EDU_BENCH_MAX_RUNS];
+	__u64 unmap_ns[P2PDMA_EDU_BENCH_MAX_RUNS];
+	__u64 t, start = now_ns();
+	struct mem before, after;
+	unsigned int n;
+	int ret;
+
+	for (n = 0; n < c->b->runs; n++) {
+		if (n && now_ns() - start > c->b->budget_ms * 1000000ULL)
+			break;
+		if (!n)
+			mem_read(&before);
+		t = now_ns();
+		ret = op(c, size, true);
+		map_ns[n] = now_ns() - t;
+		if (ret)
+			return ret;
+		if (!n) {
+			mem_read(&after);
+			r->iommu = after.iommu - before.iommu;
+			r->memmap = after.memmap - before.memmap;
+		}
+		t = now_ns();
+		ret = op(c, size, false);
+		unmap_ns[n] = now_ns() - t;
+		if (ret)
+			return ret;
+	}
+	stat_of(map_ns, n, &r->map);
+	stat_of(unmap_ns, n, &r->unmap);
+	r->runs = n;
+	return 0;
+}
+
+static void vfio_close(struct bench *b)
+{
+	if (b->device >= 0)
+		close(b->device);
+	if (b->group >= 0)
+		close(b->group);
+	if (b->container >= 0)
+		close(b->container);
+	b->device = -1;
+	b->group = -1;
+	b->container = -1;
+}
+
+/* The provider through its cdev, bound to a new iommufd, in a new IOAS */
+static void cdev_open(struct bench *b, struct vmm_ctx *c)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+	};
+	struct vfio_region_info ri = {
+		.argsz = sizeof(ri),
+		.index = VFIO_PCI_CONFIG_REGION_INDEX,
+	};
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev",
+		 b->provider_bdf);
+	dir = opendir(path);
+	if (!dir)
+		die("%s: %s (no CONFIG_VFIO_DEVICE_CDEV?)", path,
+		    strerror(errno));
+	while ((de = readdir(dir)) && strncmp(de->d_name, "vfio", 4))
+		;
+	if (!de)
+		die("%s: no vfio device", path);
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", de->d_name);
+	closedir(dir);
+	b->device = open(path, O_RDWR);
+	if (b->device < 0)
+		die("%s: %s", path, strerror(errno));
+	c->iommufd = open("/dev/iommu", O_RDWR);
+	if (c->iommufd < 0)
+		die("/dev/iommu: %s", strerror(errno));
+	bind.iommufd = c->iommufd;
+	if (ioctl(c->iommufd, IOMMU_IOAS_ALLOC, &alloc) ||
+	    ioctl(b->device, VFIO_DEVICE_BIND_IOMMUFD, &bind))
+		die("%s: bind: %s", path, strerror(errno));
+	c->ioas = alloc.out_ioas_id;
+	attach.pt_id = c->ioas;
+	if (ioctl(b->device, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) ||
+	    ioctl(b->device, VFIO_DEVICE_GET_REGION_INFO, &ri))
+		die("%s: attach: %s", path, strerror(errno));
+	b->cfg_off = ri.offset;
+}
+
+static void mode_vmm(struct bench *b)
+{
+	struct vfio_region_info ri = {
+		.argsz = sizeof(ri),
+		.index = BAR,
+	};
+	struct vmm_ctx c = { .b = b, .iommufd = -1, .dmabuf = -1 };
+	struct vmm_run t1[MAX_SIZES] = {}, fd[MAX_SIZES] = {};
+	char sz[32], s1[128], s2[128], u1[128], u2[128], r[32], name[64];
+	unsigned int i;
+	int ret;
+
+	snprintf(name, sizeof(name), "VMM map of the BAR, %s", b->topology);
+	if (b->device < 0)
+		vfio_open(b);
+	if (ioctl(b->device, VFIO_DEVICE_GET_REGION_INFO, &ri))
+		die("BAR region: %s", strerror(errno));
+	ret = set_memory(b, true);
+	if (ret)
+		die("memory decode on: %s", strerror(-ret));
+	c.va = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    b->device, ri.offset);
+	if (c.va == MAP_FAILED)
+		die("mmap of the BAR: %s", strerror(errno));
+	for (i = 0; i < b->nr_sizes; i++) {
+		fmt_size(b->sizes[i], sz, sizeof(sz));
+		ret = vmm_time(&c, b->sizes[i], vmm_type1, &t1[i]);
+		if (ret)
+			die("type1 MAP_DMA %s: %s", sz, strerror(-ret));
+	}
+	munmap(c.va, ri.size);
+
+	/* the cdev cannot be opened while the group holds the device */
+	vfio_close(b);
+	cdev_open(b, &c);
+	ret = set_memory(b, true);
+	if (ret)
+		die("memory decode on: %s", strerror(-ret));
+	for (i = 0; i < b->nr_sizes; i++) {
+		fmt_size(b->sizes[i], sz, sizeof(sz));
+		c.dmabuf = export(b, b->sizes[i]);
+		if (c.dmabuf < 0)
+			die("export %s: %s", sz, strerror(-c.dmabuf));
+		ret = vmm_time(&c, b->sizes[i], vmm_iommufd, &fd[i]);
+		close(c.dmabuf);
+		if (ret)
+			die("IOMMU_IOAS_MAP_FILE %s: %s", sz, strerror(-ret));
+
+		fmt_stat(&fd[i].map, s1, sizeof(s1));
+		fmt_stat(&t1[i].map, s2, sizeof(s2));
+		fmt_stat(&fd[i].unmap, u1, sizeof(u1));
+		fmt_stat(&t1[i].unmap, u2, sizeof(u2));
+		fmt_ratio(t1[i].map.median_ns, fd[i].map.median_ns, r,
+			  sizeof(r));
+		row(name, sz, s1, s2, r,
+		    "MAP_FILE vs type1 MAP_DMA; unmap %s vs %s; IOMMU tables %+lld vs %+lld pages; %u/%u runs",
+		    u1, u2, fd[i].iommu, t1[i].iommu, fd[i].runs, t1[i].runs);
+		if (fd[i].memmap)
+			miss(b, "vmm %s: %lld pages of struct page", sz,
+			     fd[i].memmap);
+		if (fd[i].iommu > t1[i].iommu)
+			miss(b, "vmm %s: %lld IOMMU table pages, type1 %lld", sz,
+			     fd[i].iommu, t1[i].iommu);
+	}
+	vfio_close(b);
+	close(c.iommufd);
+}
+
 static void help(void)
 {
 	fprintf(stderr,
 		"usage: vfio_dmabuf_bench -p PROVIDER -i IMPORTER [options] MODE...\n"
 		"  MODE: map p2pmem (provider bound to p2pdma_edu),\n"
-		"        reg revoke export (provider bound to vfio-pci)\n"
-		"  -s SIZES   sizes, e.g. 4K,2M,1G (map, reg, export; the first for p2pmem)\n"
+		"        reg revoke export vmm (provider bound to vfio-pci)\n"
+		"  -s SIZES   sizes, e.g. 4K,2M,1G (map, reg, export, vmm; the first for p2pmem)\n"
 		"  -P SIZE    largest size of the per-page baseline (default 1G)\n"
 		"  -n COUNTS  importers for revoke (default 1,16,256)\n"
 		"  -r RUNS    timed runs (default 11)\n"
@@ -775,7 +1026,7 @@ int main(int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		bool vfio = strcmp(argv[i], "map") && strcmp(argv[i], "p2pmem");
 
-		if (vfio && b.device < 0)
+		if (vfio && b.device < 0 && strcmp(argv[i], "vmm"))
 			vfio_open(&b);
 		if (!strcmp(argv[i], "reg") && b.hca < 0) {
 			b.hca = open(P2PDMA_HCA_DEV, O_RDWR);
@@ -793,6 +1044,8 @@ int main(int argc, char **argv)
 			mode_revoke(&b);
 		else if (!strcmp(argv[i], "export"))
 			mode_export(&b);
+		else if (!strcmp(argv[i], "vmm"))
+			mode_vmm(&b);
 		else
 			help();
 		fflush(stdout);
@@ -800,11 +1053,6 @@ int main(int argc, char **argv)
 	close(b.edu);
 	if (b.hca >= 0)
 		close(b.hca);
-	if (b.device >= 0)
-		close(b.device);
-	if (b.group >= 0)
-		close(b.group);
-	if (b.container >= 0)
-		close(b.container);
+	vfio_close(&b);
 	return b.missed;
 }

@@ -22,7 +22,8 @@
  *   vmm      a VMM's mapping of the BAR for its VM: IOMMU_IOAS_MAP_FILE of
  *            a dma-buf of it vs VFIO_IOMMU_MAP_DMA of its mmap in a type1
  *            container, 6.12's only way (vfio-pci; the device is opened
- *            through its group for one, through its cdev for the other)
+ *            through its group for one, through its cdev for the other);
+ *            and the revoke of a dma-buf mapped as 1, 16, 256 areas
  *
  * Each mode prints rows of one Markdown table (-H prints its header) and
  * checks the targets that are counts: sg entries, iommu_map() calls,
@@ -849,6 +850,101 @@ static void cdev_open(struct bench *b, struct vmm_ctx *c)
 	b->cfg_off = ri.offset;
 }
 
+/* Map @n areas of @fd, 2 MiB each, one after the other from VMM_IOVA */
+static void vmm_map_areas(struct vmm_ctx *c, unsigned int n)
+{
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = c->ioas,
+		.fd = c->dmabuf,
+		.length = 2 * MiB,
+	};
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		m.iova = VMM_IOVA + i * 2 * MiB;
+		if (ioctl(c->iommufd, IOMMU_IOAS_MAP_FILE, &m))
+			die("MAP_FILE area %u: %s", i, strerror(errno));
+	}
+}
+
+/*
+ * The revoke of one dma-buf mapped as @n areas of the IOAS: the memory
+ * disable write returns once iommufd has unmapped every area.  A map
+ * afterwards must get ENODEV.  The areas are unmapped and mapped again,
+ * untimed, between rounds.
+ */
+static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
+			struct p2pdma_edu_bench_stat *st, unsigned int rounds)
+{
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u),
+		.ioas_id = c->ioas,
+		.iova = VMM_IOVA,
+		.length = n * 2 * MiB,
+	};
+	__u64 ns[64], t;
+	unsigned int r;
+	int ret;
+
+	c->dmabuf = export(b, 2 * MiB);
+	if (c->dmabuf < 0)
+		die("export: %s", strerror(-c->dmabuf));
+	for (r = 0; r < rounds; r++) {
+		vmm_map_areas(c, n);
+		t = now_ns();
+		ret = set_memory(b, false);
+		ns[r] = now_ns() - t;
+		if (ret)
+			die("memory disable: %s", strerror(-ret));
+		ret = vmm_iommufd(c, 2 * MiB, true);
+		if (ret != -ENODEV)
+			miss(b, "revoke of %u areas: a new map got %s, want ENODEV",
+			     n, strerror(-ret));
+		ret = set_memory(b, true);
+		if (ret)
+			die("memory enable: %s", strerror(-ret));
+		if (ioctl(c->iommufd, IOMMU_IOAS_UNMAP, &u) ||
+		    u.length != n * 2 * MiB)
+			die("unmap of %u areas: %s", n, strerror(errno));
+	}
+	close(c->dmabuf);
+	stat_of(ns, rounds, st);
+}
+
+static void vmm_revoke(struct bench *b, struct vmm_ctx *c)
+{
+	struct p2pdma_edu_bench_stat st, first;
+	char s[128], per[32], ratio[32], ratio2[48], what[32];
+	unsigned int i, rounds, base = 0;
+
+	rounds = b->runs < 64 ? b->runs : 64;
+	for (i = 0; i < b->nr_counts; i++) {
+		unsigned int n = b->counts[i];
+
+		vmm_revoke1(b, c, n, &st, rounds);
+		fmt_stat(&st, s, sizeof(s));
+		if (!base) {
+			base = n;
+			first = st;
+		}
+		fmt_ratio(st.median_ns, first.median_ns, ratio, sizeof(ratio));
+		if (n > base)
+			fmt_ns((st.median_ns > first.median_ns ?
+				st.median_ns - first.median_ns : 0) / (n - base),
+			       per, sizeof(per));
+		else
+			snprintf(per, sizeof(per), "-");
+		snprintf(what, sizeof(what), "%u area%s", n, n > 1 ? "s" : "");
+		snprintf(ratio2, sizeof(ratio2), "%s of %u", ratio, base);
+		row("revoke, MAP_FILE areas of one dma-buf", what, s, "",
+		    ratio2, "%s per added area; a new map gets ENODEV; %u rounds",
+		    per, rounds);
+	}
+}
+
 static void mode_vmm(struct bench *b)
 {
 	struct vfio_region_info ri = {
@@ -913,6 +1009,7 @@ static void mode_vmm(struct bench *b)
 			miss(b, "vmm %s: %lld IOMMU table pages, type1 %lld", sz,
 			     fd[i].iommu, t1[i].iommu);
 	}
+	vmm_revoke(b, &c);
 	vfio_close(b);
 	close(c.iommufd);
 }

@@ -16,7 +16,7 @@
 # LAB_BENCH_EXPORT  sizes for export and vmm (default: 1G and the BAR's
 #                   size)
 # LAB_BENCH_PAGES   largest size of the per-page baseline (default 1G)
-# LAB_BENCH_COUNTS  importers for revoke (default 1,16,256)
+# LAB_BENCH_COUNTS  importers for revoke, areas for vmm (default 1,16,256)
 # LAB_BENCH_RUNS    timed runs per measurement (default 11)
 # LAB_BENCH_BUDGET  no new run of a measurement after this many seconds
 #                   (default 30; the per-page 1 GiB baseline takes ~10 s)

@@ -4,7 +4,8 @@
  * each against what it replaces, measured in the same boot.  The timing is
  * done in the kernel by p2pdma_edu.ko and, for reg, p2pdma_hca.ko (median
  * and spread of many runs), except for revocation, which is the latency of
- * one config write.
+ * one config write, and for vmm, whose ioctls are timed from userspace
+ * (the system call included, on both sides).
  *
  *   map      dma_map_p2p() and the sg_table builder for one BAR range, vs
  *            dma_map_resource() per 4 KiB page (provider bound to
@@ -31,6 +32,7 @@
  * printed.  Exit status 1 if a count target is missed.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -40,13 +42,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
@@ -688,7 +688,7 @@ static void mode_export(struct bench *b)
 struct vmm_run {
 	struct p2pdma_edu_bench_stat map;
 	struct p2pdma_edu_bench_stat unmap;
-	long long iommu;	/* IOMMU table pages of one mapping */
+	long long iommu;	/* IOMMU table pages the first map added */
 	long long memmap;	/* struct pages of one mapping */
 	unsigned int runs;
 };
@@ -850,6 +850,24 @@ static void cdev_open(struct bench *b, struct vmm_ctx *c)
 	b->cfg_off = ri.offset;
 }
 
+/* Unmap exactly [@iova, @iova + @len) of the IOAS, or die */
+static void vmm_unmap(struct vmm_ctx *c, __u64 iova, __u64 len)
+{
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u),
+		.ioas_id = c->ioas,
+		.iova = iova,
+		.length = len,
+	};
+
+	if (ioctl(c->iommufd, IOMMU_IOAS_UNMAP, &u))
+		die("unmap of %llu bytes: %s", (unsigned long long)len,
+		    strerror(errno));
+	if (u.length != len)
+		die("unmap of %llu bytes: %llu unmapped",
+		    (unsigned long long)len, (unsigned long long)u.length);
+}
+
 /* Map @n areas of @fd, 2 MiB each, one after the other from VMM_IOVA */
 static void vmm_map_areas(struct vmm_ctx *c, unsigned int n)
 {
@@ -872,26 +890,30 @@ static void vmm_map_areas(struct vmm_ctx *c, unsigned int n)
 
 /*
  * The revoke of one dma-buf mapped as @n areas of the IOAS: the memory
- * disable write returns once iommufd has unmapped every area.  A map
- * afterwards must get ENODEV.  The areas are unmapped and mapped again,
- * untimed, between rounds.
+ * disable write returns once the exporter's revoke is done, which for
+ * iommufd is the unmap of every area (the selftests check the DMA side).
+ * A map afterwards, at a free IOVA, must get ENODEV.  The areas are
+ * unmapped and mapped again, untimed, between rounds.
  */
 static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
 			struct p2pdma_edu_bench_stat *st, unsigned int rounds)
 {
-	struct iommu_ioas_unmap u = {
-		.size = sizeof(u),
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
 		.ioas_id = c->ioas,
-		.iova = VMM_IOVA,
-		.length = n * 2 * MiB,
+		.length = 2 * MiB,
+		.iova = VMM_IOVA + n * 2 * MiB,
 	};
+	unsigned int r, wrong = 0;
 	__u64 ns[64], t;
-	unsigned int r;
 	int ret;
 
 	c->dmabuf = export(b, 2 * MiB);
 	if (c->dmabuf < 0)
 		die("export: %s", strerror(-c->dmabuf));
+	m.fd = c->dmabuf;
 	for (r = 0; r < rounds; r++) {
 		vmm_map_areas(c, n);
 		t = now_ns();
@@ -899,17 +921,19 @@ static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
 		ns[r] = now_ns() - t;
 		if (ret)
 			die("memory disable: %s", strerror(-ret));
-		ret = vmm_iommufd(c, 2 * MiB, true);
+		ret = ioctl(c->iommufd, IOMMU_IOAS_MAP_FILE, &m) ? -errno : 0;
 		if (ret != -ENODEV)
-			miss(b, "revoke of %u areas: a new map got %s, want ENODEV",
-			     n, strerror(-ret));
+			wrong++;
+		if (!ret)
+			vmm_unmap(c, m.iova, 2 * MiB);
 		ret = set_memory(b, true);
 		if (ret)
 			die("memory enable: %s", strerror(-ret));
-		if (ioctl(c->iommufd, IOMMU_IOAS_UNMAP, &u) ||
-		    u.length != n * 2 * MiB)
-			die("unmap of %u areas: %s", n, strerror(errno));
+		vmm_unmap(c, VMM_IOVA, n * 2 * MiB);
 	}
+	if (wrong)
+		miss(b, "revoke of %u areas: %u of %u maps afterwards did not get ENODEV",
+		     n, wrong, rounds);
 	close(c->dmabuf);
 	stat_of(ns, rounds, st);
 }
@@ -1000,7 +1024,7 @@ static void mode_vmm(struct bench *b)
 		fmt_ratio(t1[i].map.median_ns, fd[i].map.median_ns, r,
 			  sizeof(r));
 		row(name, sz, s1, s2, r,
-		    "MAP_FILE vs type1 MAP_DMA; unmap %s vs %s; IOMMU tables %+lld vs %+lld pages; %u/%u runs",
+		    "MAP_FILE vs type1 MAP_DMA; unmap %s vs %s; new IOMMU table pages %+lld vs %+lld; %u/%u runs",
 		    u1, u2, fd[i].iommu, t1[i].iommu, fd[i].runs, t1[i].runs);
 		if (fd[i].memmap)
 			miss(b, "vmm %s: %lld pages of struct page", sz,
@@ -1022,7 +1046,7 @@ static void help(void)
 		"        reg revoke export vmm (provider bound to vfio-pci)\n"
 		"  -s SIZES   sizes, e.g. 4K,2M,1G (map, reg, export, vmm; the first for p2pmem)\n"
 		"  -P SIZE    largest size of the per-page baseline (default 1G)\n"
-		"  -n COUNTS  importers for revoke (default 1,16,256)\n"
+		"  -n COUNTS  importers for revoke, areas for vmm (default 1,16,256)\n"
 		"  -r RUNS    timed runs (default 11)\n"
 		"  -b MS      time budget per measurement (default 5000)\n"
 		"  -t NAME    topology, for the table\n"

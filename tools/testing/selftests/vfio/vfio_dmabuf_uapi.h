@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the series adds to linux/vfio.h, for building the selftests and the
- * benchmark against installed uAPI headers that predate it.
+ * What the series adds to linux/vfio.h and linux/iommufd.h, for building
+ * the selftests and the benchmark against installed uAPI headers that
+ * predate it.
  */
 #ifndef _VFIO_DMABUF_UAPI_H
 #define _VFIO_DMABUF_UAPI_H
@@ -24,6 +25,26 @@ struct vfio_device_feature_dma_buf {
 };
 
 #define VFIO_DEVICE_FEATURE_DMA_BUF 11
+#endif
+
+/*
+ * IOMMU_IOAS_MAP_FILE (mainline 6.13; in this series after the vfio
+ * patches): the benchmark's vmm mode maps a dma-buf with it.  A kernel
+ * without it answers ENOTTY.
+ */
+#include <linux/iommufd.h>
+#ifndef IOMMU_IOAS_MAP_FILE
+struct iommu_ioas_map_file {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__s32 fd;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+
+#define IOMMU_IOAS_MAP_FILE _IO(IOMMUFD_TYPE, 0x8f)
 #endif
 
 #endif /* _VFIO_DMABUF_UAPI_H */

@@ -1253,6 +1253,9 @@ TEST_F_TIMEOUT(vmm, faults, 600)
 
 	/* the revoke of a mapped BAR crosses no fault point */
 	ASSERT_EQ(0, map_bar(vm, fd));
+	clear(vm, 0, XFER);
+	ASSERT_EQ(0, guest_copy(vm, BAR_IOVA, XFER, ++seed));
+	ASSERT_TRUE(landed(vm, 0, XFER, seed));
 	nth = nth_arm(MAX_NTH);
 	ASSERT_LE(0, nth);
 	ret = cmd_set(&vm->prov, 0, PCI_COMMAND_MEMORY);

@@ -724,7 +724,8 @@ static int vmm_type1(struct vmm_ctx *c, __u64 size, bool map)
 	return u.size == size ? 0 : -ERANGE;
 }
 
-static int vmm_iommufd(struct vmm_ctx *c, __u64 size, bool map)
+/* IOMMU_IOAS_MAP_FILE of [0, @len) of the dma-buf at @iova: 0 or -errno */
+static int ioas_map(struct vmm_ctx *c, __u64 iova, __u64 len)
 {
 	struct iommu_ioas_map_file m = {
 		.size = sizeof(m),
@@ -732,21 +733,32 @@ static int vmm_iommufd(struct vmm_ctx *c, __u64 size, bool map)
 			 IOMMU_IOAS_MAP_WRITEABLE,
 		.ioas_id = c->ioas,
 		.fd = c->dmabuf,
-		.length = size,
-		.iova = VMM_IOVA,
+		.length = len,
+		.iova = iova,
 	};
+
+	return ioctl(c->iommufd, IOMMU_IOAS_MAP_FILE, &m) ? -errno : 0;
+}
+
+/* IOMMU_IOAS_UNMAP of exactly [@iova, @iova + @len): 0 or -errno */
+static int ioas_unmap(struct vmm_ctx *c, __u64 iova, __u64 len)
+{
 	struct iommu_ioas_unmap u = {
 		.size = sizeof(u),
 		.ioas_id = c->ioas,
-		.iova = VMM_IOVA,
-		.length = size,
+		.iova = iova,
+		.length = len,
 	};
 
-	if (map)
-		return ioctl(c->iommufd, IOMMU_IOAS_MAP_FILE, &m) ? -errno : 0;
 	if (ioctl(c->iommufd, IOMMU_IOAS_UNMAP, &u))
 		return -errno;
-	return u.length == size ? 0 : -ERANGE;
+	return u.length == len ? 0 : -ERANGE;
+}
+
+static int vmm_iommufd(struct vmm_ctx *c, __u64 size, bool map)
+{
+	return map ? ioas_map(c, VMM_IOVA, size) :
+		     ioas_unmap(c, VMM_IOVA, size);
 }
 
 /*
@@ -850,41 +862,16 @@ static void cdev_open(struct bench *b, struct vmm_ctx *c)
 	b->cfg_off = ri.offset;
 }
 
-/* Unmap exactly [@iova, @iova + @len) of the IOAS, or die */
-static void vmm_unmap(struct vmm_ctx *c, __u64 iova, __u64 len)
-{
-	struct iommu_ioas_unmap u = {
-		.size = sizeof(u),
-		.ioas_id = c->ioas,
-		.iova = iova,
-		.length = len,
-	};
-
-	if (ioctl(c->iommufd, IOMMU_IOAS_UNMAP, &u))
-		die("unmap of %llu bytes: %s", (unsigned long long)len,
-		    strerror(errno));
-	if (u.length != len)
-		die("unmap of %llu bytes: %llu unmapped",
-		    (unsigned long long)len, (unsigned long long)u.length);
-}
-
-/* Map @n areas of @fd, 2 MiB each, one after the other from VMM_IOVA */
+/* Map @n areas of the dma-buf, 2 MiB each, one after another from VMM_IOVA */
 static void vmm_map_areas(struct vmm_ctx *c, unsigned int n)
 {
-	struct iommu_ioas_map_file m = {
-		.size = sizeof(m),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = c->ioas,
-		.fd = c->dmabuf,
-		.length = 2 * MiB,
-	};
 	unsigned int i;
+	int ret;
 
 	for (i = 0; i < n; i++) {
-		m.iova = VMM_IOVA + i * 2 * MiB;
-		if (ioctl(c->iommufd, IOMMU_IOAS_MAP_FILE, &m))
-			die("MAP_FILE area %u: %s", i, strerror(errno));
+		ret = ioas_map(c, VMM_IOVA + i * 2 * MiB, 2 * MiB);
+		if (ret)
+			die("MAP_FILE area %u: %s", i, strerror(-ret));
 	}
 }
 
@@ -898,14 +885,7 @@ static void vmm_map_areas(struct vmm_ctx *c, unsigned int n)
 static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
 			struct p2pdma_edu_bench_stat *st, unsigned int rounds)
 {
-	struct iommu_ioas_map_file m = {
-		.size = sizeof(m),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = c->ioas,
-		.length = 2 * MiB,
-		.iova = VMM_IOVA + n * 2 * MiB,
-	};
+	const __u64 probe = VMM_IOVA + n * 2 * MiB;	/* a free IOVA */
 	unsigned int r, wrong = 0;
 	__u64 ns[64], t;
 	int ret;
@@ -913,7 +893,6 @@ static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
 	c->dmabuf = export(b, 2 * MiB);
 	if (c->dmabuf < 0)
 		die("export: %s", strerror(-c->dmabuf));
-	m.fd = c->dmabuf;
 	for (r = 0; r < rounds; r++) {
 		vmm_map_areas(c, n);
 		t = now_ns();
@@ -921,15 +900,20 @@ static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
 		ns[r] = now_ns() - t;
 		if (ret)
 			die("memory disable: %s", strerror(-ret));
-		ret = ioctl(c->iommufd, IOMMU_IOAS_MAP_FILE, &m) ? -errno : 0;
+		ret = ioas_map(c, probe, 2 * MiB);
 		if (ret != -ENODEV)
 			wrong++;
-		if (!ret)
-			vmm_unmap(c, m.iova, 2 * MiB);
+		if (!ret) {
+			ret = ioas_unmap(c, probe, 2 * MiB);
+			if (ret)
+				die("unmap after a revoke: %s", strerror(-ret));
+		}
 		ret = set_memory(b, true);
 		if (ret)
 			die("memory enable: %s", strerror(-ret));
-		vmm_unmap(c, VMM_IOVA, n * 2 * MiB);
+		ret = ioas_unmap(c, VMM_IOVA, n * 2 * MiB);
+		if (ret)
+			die("unmap of %u areas: %s", n, strerror(-ret));
 	}
 	if (wrong)
 		miss(b, "revoke of %u areas: %u of %u maps afterwards did not get ENODEV",

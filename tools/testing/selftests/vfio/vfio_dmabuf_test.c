@@ -2656,26 +2656,6 @@ FIXTURE_VARIANT_ADD(unplug, hot_unplug) {
 	.monitor = true,
 };
 
-static bool pci_present(const char *bdf)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
-	return !access(path, F_OK);
-}
-
-static bool wait_present(const char *bdf, bool present, unsigned int secs)
-{
-	unsigned int ms;
-
-	for (ms = 0; ms < secs * 1000; ms += 100) {
-		if (pci_present(bdf) == present)
-			return true;
-		usleep(100000);
-	}
-	return pci_present(bdf) == present;
-}
-
 FIXTURE_SETUP(unplug)
 {
 	const char *prov = getenv("VFIO_DMABUF_PROVIDER");

@@ -162,6 +162,29 @@ static inline int sysfs_write(const char *path, const char *val)
 	return n < 0 ? n : 0;
 }
 
+/* Whether @bdf is on the bus */
+static inline bool pci_present(const char *bdf)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+	return !access(path, F_OK);
+}
+
+/* Wait up to @secs for @bdf to be on the bus (@present) or off it */
+static inline bool wait_present(const char *bdf, bool present,
+				unsigned int secs)
+{
+	unsigned int ms;
+
+	for (ms = 0; ms < secs * 1000; ms += 100) {
+		if (pci_present(bdf) == present)
+			return true;
+		usleep(100000);
+	}
+	return pci_present(bdf) == present;
+}
+
 /* Unbind @bdf from its driver; vfio-pci's unbind waits for the user */
 static inline int unbind_driver(const char *bdf)
 {

@@ -119,7 +119,8 @@ t_check "p2pdma_edu unbinds and unloads" rmmod p2pdma_hca p2pdma_edu
 # and edu driven from userspace through its own BAR
 vfio_bind_group "$I" || t_notok "bind $I and its group to vfio-pci"
 dmesg -C
-ksft iommu/iommufd_dmabuf
+# (its hot-unplug variant needs a boot of lab/vm -P: lab/tests/hotplug.sh)
+ksft iommu/iommufd_dmabuf -V hot_unplug
 log=$(dmesg)
 echo "$log" | grep -E 'dma-buf|cannot DMA|DMAR' | sed 's/^\[[ 0-9.]*\] //' |
 	sort | uniq -c | sed 's/^/# /'

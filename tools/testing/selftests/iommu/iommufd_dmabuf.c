@@ -17,6 +17,9 @@
  *                         not-supported when no P2P path exists
  *   VFIO_DMABUF_FUZZ_SEED seed of the fuzz (default 1)
  *   VFIO_DMABUF_STRESS_SECS  how long the stress races (default 10)
+ *   VFIO_DMABUF_UNPLUG_CMD, VFIO_DMABUF_REPLUG_CMD  shell commands that
+ *                         hot-unplug the provider (returning once it is
+ *                         gone) and plug it back, for unplug.hot_unplug
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/iommufd.h>
@@ -36,7 +40,7 @@
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
-#include "../vfio/vfio_dmabuf_uapi.h"
+#include "../vfio/vfio_dmabuf_util.h"
 
 #define BAR_INDEX	VFIO_PCI_BAR2_REGION_INDEX
 /* Where the "guest" sees its RAM and the provider's BAR */
@@ -59,8 +63,6 @@
 #define EDU_CMD_TO_PCI	0x2
 #define EDU_BUF		0x40000ULL
 #define XFER		2048
-
-#define NO_LAB "no provider and edu bound to vfio-pci (VFIO_DMABUF_* not set)"
 
 struct vdev {
 	int fd;
@@ -504,32 +506,20 @@ static int nth_disarm(int fd)
 /* The attachments of vfio-pci dma-bufs, from debugfs; -1 without it */
 static int attachments(void)
 {
-	char line[256];
-	bool vfio = false;
-	int n, end, total = 0;
-	FILE *f;
+	unsigned int att;
 
-	f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		end = 0;
-		if (line[0] >= '0' && line[0] <= '9')
-			vfio = !!strstr(line, "\tvfio-pci\t");
-		else if (line[0] == '\n')
-			vfio = false;
-		else if (vfio &&
-			 sscanf(line, "Total %d devices attached%n", &n, &end) == 1 &&
-			 end)
-			total += n;
-	}
-	fclose(f);
-	return total;
+	return vfio_dmabufs(&att) < 0 ? -1 : (int)att;
 }
 
-FIXTURE_SETUP(vmm)
+/*
+ * What a VMM does for a VM with the provider and edu: one iommufd, one
+ * IOAS with the guest's RAM mapped, both devices opened through their
+ * cdevs and attached, decoding memory, edu a bus master.  The dma-buf it
+ * exports: 2 MiB of the BAR, in @nr_ranges ranges.
+ */
+static void vm_setup(struct __test_metadata *_metadata, struct vm_env *vm,
+		     unsigned int nr_ranges)
 {
-	struct vm_env *vm = &self->vm;
 	const char *prov = getenv("VFIO_DMABUF_PROVIDER");
 	const char *edu = getenv("VFIO_DMABUF_IMPORTER");
 	const char *file = getenv("VFIO_DMABUF_BAR_FILE");
@@ -574,7 +564,7 @@ FIXTURE_SETUP(vmm)
 	ASSERT_LE(0, vm->bar_file) TH_LOG("%s: %s", file, strerror(errno));
 
 	/* 2 MiB of the BAR: at 0, or 1 MiB at 0 and 1 MiB at 3 MiB */
-	vm->nr_ranges = variant->nr_ranges;
+	vm->nr_ranges = nr_ranges;
 	vm->ranges[0].offset = 0;
 	vm->ranges[0].length = 2 * SZ_1M / vm->nr_ranges;
 	vm->ranges[1].offset = 3 * SZ_1M;
@@ -582,14 +572,8 @@ FIXTURE_SETUP(vmm)
 	vm->size = 2 * SZ_1M;
 }
 
-FIXTURE_TEARDOWN(vmm)
+static void vm_teardown(struct vm_env *vm)
 {
-	struct vm_env *vm = &self->vm;
-
-	/* the fault injection knobs back as they were, also after a failure */
-	if (knobs_on)
-		knobs_set(false);
-
 	if (vm->bar_file >= 0)
 		close(vm->bar_file);
 	if (vm->edu.fd >= 0)
@@ -598,6 +582,19 @@ FIXTURE_TEARDOWN(vmm)
 		close(vm->prov.fd);
 	if (vm->iommufd >= 0)
 		close(vm->iommufd);
+}
+
+FIXTURE_SETUP(vmm)
+{
+	vm_setup(_metadata, &self->vm, variant->nr_ranges);
+}
+
+FIXTURE_TEARDOWN(vmm)
+{
+	/* the fault injection knobs back as they were, also after a failure */
+	if (knobs_on)
+		knobs_set(false);
+	vm_teardown(&self->vm);
 }
 
 /*
@@ -1456,6 +1453,218 @@ TEST_F_TIMEOUT(vmm, stress, 300)
 	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
 	EXPECT_EQ(base, attachments());
 	close(st.fd);
+}
+
+/* --- the provider leaves -------------------------------------------------- */
+
+/*
+ * The provider leaves vfio-pci while its BAR is mapped: vfio-pci's unbind,
+ * a removal through sysfs, or a PCIe hot-unplug (the commands come from
+ * lab/tests/hotplug.sh, in a boot with hot-plug slots).  Each revokes
+ * first and then waits for the VMM to close the device.
+ */
+FIXTURE(unplug) {
+	struct vm_env vm;
+	const char *bdf, *unplug, *replug;
+	pid_t remover;
+	int dmabuf;
+};
+
+FIXTURE_VARIANT(unplug) {
+	const char *unplug, *replug;	/* NULL: from the environment */
+	bool removes;			/* the device leaves the bus */
+};
+
+FIXTURE_VARIANT_ADD(unplug, unbind) {
+	.unplug = "d=/sys/bus/pci/devices/$VFIO_DMABUF_PROVIDER; "
+		  "echo $VFIO_DMABUF_PROVIDER > $d/driver/unbind",
+	.replug = "true",
+	.removes = false,
+};
+
+FIXTURE_VARIANT_ADD(unplug, sysfs_remove) {
+	.unplug = "echo 1 > /sys/bus/pci/devices/$VFIO_DMABUF_PROVIDER/remove",
+	.replug = "echo 1 > /sys/bus/pci/rescan",
+	.removes = true,
+};
+
+FIXTURE_VARIANT_ADD(unplug, hot_unplug) {
+	.unplug = NULL,
+	.removes = true,
+};
+
+/* @bdf back on the bus (by @replug) and with vfio-pci, whatever happened */
+static int put_back(const char *bdf, const char *replug)
+{
+	char drv[64];
+
+	if (!pci_present(bdf) && system(replug))
+		return -EIO;
+	if (!wait_present(bdf, true, 60))
+		return -ENODEV;
+	pci_driver(bdf, drv, sizeof(drv));
+	if (!drv[0])
+		return bind_vfio_pci(bdf);
+	return strcmp(drv, "vfio-pci") ? -EBUSY : 0;
+}
+
+FIXTURE_SETUP(unplug)
+{
+	self->remover = 0;
+	self->dmabuf = -1;
+	self->bdf = getenv("VFIO_DMABUF_PROVIDER");
+	self->unplug = variant->unplug;
+	self->replug = variant->replug;
+	if (!variant->unplug) {
+		/* both return once the device left the bus, or came back */
+		self->unplug = getenv("VFIO_DMABUF_UNPLUG_CMD");
+		self->replug = getenv("VFIO_DMABUF_REPLUG_CMD");
+		if (!self->unplug || !self->replug)
+			SKIP(return,
+			     "no hot-plug slot: VFIO_DMABUF_UNPLUG_CMD/REPLUG_CMD unset");
+	}
+	if (!self->bdf)
+		SKIP(return, NO_LAB);
+	/* an earlier test that failed half-way may have left it off */
+	ASSERT_EQ(0, put_back(self->bdf, self->replug))
+		TH_LOG("%s is not back with vfio-pci", self->bdf);
+	vm_setup(_metadata, &self->vm, 1);
+}
+
+FIXTURE_TEARDOWN(unplug)
+{
+	int ret;
+
+	/* the device fd first: the remover may be waiting for it */
+	if (self->dmabuf >= 0)
+		close(self->dmabuf);
+	vm_teardown(&self->vm);
+	if (self->remover > 0)
+		waitpid(self->remover, NULL, 0);
+	ret = put_back(self->bdf, self->replug);
+	if (ret)
+		TH_LOG("%s is not back with vfio-pci: %s", self->bdf,
+		       strerror(-ret));
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * Probe the dma-buf with MAP_FILE, at two IOVAs in turn, until it gives
+ * ENODEV (or @secs pass).  The last probe that worked stays mapped: a map
+ * that raced the revoke and survived would show there.  Returns the error
+ * that ended the probing; *@left is that IOVA, or 0.
+ */
+static int probe_revoke(struct vm_env *vm, int fd, unsigned int secs,
+			__u64 *left)
+{
+	const __u64 at[2] = { BAR_IOVA + vm->size, COPY_IOVA };
+	__u64 deadline = now_ns() + secs * 1000000000ULL, iova;
+	unsigned int k = 0;
+	int ret;
+
+	*left = 0;
+	do {
+		iova = at[k];
+		ret = map_file(vm, fd, 0, vm->size, &iova, MAP_RW) ? -errno : 0;
+		if (ret)
+			return ret;
+		if (*left) {
+			ret = unmap(vm, *left, vm->size);
+			if (ret)
+				return ret;
+		}
+		*left = at[k];
+		k ^= 1;
+		usleep(10000);
+	} while (now_ns() < deadline);
+	return -ETIMEDOUT;
+}
+
+/*
+ * The revoke comes before the wait for the device: MAP_FILE of the
+ * dma-buf and a new export get ENODEV, and the guest's DMA to the old
+ * IOVA lands nowhere while the provider, still open, still decodes
+ * memory.  The VMM then lets the device go; its IOAS area stays until the
+ * VMM unmaps it, and nothing stays attached.  Back with vfio-pci, the
+ * device maps and DMA lands again.
+ */
+TEST_F_TIMEOUT(unplug, while_mapped, 240)
+{
+	struct vm_env *vm = &self->vm;
+	int base = attachments();
+	__u64 left;
+	__u16 cmd = 0;
+	int fd, st, ret;
+
+	fd = map_live(_metadata, vm, 30);
+	self->dmabuf = fd;
+	if (fd < 0)
+		return;
+	self->remover = fork();
+	ASSERT_LE(0, self->remover);
+	if (!self->remover) {
+		close_from(-1);
+		_exit(system(self->unplug) ? 1 : 0);
+	}
+	ret = probe_revoke(vm, fd, 60, &left);
+	ASSERT_EQ(-ENODEV, ret) TH_LOG("%s did not revoke: %s", self->unplug,
+				       strerror(-ret));
+	ret = waitpid(self->remover, &st, WNOHANG);
+	ASSERT_EQ(0, ret) TH_LOG("%s %s", self->unplug,
+				 ret < 0 ? strerror(errno) :
+				 WIFEXITED(st) && !WEXITSTATUS(st) ?
+				 "did not wait for the device fd" : "failed");
+	ASSERT_EQ(-1, export(vm, vm->prov.fd));
+	EXPECT_EQ(ENODEV, errno) TH_LOG("export while the device goes away");
+	ASSERT_EQ(2, pread(vm->prov.fd, &cmd, 2, vm->prov.cfg + PCI_COMMAND));
+	EXPECT_TRUE(cmd & PCI_COMMAND_MEMORY)
+		TH_LOG("the provider no longer decodes: the next checks are void");
+	revoked(_metadata, vm, 30, 31);
+	if (left) {
+		/* a probe mapped just before the revoke is revoked too */
+		ASSERT_EQ(0, guest_copy(vm, left, XFER, 32));
+		EXPECT_TRUE(landed(vm, 0, XFER, 30));
+		EXPECT_EQ(0, unmap(vm, left, vm->size));
+	}
+
+	/* what a VMM does when asked for the device: let it go */
+	close(vm->prov.fd);
+	vm->prov.fd = -1;
+	ASSERT_EQ(self->remover, waitpid(self->remover, &st, 0));
+	self->remover = 0;
+	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st))
+		TH_LOG("%s failed", self->unplug);
+	if (variant->removes)
+		ASSERT_TRUE(wait_present(self->bdf, false, 60))
+			TH_LOG("%s still on the bus after %s", self->bdf,
+			       self->unplug);
+	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	ASSERT_EQ(-1, map_bar(vm, fd));
+	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+	self->dmabuf = -1;
+	EXPECT_EQ(base, attachments());
+
+	/* back: a dma-buf of the device maps, and DMA lands again */
+	ret = put_back(self->bdf, self->replug);
+	ASSERT_EQ(0, ret) TH_LOG("%s back with vfio-pci: %s", self->bdf,
+				 strerror(-ret));
+	ASSERT_EQ(0, vdev_open(&vm->prov, self->bdf, vm->iommufd, vm->ioas))
+		TH_LOG("%s: %s", self->bdf, strerror(errno));
+	ASSERT_EQ(0, cmd_set(&vm->prov, PCI_COMMAND_MEMORY, 0));
+	fd = map_live(_metadata, vm, 33);
+	self->dmabuf = fd;
+	EXPECT_EQ(0, unmap(vm, BAR_IOVA, vm->size));
+	close(fd);
+	self->dmabuf = -1;
+	EXPECT_EQ(base, attachments());
 }
 
 TEST_HARNESS_MAIN

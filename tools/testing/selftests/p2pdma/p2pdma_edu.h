@@ -433,6 +433,9 @@ struct p2pdma_edu_export_short {
 /* Values of p2pdma_edu_bench_map.method */
 #define P2PDMA_EDU_BENCH_RANGES		0 /* dma_buf_phys_vec_to_sgt(), one range */
 #define P2PDMA_EDU_BENCH_PER_PAGE	1 /* dma_map_resource() per 4 KiB */
+#define P2PDMA_EDU_BENCH_FLOOR		2 /* one dma_map_resource() */
+/* Value of p2pdma_edu_bench_map.baseline: none */
+#define P2PDMA_EDU_BENCH_NONE		0xffffffffU
 
 /* At most this many timed runs per benchmark */
 #define P2PDMA_EDU_BENCH_MAX_RUNS	1000
@@ -458,7 +461,10 @@ struct p2pdma_edu_bench_stat {
  * @bar: BAR of the provider
  * @method: P2PDMA_EDU_BENCH_*: RANGES is dma_map_p2p() and the sg_table
  *	builder; PER_PAGE is what exporters without them do: an sg_table
- *	with one entry per 4 KiB page, each from dma_map_resource()
+ *	with one entry per 4 KiB page, each from dma_map_resource();
+ *	FLOOR is the least an exporter can do through the same dma-buf
+ *	attachment: one dma_map_resource() of the range and an sg_table of
+ *	entries of at most 2 GiB into it
  * @offset: offset in the BAR, page aligned
  * @length: bytes, page aligned
  * @iterations: timed runs, 1 to P2PDMA_EDU_BENCH_MAX_RUNS
@@ -469,6 +475,15 @@ struct p2pdma_edu_bench_stat {
  *	untimed first run, or P2PDMA_EDU_BENCH_UNCOUNTED
  * @map: out: time to map (and build the table)
  * @unmap: out: time to unmap (and free the table)
+ * @baseline: P2PDMA_EDU_BENCH_* other than @method, timed run by run in
+ *	turn with it (A B B A ..., an even number of runs), or
+ *	P2PDMA_EDU_BENCH_NONE
+ * @base_nents: out: @nents of the baseline
+ * @base_iommu_maps: out: @iommu_maps of the baseline
+ * @base_map: out: @map of the baseline
+ * @base_unmap: out: @unmap of the baseline
+ * @ratio_pm: out: per pair of adjacent runs, @method's map + unmap time
+ *	over the baseline's, in thousandths
  */
 struct p2pdma_edu_bench_map {
 	__u32 provider;
@@ -484,6 +499,12 @@ struct p2pdma_edu_bench_map {
 	__u64 iommu_maps;
 	struct p2pdma_edu_bench_stat map;
 	struct p2pdma_edu_bench_stat unmap;
+	__u32 baseline;
+	__u32 base_nents;
+	__u64 base_iommu_maps;
+	struct p2pdma_edu_bench_stat base_map;
+	struct p2pdma_edu_bench_stat base_unmap;
+	struct p2pdma_edu_bench_stat ratio_pm;
 };
 
 /**

@@ -2,11 +2,13 @@
 /*
  * p2pdma_edu's benchmarks, for vfio_dmabuf_bench: the table of a dma-buf
  * of BAR ranges (dma_map_p2p() through dma_buf_phys_vec_to_sgt()) against
- * what exporters without it do.
+ * the floor (one dma_map_resource() of the range) and against what
+ * exporters without it do (one per page).
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/kprobes.h>
+#include <linux/sizes.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -84,6 +86,103 @@ static void p2pdma_edu_bench_stat(u64 *ns, u32 n,
 	st->max_ns = ns[n - 1];
 }
 
+/* One way of mapping, timed by p2pdma_edu_bench_sides() */
+struct p2pdma_edu_bench_side {
+	const struct p2pdma_edu_bench_ops *ops;
+	void *ctx;
+	u64 iommu_maps;
+	struct p2pdma_edu_bench_stat map;
+	struct p2pdma_edu_bench_stat unmap;
+};
+
+/* The untimed first run, which counts the iommu_map() calls */
+static int p2pdma_edu_bench_count(struct p2pdma_edu_bench_side *s)
+{
+	struct p2pdma_edu_counter counter;
+	bool counting;
+	int ret;
+
+	counting = !p2pdma_edu_count_start(&counter);
+	ret = s->ops->map(s->ctx);
+	s->iommu_maps = counting ? p2pdma_edu_count_stop(&counter) :
+				   P2PDMA_EDU_BENCH_UNCOUNTED;
+	if (!ret)
+		s->ops->unmap(s->ctx);
+	return ret;
+}
+
+/*
+ * Time @nr (1 or 2) ways of mapping: an untimed first run of each, then
+ * timed runs.  Two take turns run by run, A B B A ..., in pairs; *@ratio
+ * gets, per pair of adjacent runs, the map + unmap time of the first over
+ * the second's, in thousandths.
+ */
+static int p2pdma_edu_bench_sides(struct p2pdma_edu_bench_side *sides,
+				  unsigned int nr, u32 iterations,
+				  u32 budget_ms, u32 *runs,
+				  struct p2pdma_edu_bench_stat *ratio)
+{
+	/* room for the run that completes the last pair */
+	u32 max = iterations + nr - 1, n = 0;
+	u64 *ns, deadline, t0, t1, t2, a, b;
+	struct p2pdma_edu_bench_side *s;
+	unsigned int k, i;
+	int ret = 0;
+
+	if (!iterations || iterations > P2PDMA_EDU_BENCH_MAX_RUNS)
+		return -EINVAL;
+	/* per side: map times, unmap times; then the ratios */
+	ns = kvcalloc((2 * nr + 1) * max, sizeof(*ns), GFP_KERNEL);
+	if (!ns)
+		return -ENOMEM;
+
+	for (k = 0; k < nr; k++) {
+		ret = p2pdma_edu_bench_count(&sides[k]);
+		if (ret)
+			goto out;
+	}
+
+	deadline = ktime_get_ns() + (u64)budget_ms * NSEC_PER_MSEC;
+	while ((n < iterations && (!n || ktime_get_ns() < deadline)) ||
+	       n % nr) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out;
+		}
+		for (k = 0; k < nr; k++) {
+			i = nr == 2 ? (n & 1) ^ k : 0;
+			s = &sides[i];
+			t0 = ktime_get_ns();
+			ret = s->ops->map(s->ctx);
+			t1 = ktime_get_ns();
+			if (ret)
+				goto out;
+			s->ops->unmap(s->ctx);
+			t2 = ktime_get_ns();
+			ns[2 * i * max + n] = t1 - t0;
+			ns[(2 * i + 1) * max + n] = t2 - t1;
+		}
+		if (nr == 2) {
+			a = ns[n] + ns[max + n];
+			b = ns[2 * max + n] + ns[3 * max + n];
+			ns[4 * max + n] = div64_u64(a * 1000, b ?: 1);
+		}
+		n++;
+		cond_resched();
+	}
+	for (k = 0; k < nr; k++) {
+		p2pdma_edu_bench_stat(ns + 2 * k * max, n, &sides[k].map);
+		p2pdma_edu_bench_stat(ns + (2 * k + 1) * max, n,
+				      &sides[k].unmap);
+	}
+	if (nr == 2)
+		p2pdma_edu_bench_stat(ns + 4 * max, n, ratio);
+	*runs = n;
+out:
+	kvfree(ns);
+	return ret;
+}
+
 /**
  * p2pdma_edu_bench_run() - time a map and unmap
  * @ops: what to time
@@ -107,49 +206,14 @@ int p2pdma_edu_bench_run(const struct p2pdma_edu_bench_ops *ops, void *ctx,
 			 u64 *iommu_maps, struct p2pdma_edu_bench_stat *map,
 			 struct p2pdma_edu_bench_stat *unmap)
 {
-	struct p2pdma_edu_counter counter;
-	u64 *ns, deadline, t0, t1, t2;
-	bool counting;
-	u32 n = 0;
+	struct p2pdma_edu_bench_side side = { .ops = ops, .ctx = ctx };
 	int ret;
 
-	if (!iterations || iterations > P2PDMA_EDU_BENCH_MAX_RUNS)
-		return -EINVAL;
-	ns = kvcalloc(2 * iterations, sizeof(*ns), GFP_KERNEL);
-	if (!ns)
-		return -ENOMEM;
-
-	counting = !p2pdma_edu_count_start(&counter);
-	ret = ops->map(ctx);
-	*iommu_maps = counting ? p2pdma_edu_count_stop(&counter) :
-				 P2PDMA_EDU_BENCH_UNCOUNTED;
-	if (ret)
-		goto out;
-	ops->unmap(ctx);
-
-	deadline = ktime_get_ns() + (u64)budget_ms * NSEC_PER_MSEC;
-	while (n < iterations && (!n || ktime_get_ns() < deadline)) {
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			goto out;
-		}
-		t0 = ktime_get_ns();
-		ret = ops->map(ctx);
-		t1 = ktime_get_ns();
-		if (ret)
-			goto out;
-		ops->unmap(ctx);
-		t2 = ktime_get_ns();
-		ns[n] = t1 - t0;
-		ns[iterations + n] = t2 - t1;
-		n++;
-		cond_resched();
-	}
-	p2pdma_edu_bench_stat(ns, n, map);
-	p2pdma_edu_bench_stat(ns + iterations, n, unmap);
-	*runs = n;
-out:
-	kvfree(ns);
+	ret = p2pdma_edu_bench_sides(&side, 1, iterations, budget_ms, runs,
+				     NULL);
+	*iommu_maps = side.iommu_maps;
+	*map = side.map;
+	*unmap = side.unmap;
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(p2pdma_edu_bench_run, P2PDMA_EDU);
@@ -158,14 +222,17 @@ struct p2pdma_edu_bench_map_ctx {
 	struct device *dev;
 	phys_addr_t phys;		/* CPU address of the range */
 	size_t len;
-	/* P2PDMA_EDU_BENCH_RANGES: attached to a dma-buf of the range */
+	/* RANGES, FLOOR: attached to a dma-buf of the range */
 	struct dma_buf_attachment *attach;
 	struct sg_table *sgt;
 	struct sg_table pages;		/* P2PDMA_EDU_BENCH_PER_PAGE */
 	unsigned int nents;
 };
 
-/* What an importer of the exporter above costs: dma_buf_phys_vec_to_sgt() */
+/*
+ * What an importer of the exporter above costs: dma_buf_phys_vec_to_sgt(),
+ * or the floor's map
+ */
 static int p2pdma_edu_bench_map_ranges(void *ctx)
 {
 	struct p2pdma_edu_bench_map_ctx *c = ctx;
@@ -242,56 +309,97 @@ static const struct p2pdma_edu_bench_ops p2pdma_edu_bench_map_ops[] = {
 		.map = p2pdma_edu_bench_map_pages,
 		.unmap = p2pdma_edu_bench_unmap_pages,
 	},
+	/* the same attachment, to a dma-buf that maps the floor's way */
+	[P2PDMA_EDU_BENCH_FLOOR] = {
+		.map = p2pdma_edu_bench_map_ranges,
+		.unmap = p2pdma_edu_bench_unmap_ranges,
+	},
 };
+
+/* Set up @c for @method: a dma-buf attachment, or nothing for PER_PAGE */
+static int p2pdma_edu_bench_ctx(struct p2pdma_edu *prov,
+				struct p2pdma_edu_bench_map *req, u32 method,
+				struct p2pdma_edu_bench_map_ctx *c)
+{
+	struct dma_buf_phys_vec range = {
+		.paddr = req->offset, .len = req->length,
+	};
+
+	c->phys = pci_resource_start(prov->pdev, req->bar) + req->offset;
+	c->len = req->length;
+	if (method == P2PDMA_EDU_BENCH_PER_PAGE)
+		return 0;
+	c->attach = p2pdma_edu_phys_attach_new(prov, req->bar, &range, 1,
+					       c->dev,
+					       method == P2PDMA_EDU_BENCH_FLOOR);
+	if (IS_ERR(c->attach)) {
+		int ret = PTR_ERR(c->attach);
+
+		c->attach = NULL;
+		return ret;
+	}
+	return 0;
+}
 
 long p2pdma_edu_ioctl_bench_map(void __user *arg)
 {
-	struct p2pdma_edu_bench_map_ctx c = {};
+	struct p2pdma_edu_bench_map_ctx c[2] = {};
+	struct p2pdma_edu_bench_side sides[2] = {};
 	struct p2pdma_edu_bench_map req;
 	struct p2pdma_edu *prov;
+	unsigned int nr, k;
+	u32 method[2];
 	int ret;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
+	nr = req.baseline == P2PDMA_EDU_BENCH_NONE ? 1 : 2;
 	if (req.method >= ARRAY_SIZE(p2pdma_edu_bench_map_ops) ||
+	    (nr == 2 && (req.baseline >= ARRAY_SIZE(p2pdma_edu_bench_map_ops) ||
+			 req.baseline == req.method)) ||
 	    req.bar >= PCI_STD_NUM_BARS || !req.length ||
 	    !PAGE_ALIGNED(req.offset) || !PAGE_ALIGNED(req.length) ||
 	    req.length >> PAGE_SHIFT > UINT_MAX)
 		return -EINVAL;
+	method[0] = req.method;
+	method[1] = req.baseline;
 
 	mutex_lock(&p2pdma_edu_bench_lock);
-	prov = p2pdma_edu_phys_get(req.provider, req.bar, req.importer, &c.dev);
+	prov = p2pdma_edu_phys_get(req.provider, req.bar, req.importer,
+				   &c[0].dev);
 	if (!prov) {
 		ret = -ENODEV;
 		goto out_unlock;
 	}
+	c[1].dev = c[0].dev;
 	if (req.offset >= pci_resource_len(prov->pdev, req.bar) ||
 	    req.length > pci_resource_len(prov->pdev, req.bar) - req.offset) {
 		ret = -EINVAL;
 		goto out_put;
 	}
-	c.phys = pci_resource_start(prov->pdev, req.bar) + req.offset;
-	c.len = req.length;
-	if (req.method == P2PDMA_EDU_BENCH_RANGES) {
-		struct dma_buf_phys_vec range = {
-			.paddr = req.offset, .len = req.length,
-		};
-
-		c.attach = p2pdma_edu_phys_attach_new(prov, req.bar, &range, 1,
-						      c.dev);
-		if (IS_ERR(c.attach)) {
-			ret = PTR_ERR(c.attach);
-			goto out_put;
-		}
+	for (k = 0; k < nr; k++) {
+		ret = p2pdma_edu_bench_ctx(prov, &req, method[k], &c[k]);
+		if (ret)
+			goto out_detach;
+		sides[k].ops = &p2pdma_edu_bench_map_ops[method[k]];
+		sides[k].ctx = &c[k];
 	}
-	ret = p2pdma_edu_bench_run(&p2pdma_edu_bench_map_ops[req.method], &c,
-				   req.iterations, req.budget_ms, &req.runs,
-				   &req.iommu_maps, &req.map, &req.unmap);
-	req.nents = c.nents;
-	if (c.attach)
-		p2pdma_edu_phys_detach(c.attach);
+	ret = p2pdma_edu_bench_sides(sides, nr, req.iterations, req.budget_ms,
+				     &req.runs, &req.ratio_pm);
+	req.nents = c[0].nents;
+	req.iommu_maps = sides[0].iommu_maps;
+	req.map = sides[0].map;
+	req.unmap = sides[0].unmap;
+	req.base_nents = c[1].nents;
+	req.base_iommu_maps = sides[1].iommu_maps;
+	req.base_map = sides[1].map;
+	req.base_unmap = sides[1].unmap;
+out_detach:
+	for (k = 0; k < nr; k++)
+		if (c[k].attach)
+			p2pdma_edu_phys_detach(c[k].attach);
 out_put:
-	p2pdma_edu_phys_put(prov, c.dev);
+	p2pdma_edu_phys_put(prov, c[0].dev);
 out_unlock:
 	mutex_unlock(&p2pdma_edu_bench_lock);
 	if (!ret && copy_to_user(arg, &req, sizeof(req)))

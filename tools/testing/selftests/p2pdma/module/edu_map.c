@@ -11,6 +11,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -173,6 +174,7 @@ out_unlock:
  */
 struct p2pdma_edu_phys {
 	struct p2pdma_provider *provider;
+	bool floor;		/* the benchmark's floor, see below */
 	size_t nr_ranges;
 	struct dma_buf_phys_vec ranges[] __counted_by(nr_ranges);
 };
@@ -193,11 +195,56 @@ static void p2pdma_edu_phys_unpin(struct dma_buf_attachment *attach)
 {
 }
 
+/*
+ * The floor of the mapping benchmark: the least an exporter of one range
+ * can do, one dma_map_resource() of all of it and a table of entries of
+ * at most 2 GiB (sg lengths are 32 bits), with no topology check.  Only
+ * right where the importer reaches the BAR through the host bridge; the
+ * benchmark times it, nothing DMAs through it.
+ */
+static struct sg_table *p2pdma_edu_floor_map(struct dma_buf_attachment *attach,
+					     enum dma_data_direction dir)
+{
+	struct p2pdma_edu_phys *ph = attach->dmabuf->priv;
+	u64 len = ph->ranges[0].len, off = 0;
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	dma_addr_t addr;
+	unsigned int i;
+	int ret;
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table(sgt, DIV_ROUND_UP_ULL(len, SZ_2G), GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	addr = dma_map_resource(attach->dev, ph->ranges[0].paddr, len, dir, 0);
+	if (dma_mapping_error(attach->dev, addr)) {
+		ret = -ENOMEM;
+		goto err_table;
+	}
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		sg_dma_address(sg) = addr + off;
+		sg_dma_len(sg) = min_t(u64, len - off, SZ_2G);
+		off += sg_dma_len(sg);
+	}
+	return sgt;
+
+err_table:
+	sg_free_table(sgt);
+err_free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
 static struct sg_table *p2pdma_edu_phys_map(struct dma_buf_attachment *attach,
 					    enum dma_data_direction dir)
 {
 	struct p2pdma_edu_phys *ph = attach->dmabuf->priv;
 
+	if (ph->floor)
+		return p2pdma_edu_floor_map(attach, dir);
 	return dma_buf_phys_vec_to_sgt(attach, ph->provider, ph->ranges,
 				       ph->nr_ranges, attach->dmabuf->size,
 				       dir);
@@ -207,7 +254,16 @@ static void p2pdma_edu_phys_unmap(struct dma_buf_attachment *attach,
 				  struct sg_table *sgt,
 				  enum dma_data_direction dir)
 {
-	dma_buf_free_sgt(attach, sgt, dir);
+	struct p2pdma_edu_phys *ph = attach->dmabuf->priv;
+
+	if (!ph->floor) {
+		dma_buf_free_sgt(attach, sgt, dir);
+		return;
+	}
+	dma_unmap_resource(attach->dev, sg_dma_address(sgt->sgl),
+			   ph->ranges[0].len, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
 }
 
 static void p2pdma_edu_phys_release(struct dma_buf *dmabuf)
@@ -236,14 +292,15 @@ static const struct dma_buf_attach_ops p2pdma_edu_phys_importer_ops = {
 
 /*
  * Export @nr ranges of @bar of @prov, whose .paddr are BAR offsets, and
- * attach @dev to the dma-buf.  Returns the attachment, which holds the only
+ * attach @dev to the dma-buf; with @floor, one range that maps the
+ * benchmark's floor way.  Returns the attachment, which holds the only
  * reference to the dma-buf.  Called between p2pdma_edu_phys_get() and
  * p2pdma_edu_phys_put().
  */
 struct dma_buf_attachment *
 p2pdma_edu_phys_attach_new(struct p2pdma_edu *prov, unsigned int bar,
 			   const struct dma_buf_phys_vec *ranges,
-			   unsigned int nr, struct device *dev)
+			   unsigned int nr, struct device *dev, bool floor)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp);
 	struct dma_buf_attachment *attach;
@@ -251,10 +308,13 @@ p2pdma_edu_phys_attach_new(struct p2pdma_edu *prov, unsigned int bar,
 	struct dma_buf *dmabuf;
 	unsigned int i;
 
+	if (floor && nr != 1)
+		return ERR_PTR(-EINVAL);
 	ph = kzalloc(struct_size(ph, ranges, nr), GFP_KERNEL);
 	if (!ph)
 		return ERR_PTR(-ENOMEM);
 	ph->nr_ranges = nr;
+	ph->floor = floor;
 	ph->provider = prov->providers[bar];
 	for (i = 0; i < nr; i++) {
 		if (!p2pdma_edu_in_bar(prov, bar, ranges[i].paddr,
@@ -366,7 +426,7 @@ long p2pdma_edu_ioctl_map_ranges(struct p2pdma_edu_file *f, void __user *arg)
 		goto out_free;
 	}
 	m->attach = p2pdma_edu_phys_attach_new(prov, req->bar, ranges,
-					       req->nr_ranges, imp_dev);
+					       req->nr_ranges, imp_dev, false);
 	if (IS_ERR(m->attach)) {
 		ret = PTR_ERR(m->attach);
 		p2pdma_edu_phys_put(prov, imp_dev);

@@ -114,7 +114,7 @@ void p2pdma_edu_phys_put(struct p2pdma_edu *prov, struct device *imp_dev);
 struct dma_buf_attachment *
 p2pdma_edu_phys_attach_new(struct p2pdma_edu *prov, unsigned int bar,
 			   const struct dma_buf_phys_vec *ranges,
-			   unsigned int nr, struct device *dev);
+			   unsigned int nr, struct device *dev, bool floor);
 void p2pdma_edu_phys_detach(struct dma_buf_attachment *attach);
 
 /* edu_import.c: the dma-buf importer, and an exporter that maps short */

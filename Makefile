@@ -49,7 +49,8 @@ check: build
 demo: build
 	@$(LAB)/demo
 
-bench: build
+# the release build of the tree, which lab/bench builds itself
+bench:
 	@$(LAB)/bench
 
 # make mutants [MUTANTS="bus-offset-sign no-fence-wait"]

@@ -14,9 +14,19 @@ LAB_BASE_TAR=/usr/src/linux-source-6.12.tar.xz
 
 LAB_HOME=${LAB_HOME:-/var/lib/p2p-lab}
 LAB_KEY=$(printf '%s' "$LAB_BASE_VER" | tr '~' '_')
+# LAB_FLAVOR=release: the same tree without the debug options
+# (lab/kconfig/release.config), for make bench's timing, with its own
+# objects, test modules and test programs; ccache is shared.
+LAB_FLAVOR=${LAB_FLAVOR:-debug}
+case $LAB_FLAVOR in
+debug)	lab_sfx= ;;
+release) lab_sfx=-release ;;
+*)	echo "[lab] error: LAB_FLAVOR is debug or release, not '$LAB_FLAVOR'" >&2
+	exit 1 ;;
+esac
 LAB_SRC=$LAB_HOME/$LAB_KEY/src          # base tree + overlay + patches
-LAB_OUT=$LAB_HOME/$LAB_KEY/out          # kernel object tree (make O=)
-LAB_KSFT=$LAB_HOME/$LAB_KEY/selftests   # selftests build output
+LAB_OUT=$LAB_HOME/$LAB_KEY/out$lab_sfx  # kernel object tree (make O=)
+LAB_KSFT=$LAB_HOME/$LAB_KEY/selftests$lab_sfx   # selftests build output
 LAB_RUNS=${LAB_RUNS:-$LAB_HOME/runs}    # VM run directories (logs, BAR files)
 export CCACHE_DIR=${CCACHE_DIR:-/var/cache/p2p-lab/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
@@ -35,8 +45,8 @@ LAB_KSFT_PROGS="p2pdma/p2pdma_edu_test vfio/vfio_dmabuf_test
 	vfio/vfio_dmabuf_mr_test vfio/vfio_dmabuf_fuzz vfio/vfio_dmabuf_stress
 	vfio/vfio_dmabuf_ibv_test vfio/vfio_dmabuf_bench iommu/iommufd_dmabuf"
 LAB_TEST_MODULES="tools/testing/selftests/p2pdma/module"
-LAB_MODS=$LAB_HOME/$LAB_KEY/modules
-LAB_TESTS=$LAB_HOME/$LAB_KEY/labtests     # lab/tests programs
+LAB_MODS=$LAB_HOME/$LAB_KEY/modules$lab_sfx
+LAB_TESTS=$LAB_HOME/$LAB_KEY/labtests$lab_sfx     # lab/tests programs
 LAB_SERIES_TREE=$LAB_HOME/$LAB_KEY/series-tree  # commits of make series
 LAB_SERIES_OUT=$LAB_HOME/$LAB_KEY/series-out    # objects of make series-check
 LAB_SERIES=${LAB_SERIES:-$LAB_HOME/series}      # make series output

@@ -434,8 +434,8 @@ struct p2pdma_edu_export_short {
 #define P2PDMA_EDU_BENCH_RANGES		0 /* dma_buf_phys_vec_to_sgt(), one range */
 #define P2PDMA_EDU_BENCH_PER_PAGE	1 /* dma_map_resource() per 4 KiB */
 #define P2PDMA_EDU_BENCH_FLOOR		2 /* one dma_map_resource() */
-/* Value of p2pdma_edu_bench_map.baseline: none */
-#define P2PDMA_EDU_BENCH_NONE		0xffffffffU
+/* p2pdma_edu_bench_map.baseline of method @m (0: no baseline) */
+#define P2PDMA_EDU_BENCH_BASELINE(m)	((m) + 1)
 
 /* At most this many timed runs per benchmark */
 #define P2PDMA_EDU_BENCH_MAX_RUNS	1000
@@ -467,23 +467,27 @@ struct p2pdma_edu_bench_stat {
  *	entries of at most 2 GiB into it
  * @offset: offset in the BAR, page aligned
  * @length: bytes, page aligned
- * @iterations: timed runs, 1 to P2PDMA_EDU_BENCH_MAX_RUNS
- * @budget_ms: no timed run starts after this long; at least one runs
- * @runs: out: timed runs done
+ * @iterations: timed runs, 1 to P2PDMA_EDU_BENCH_MAX_RUNS (with a
+ *	baseline, one more if needed to complete the last pair)
+ * @budget_ms: no timed run starts after this long, but for the one that
+ *	completes a pair; at least one runs (one pair with a baseline)
+ * @runs: out: timed runs done, of the method and of the baseline each
  * @nents: out: sg entries of one mapping
  * @iommu_maps: out: iommu_map() calls of one mapping, counted in an
  *	untimed first run, or P2PDMA_EDU_BENCH_UNCOUNTED
  * @map: out: time to map (and build the table)
  * @unmap: out: time to unmap (and free the table)
- * @baseline: P2PDMA_EDU_BENCH_* other than @method, timed run by run in
- *	turn with it (A B B A ..., an even number of runs), or
- *	P2PDMA_EDU_BENCH_NONE
+ * @baseline: 0, or P2PDMA_EDU_BENCH_BASELINE() of a method other than
+ *	@method, timed run by run in turn with it (A B B A ...; @runs is
+ *	even)
  * @base_nents: out: @nents of the baseline
  * @base_iommu_maps: out: @iommu_maps of the baseline
  * @base_map: out: @map of the baseline
  * @base_unmap: out: @unmap of the baseline
- * @ratio_pm: out: per pair of adjacent runs, @method's map + unmap time
- *	over the baseline's, in thousandths
+ * @ratio_pm: out: with a baseline, per pair of adjacent runs (one of
+ *	each), @method's map + unmap time over the baseline's, in
+ *	thousandths: the smallest, median and largest ratio in place of
+ *	the times; else 0
  */
 struct p2pdma_edu_bench_map {
 	__u32 provider;

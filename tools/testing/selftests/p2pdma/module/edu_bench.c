@@ -8,7 +8,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/kprobes.h>
-#include <linux/sizes.h>
+#include <linux/math64.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -114,25 +114,26 @@ static int p2pdma_edu_bench_count(struct p2pdma_edu_bench_side *s)
 /*
  * Time @nr (1 or 2) ways of mapping: an untimed first run of each, then
  * timed runs.  Two take turns run by run, A B B A ..., in pairs; *@ratio
- * gets, per pair of adjacent runs, the map + unmap time of the first over
- * the second's, in thousandths.
+ * gets, per pair of adjacent runs, the map + unmap time of @sides[0]
+ * over @sides[1]'s, in thousandths.
  */
 static int p2pdma_edu_bench_sides(struct p2pdma_edu_bench_side *sides,
 				  unsigned int nr, u32 iterations,
 				  u32 budget_ms, u32 *runs,
 				  struct p2pdma_edu_bench_stat *ratio)
 {
-	/* room for the run that completes the last pair */
-	u32 max = iterations + nr - 1, n = 0;
 	u64 *ns, deadline, t0, t1, t2, a, b;
 	struct p2pdma_edu_bench_side *s;
 	unsigned int k, i;
+	u32 max, n = 0;
 	int ret = 0;
 
 	if (!iterations || iterations > P2PDMA_EDU_BENCH_MAX_RUNS)
 		return -EINVAL;
-	/* per side: map times, unmap times; then the ratios */
-	ns = kvcalloc((2 * nr + 1) * max, sizeof(*ns), GFP_KERNEL);
+	/* room for the run that completes the last pair */
+	max = iterations + nr - 1;
+	/* per side: map times, unmap times; then, for two, the ratios */
+	ns = kvcalloc((2 * nr + (nr == 2)) * max, sizeof(*ns), GFP_KERNEL);
 	if (!ns)
 		return -ENOMEM;
 
@@ -198,8 +199,8 @@ out:
  *
  * One untimed run counts the iommu_map() calls, then the timed runs.
  *
- * Return: 0, -EINVAL for a bad @iterations, -EINTR, or the error of
- * @ops->map().
+ * Return: 0, -EINVAL for a bad @iterations, -ENOMEM, -EINTR, or the
+ * error of @ops->map().
  */
 int p2pdma_edu_bench_run(const struct p2pdma_edu_bench_ops *ops, void *ctx,
 			 u32 iterations, u32 budget_ms, u32 *runs,
@@ -353,16 +354,17 @@ long p2pdma_edu_ioctl_bench_map(void __user *arg)
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	nr = req.baseline == P2PDMA_EDU_BENCH_NONE ? 1 : 2;
-	if (req.method >= ARRAY_SIZE(p2pdma_edu_bench_map_ops) ||
-	    (nr == 2 && (req.baseline >= ARRAY_SIZE(p2pdma_edu_bench_map_ops) ||
-			 req.baseline == req.method)) ||
+	nr = req.baseline ? 2 : 1;
+	method[0] = req.method;
+	method[1] = req.baseline - 1;
+	if (method[0] >= ARRAY_SIZE(p2pdma_edu_bench_map_ops) ||
+	    (nr == 2 && (method[1] >= ARRAY_SIZE(p2pdma_edu_bench_map_ops) ||
+			 method[1] == method[0])) ||
 	    req.bar >= PCI_STD_NUM_BARS || !req.length ||
 	    !PAGE_ALIGNED(req.offset) || !PAGE_ALIGNED(req.length) ||
 	    req.length >> PAGE_SHIFT > UINT_MAX)
 		return -EINVAL;
-	method[0] = req.method;
-	method[1] = req.baseline;
+	memset(&req.ratio_pm, 0, sizeof(req.ratio_pm));
 
 	mutex_lock(&p2pdma_edu_bench_lock);
 	prov = p2pdma_edu_phys_get(req.provider, req.bar, req.importer,

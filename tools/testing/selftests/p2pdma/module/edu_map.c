@@ -164,7 +164,8 @@ out_unlock:
 
 /*
  * A minimal exporter of BAR ranges, written as a driver that exports its
- * own MMIO would write one: map_dma_buf() is dma_buf_phys_vec_to_sgt().
+ * own MMIO would write one: map_dma_buf() is dma_buf_phys_vec_to_sgt()
+ * (or, for the benchmark's floor, a bare dma_map_resource()).
  * Its dma-bufs never get a file descriptor: P2PDMA_EDU_MAP_RANGES and the
  * table benchmark attach edu to one and map it.  The provider is only used
  * while mapping, with its device locked (p2pdma_edu_phys_get()).  It never

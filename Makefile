@@ -70,9 +70,14 @@ paths:
 	echo "vm: $(CURDIR)/$(LAB)/vm" && \
 	echo "runs: $$LAB_RUNS" && \
 	echo "series: $$LAB_SERIES" && \
-	echo "ccache: $$CCACHE_DIR"
+	echo "ccache: $$CCACHE_DIR" && \
+	echo "bench (release) build: $$(LAB_FLAVOR=release; source $(LAB)/lib.sh && echo $$LAB_OUT)"
 
+# both flavors' objects, modules and test programs
 clean:
-	@source $(LAB)/lib.sh && rm -rf "$$LAB_OUT" "$$LAB_KSFT" "$$LAB_TESTS"
+	@for f in debug release; do \
+		(LAB_FLAVOR=$$f; source $(LAB)/lib.sh && \
+		 rm -rf "$$LAB_OUT" "$$LAB_KSFT" "$$LAB_TESTS" "$$LAB_MODS"); \
+	done
 
 .PHONY: all build setup sync save status series series-check check demo bench mutants vm paths clean

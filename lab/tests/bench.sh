@@ -17,9 +17,11 @@
 #                   size)
 # LAB_BENCH_PAGES   largest size of the per-page baseline (default 1G)
 # LAB_BENCH_COUNTS  importers for revoke, areas for vmm (default 1,16,256)
-# LAB_BENCH_RUNS    timed runs per measurement (default 11)
+# LAB_BENCH_RUNS    timed runs per measurement (default 11; where two
+#                   methods take turns, rounded up to whole pairs)
 # LAB_BENCH_BUDGET  no new run of a measurement after this many seconds
-#                   (default 30; the per-page 1 GiB baseline takes ~10 s)
+#                   (default 30; the per-page 1 GiB baseline takes ~1 s
+#                   on the release kernel, ~10 s on the debug kernel)
 # LAB_BENCH_HEADER  1: print the table header first
 . "$(dirname "$0")/lib.sh"
 

@@ -380,6 +380,12 @@ struct p2pdma_edu_qp_info {
  * @first_dma: out: DMA address of the first block while valid
  * @seen_index: in: the invalidation, counted from 1, to report in @seen
  * @seen: out: what the HCA saw of the provider in that invalidation
+ * @fault_ns: out: how long the last successful mapping took (registration
+ *	included): ib_umem_dmabuf_map_pages(), the exporter's map, and
+ *	writing every entry, under the resv lock
+ * @invalidate_ns: out: how long the last move_notify that found a dynamic
+ *	MR mapped took: the zap, the wait for accesses in flight and
+ *	ib_umem_dmabuf_unmap_pages() (0 for pinned MRs)
  */
 struct p2pdma_edu_mr_info {
 	__u32 handle;
@@ -397,6 +403,8 @@ struct p2pdma_edu_mr_info {
 	__u64 first_dma;
 	__u32 seen_index;
 	struct p2pdma_edu_seen seen;
+	__u64 fault_ns;
+	__u64 invalidate_ns;
 };
 
 /**

@@ -55,6 +55,7 @@
 #include <linux/completion.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
+#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/refcount.h>
 #include <linux/sched/signal.h>
@@ -137,7 +138,8 @@ struct p2pdma_hca_qp {
  * One MR.  @users counts the key's lookups in progress and the owner's
  * reference; deregistration erases the key and waits for @released.
  * @umem_pages, @page_size (0 until the first mapping), @valid,
- * the counters and @watch are protected by the dma-buf's resv lock.
+ * the counters, the times and @watch are protected by the dma-buf's resv
+ * lock.
  * @table is allocated by the first mapping, with @entries entries, and
  * kept; its entries are written under the resv lock and @xlt_lock, and
  * read by accesses under @xlt_lock alone.
@@ -170,6 +172,8 @@ struct p2pdma_hca_mr {
 	u32 fault_errors;
 	int last_error;
 	u32 inject_eagain;		/* faults to fail with -EAGAIN first */
+	u64 fault_ns;			/* the last mapping: map and table */
+	u64 invalidate_ns;		/* the last unmapping move_notify */
 	struct p2pdma_edu_watch watch;
 };
 
@@ -263,6 +267,7 @@ static int p2pdma_hca_mr_populate(struct p2pdma_hca_mr *mr)
  */
 static int p2pdma_hca_mr_fault_locked(struct p2pdma_hca_mr *mr)
 {
+	u64 start = ktime_get_ns();
 	int ret;
 
 	/* What an exporter that cannot map just now answers */
@@ -285,6 +290,7 @@ out:
 		return ret;
 	}
 	mr->faults++;
+	mr->fault_ns = ktime_get_ns() - start;
 	return 0;
 }
 
@@ -322,6 +328,7 @@ static void p2pdma_hca_mr_invalidate(struct dma_buf_attachment *attach)
 {
 	struct ib_umem_dmabuf *umem_dmabuf = attach->importer_priv;
 	struct p2pdma_hca_mr *mr = umem_dmabuf->private;
+	u64 start;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
 	if (!mr)
@@ -330,8 +337,10 @@ static void p2pdma_hca_mr_invalidate(struct dma_buf_attachment *attach)
 	p2pdma_edu_watch_record(&mr->watch, mr->invalidations);
 	if (!umem_dmabuf->sgt)
 		return;
+	start = ktime_get_ns();
 	p2pdma_hca_mr_zap(mr);
 	ib_umem_dmabuf_unmap_pages(umem_dmabuf);
+	mr->invalidate_ns = ktime_get_ns() - start;
 }
 
 static const struct dma_buf_attach_ops p2pdma_hca_mr_ops = {
@@ -733,6 +742,8 @@ static long p2pdma_hca_ioctl_mr_info(void __user *arg)
 	info.faults = mr->faults;
 	info.fault_errors = mr->fault_errors;
 	info.last_error = mr->last_error;
+	info.fault_ns = mr->fault_ns;
+	info.invalidate_ns = mr->invalidate_ns;
 	/* Set by the RDMA core once it revoked a pinned umem */
 	info.revoked = mr->umem_dmabuf->revoked;
 	if (mr->umem_dmabuf->sgt)

@@ -502,6 +502,83 @@ TEST_F(p2p, bad_ranges)
 	EXPECT_EQ(-EINVAL, do_map(&self->env, self->env.importer, PAGE, ~0ULL - 2, &m));
 }
 
+static int do_bench(struct p2p_env *self, __u32 method, __u32 baseline,
+		    __u32 iterations, struct p2pdma_edu_bench_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->provider = self->provider;
+	m->importer = self->importer;
+	m->bar = BAR;
+	m->method = method;
+	m->baseline = baseline;
+	m->length = PAGE;
+	m->iterations = iterations;
+	m->budget_ms = 10000;
+	return ioctl(self->fd, P2PDMA_EDU_BENCH_MAP, m) ? -errno : 0;
+}
+
+/*
+ * P2PDMA_EDU_BENCH_MAP, on which make bench's ratio to the floor rests:
+ * a baseline is another method, timed in whole pairs with the method,
+ * both sides counted; without one, only the method runs.
+ */
+TEST_F(p2p, bench_map)
+{
+	const __u32 ranges = P2PDMA_EDU_BENCH_RANGES;
+	const __u32 base = P2PDMA_EDU_BENCH_BASELINE(P2PDMA_EDU_BENCH_FLOOR);
+	struct p2pdma_edu_bench_map m;
+	__u64 want;
+	int ret;
+
+	/* checked before any map: EINVAL everywhere */
+	EXPECT_EQ(-EINVAL, do_bench(&self->env, P2PDMA_EDU_BENCH_FLOOR, base,
+				    2, &m));
+	EXPECT_EQ(-EINVAL, do_bench(&self->env, P2PDMA_EDU_BENCH_FLOOR + 1, 0,
+				    2, &m));
+	EXPECT_EQ(-EINVAL, do_bench(&self->env, ranges,
+				    P2PDMA_EDU_BENCH_BASELINE(P2PDMA_EDU_BENCH_FLOOR + 1),
+				    2, &m));
+	EXPECT_EQ(-EINVAL, do_bench(&self->env, ranges, base, 0, &m));
+	EXPECT_EQ(-EINVAL, do_bench(&self->env, ranges, base,
+				    P2PDMA_EDU_BENCH_MAX_RUNS + 1, &m));
+
+	ret = do_bench(&self->env, ranges, 0, 3, &m);
+	if (expect_type(self->env.expect) == P2PDMA_EDU_NOT_SUPPORTED) {
+		EXPECT_EQ(-EOPNOTSUPP, ret);
+		EXPECT_EQ(-EOPNOTSUPP, do_bench(&self->env, ranges, base, 3, &m));
+		return;
+	}
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(3, m.runs);
+	EXPECT_EQ(1, m.nents);
+	EXPECT_LT(0, m.map.min_ns);
+	EXPECT_EQ(0, m.base_nents);
+	EXPECT_EQ(0, m.base_map.max_ns);
+	EXPECT_EQ(0, m.base_unmap.max_ns);
+	EXPECT_EQ(0, m.ratio_pm.max_ns);
+
+	/* 3 runs asked: 4 done, to end on a whole pair (A B, B A) */
+	ASSERT_EQ(0, do_bench(&self->env, ranges, base, 3, &m));
+	EXPECT_EQ(4, m.runs);
+	EXPECT_EQ(1, m.nents);
+	EXPECT_EQ(1, m.base_nents);
+	EXPECT_LT(0, m.map.min_ns);
+	EXPECT_LT(0, m.base_map.min_ns);
+	EXPECT_LT(0, m.ratio_pm.min_ns);
+	EXPECT_LE(m.ratio_pm.min_ns, m.ratio_pm.median_ns);
+	EXPECT_LE(m.ratio_pm.median_ns, m.ratio_pm.max_ns);
+	if (m.iommu_maps == P2PDMA_EDU_BENCH_UNCOUNTED)
+		return;
+	/*
+	 * Ours maps through the IOMMU only through the host bridge; the
+	 * floor, which checks nothing, wherever the importer is translated.
+	 */
+	want = expect_type(self->env.expect) == P2PDMA_EDU_THRU_HOST_BRIDGE &&
+	       self->env.iommu;
+	EXPECT_EQ(want, m.iommu_maps);
+	EXPECT_EQ(self->env.iommu, m.base_iommu_maps);
+}
+
 /* A device that is not on PCI cannot be a P2P client. */
 TEST_F(p2p, non_pci_importer)
 {

@@ -9,9 +9,11 @@
 # TAP: one result per mode, ok when its count targets are met (times are
 # only printed).
 #
-# LAB_BENCH_MODES   modes to run (default: map p2pmem reg revoke export vmm)
+# LAB_BENCH_MODES   modes to run (default: map p2pmem reg refault revoke
+#                   export vmm)
 # LAB_BENCH_SIZES   sizes of map and reg (default: 4K,2M,64M,1G and the
 #                   BAR's size)
+# LAB_BENCH_REFAULT sizes of refault (default: 64M,1G and the BAR's size)
 # LAB_BENCH_MEM     size for p2pmem (default 1G)
 # LAB_BENCH_EXPORT  sizes for export and vmm (default: 1G and the BAR's
 #                   size)
@@ -27,8 +29,9 @@
 
 P=$LAB_PROVIDER
 I=$LAB_IMPORTER
-modes=${LAB_BENCH_MODES:-map p2pmem reg revoke export vmm}
+modes=${LAB_BENCH_MODES:-map p2pmem reg refault revoke export vmm}
 sizes=${LAB_BENCH_SIZES:-4K,2M,64M,1G,$((LAB_BAR_SIZE / 1048576))M}
+refaults=${LAB_BENCH_REFAULT:-64M,1G,$((LAB_BAR_SIZE / 1048576))M}
 mem=${LAB_BENCH_MEM:-1G}
 exports=${LAB_BENCH_EXPORT:-1G,$((LAB_BAR_SIZE / 1048576))M}
 pages=${LAB_BENCH_PAGES:-1G}
@@ -41,6 +44,7 @@ if [ "${1:-}" = --smoke ]; then
 	# 256 importers of one BAR range: on the debug kernel, DMA-API debug
 	# must not take their mappings of MMIO for overlapping cachelines
 	sizes=4K,2M mem=2M exports=2M pages=2M counts=1,256 runs=3 budget=5
+	refaults=2M
 fi
 
 # One mode; its table rows go to stdout, anything else becomes a comment.
@@ -70,9 +74,10 @@ has p2pmem && bench p2pmem -s "$mem"
 echo "$P" > "$(pci_sysfs "$P")/driver/unbind"
 echo > "$(pci_sysfs "$P")/driver_override"
 
-if has reg || has revoke || has export || has vmm; then
+if has reg || has refault || has revoke || has export || has vmm; then
 	vfio_bind_group "$P" || t_notok "bind $P to vfio-pci"
 	has reg && bench reg -s "$sizes"
+	has refault && bench refault -s "$refaults"
 	has revoke && bench revoke -s 2M
 	has export && bench export -s "$exports"
 	has vmm && bench vmm -s "$exports"

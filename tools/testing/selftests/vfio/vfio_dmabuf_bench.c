@@ -17,6 +17,9 @@
  *   reg      registration of a dma-buf MR on the stand-in HCA, with large
  *            blocks (P2PDMA_EDU_MR_PGSZ_LARGE, not mlx5) vs with the 4 KiB
  *            blocks mlx5 uses (provider bound to vfio-pci)
+ *   refault  the page fault that maps an MR of 4 KiB blocks (mlx5's) back
+ *            in after a revoke, and how long the revoke and the restore
+ *            hold vfio-pci's memory_lock (vfio-pci)
  *   revoke   memory-disable config write until every importer has
  *            unmapped, vs the number of importers (vfio-pci)
  *   export   memory of exporting a BAR range as a dma-buf, attaching and
@@ -29,7 +32,8 @@
  *
  * Each mode prints rows of one Markdown table (-H prints its header) and
  * checks the targets that are counts: sg entries, iommu_map() calls,
- * translation entries, move_notify calls, struct pages.  Times are only
+ * translation entries, move_notify calls, page faults, struct pages.
+ * Times are only
  * printed.  Exit status 1 if a count target is missed.
  */
 #define _GNU_SOURCE
@@ -53,6 +57,7 @@
 
 #include "../kselftest.h"
 #include "../p2pdma/p2pdma_edu.h"
+#include "../p2pdma/p2pdma_hca_verbs.h"
 #include "vfio_dmabuf_uapi.h"
 
 #define KiB		1024ULL
@@ -65,6 +70,7 @@
 
 struct bench {
 	const char *provider_bdf;
+	const char *importer_bdf;
 	const char *topology;
 	__u32 provider;
 	__u32 importer;
@@ -285,6 +291,17 @@ static void mode_map(struct bench *b)
 		    p2p.iommu_maps > 1)
 			miss(b, "map %s: %llu iommu_map() calls, want at most 1",
 			     sz, (unsigned long long)p2p.iommu_maps);
+		/* the floor ran too, in whole pairs, with as many entries */
+		if (p2p.runs % 2 || p2p.base_nents != p2p.nents ||
+		    !p2p.ratio_pm.min_ns)
+			miss(b,
+			     "map %s: %u runs, sg %u (floor %u), floor ratio %llu/1000",
+			     sz, p2p.runs, p2p.nents, p2p.base_nents,
+			     (unsigned long long)p2p.ratio_pm.min_ns);
+		if (p2p.base_iommu_maps != P2PDMA_EDU_BENCH_UNCOUNTED &&
+		    p2p.base_iommu_maps > 1)
+			miss(b, "map %s: the floor: %llu iommu_map() calls, want at most 1",
+			     sz, (unsigned long long)p2p.base_iommu_maps);
 
 		/* the headline: map + unmap over the floor's, run by run */
 		ratio = p2p.ratio_pm.median_ns / 1000.0;
@@ -432,15 +449,26 @@ static void vfio_open(struct bench *b)
 	b->cfg_off = ri.offset;
 }
 
-static int set_memory(struct bench *b, bool on)
+/*
+ * Set or clear memory decode; the time of the config write goes to @ns if
+ * not NULL.  vfio-pci holds memory_lock for write across the write, and
+ * revokes (or restores) the dma-bufs inside it.
+ */
+static int set_memory(struct bench *b, bool on, __u64 *ns)
 {
+	__u64 t0;
 	__u16 cmd;
+	int ret;
 
 	if (pread(b->device, &cmd, 2, b->cfg_off + PCI_COMMAND) != 2)
 		return -errno;
 	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	return pwrite(b->device, &cmd, 2, b->cfg_off + PCI_COMMAND) == 2 ?
-	       0 : -errno;
+	t0 = now_ns();
+	ret = pwrite(b->device, &cmd, 2, b->cfg_off + PCI_COMMAND) == 2 ?
+	      0 : -errno;
+	if (ns)
+		*ns = now_ns() - t0;
+	return ret;
 }
 
 /* A dma-buf of @len bytes at offset 0 of BAR2, or -errno */
@@ -557,6 +585,204 @@ static void mode_reg(struct bench *b)
 	}
 }
 
+/* --- refault: an mlx5-shaped MR faulted back in after a revoke ----------- */
+
+#define REFAULT_ACCESS	(IB_UVERBS_ACCESS_LOCAL_WRITE | \
+			 IB_UVERBS_ACCESS_REMOTE_WRITE | \
+			 IB_UVERBS_ACCESS_REMOTE_READ)
+/* One access piece: one edu transfer (100 ms of virtual time each) */
+#define REFAULT_PIECE	2048
+
+static int mr_info(struct bench *b, __u32 handle,
+		   struct p2pdma_edu_mr_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->handle = handle;
+	return ioctl(b->hca, P2PDMA_EDU_MR_INFO, info) ? -errno : 0;
+}
+
+/* The times of each round of refault1() */
+struct refault_times {
+	__u64 fault[P2PDMA_EDU_BENCH_MAX_RUNS];	/* the HCA's map + table */
+	__u64 inval[P2PDMA_EDU_BENCH_MAX_RUNS];	/* the HCA's zap + unmap */
+	__u64 down[P2PDMA_EDU_BENCH_MAX_RUNS];	/* the revoke's write */
+	__u64 up[P2PDMA_EDU_BENCH_MAX_RUNS];	/* the restore's write */
+};
+
+/*
+ * Rounds of: memory decode off (the revoke: move_notify zaps and unmaps
+ * the MR), on again (the restore: move_notify finds nothing mapped and
+ * maps nothing), and an RDMA write to the MR's last bytes, whose page
+ * fault maps the dma-buf again and writes every entry.  Returns the
+ * rounds done, or 0 after a missed target; memory decode is on again.
+ */
+static unsigned int refault1(struct bench *b,
+			     const struct p2pdma_hca_user_mr *mr, __u32 qp,
+			     struct refault_times *t)
+{
+	static char buf[REFAULT_PIECE];
+	struct p2pdma_edu_mr_access acc = {
+		.handle = mr->handle,
+		.write = 1,
+		.iova = mr->iova + mr->length - sizeof(buf),
+		.length = sizeof(buf),
+		.user_buf = (uintptr_t)buf,
+		.qp = qp,
+	};
+	__u64 deadline = now_ns() + b->budget_ms * 1000000ULL;
+	struct p2pdma_edu_mr_info info;
+	char sz[32];
+	unsigned int r;
+	int ret;
+
+	fmt_size(mr->length, sz, sizeof(sz));
+	for (r = 0; r < b->runs && (!r || now_ns() < deadline); r++) {
+		ret = set_memory(b, false, &t->down[r]);
+		if (ret)
+			die("memory disable: %s", strerror(-ret));
+		ret = mr_info(b, mr->handle, &info);
+		if (ret)
+			die("MR_INFO: %s", strerror(-ret));
+		/* each revoke and each restore is one move_notify */
+		if (info.valid || info.nents || info.invalidations != 2 * r + 1) {
+			miss(b,
+			     "refault %s: revoke %u: valid %u, sg %u, move_notify %u, want 0, 0, %u",
+			     sz, r + 1, info.valid, info.nents,
+			     info.invalidations, 2 * r + 1);
+			goto restore;
+		}
+		t->inval[r] = info.invalidate_ns;
+		ret = set_memory(b, true, &t->up[r]);
+		if (ret)
+			die("memory enable: %s", strerror(-ret));
+		ret = mr_info(b, mr->handle, &info);
+		if (ret)
+			die("MR_INFO: %s", strerror(-ret));
+		if (info.valid || info.nents || info.faults != r + 1 ||
+		    info.invalidations != 2 * r + 2) {
+			miss(b,
+			     "refault %s: restore %u: valid %u, sg %u, faults %u, move_notify %u, want 0, 0, %u, %u",
+			     sz, r + 1, info.valid, info.nents, info.faults,
+			     info.invalidations, r + 1, 2 * r + 2);
+			return 0;
+		}
+		buf[0] = r;
+		ret = ioctl(b->hca, P2PDMA_EDU_MR_ACCESS, &acc) ? -errno : 0;
+		if (ret) {
+			miss(b, "refault %s: RDMA write after revoke %u: %s",
+			     sz, r + 1, strerror(-ret));
+			return 0;
+		}
+		ret = mr_info(b, mr->handle, &info);
+		if (ret)
+			die("MR_INFO: %s", strerror(-ret));
+		/* registration's mapping, then one fault per revoke */
+		if (!info.valid || info.faults != r + 2 || info.fault_errors ||
+		    info.page_size != PAGE || info.entries != mr->length / PAGE) {
+			miss(b,
+			     "refault %s: fault %u: valid %u, faults %u, errors %u, %llu x %llu bytes, want 1, %u, 0, %llu x 4096",
+			     sz, r + 1, info.valid, info.faults,
+			     info.fault_errors,
+			     (unsigned long long)info.entries,
+			     (unsigned long long)info.page_size, r + 2,
+			     (unsigned long long)(mr->length / PAGE));
+			return 0;
+		}
+		t->fault[r] = info.fault_ns;
+	}
+	return r;
+
+restore:
+	ret = set_memory(b, true, NULL);
+	if (ret)
+		die("memory enable: %s", strerror(-ret));
+	return 0;
+}
+
+/*
+ * A dynamic dma-buf MR as mlx5 registers it (PAGE_SIZE entries), through
+ * uverbs, revoked and faulted back in.  vfio-pci holds memory_lock for
+ * write across each config write, so the write's time bounds how long the
+ * revoke (the HCA's zap and unmap inside it) and the restore hold it; the
+ * fault takes the resv lock, not memory_lock.
+ */
+static void mode_refault(struct bench *b)
+{
+	static struct refault_times t;
+	struct p2pdma_edu_bench_stat f, i_st, d, u;
+	struct p2pdma_edu_qp_info qi;
+	struct p2pdma_hca_verbs v;
+	char sz[32], s1[128], s2[128], s3[128], s4[128], per[32], name[96];
+	unsigned int i, n;
+	int fd, ret;
+	__u32 qp;
+
+	snprintf(name, sizeof(name),
+		 "re-fault after revoke, 4 KiB entries (mlx5), %s",
+		 b->topology);
+	ret = p2pdma_hca_verbs_open(b->importer_bdf, &v);
+	if (ret)
+		die("uverbs of the HCA on %s: %s", b->importer_bdf,
+		    strerror(-ret));
+	for (i = 0; i < b->nr_sizes; i++) {
+		struct p2pdma_hca_user_mr mr = {
+			.length = b->sizes[i],
+			.access = REFAULT_ACCESS,
+		};
+
+		fmt_size(b->sizes[i], sz, sizeof(sz));
+		fd = export(b, b->sizes[i]);
+		if (fd < 0) {
+			miss(b, "refault %s: export: %s", sz, strerror(-fd));
+			continue;
+		}
+		mr.fd = fd;
+		ret = p2pdma_hca_reg_mr(&v, &mr);
+		if (ret) {
+			miss(b, "refault %s: registration: %s", sz,
+			     strerror(-ret));
+			close(fd);
+			continue;
+		}
+		if (ioctl(b->hca, P2PDMA_EDU_CREATE_QP, &qp))
+			die("CREATE_QP: %s", strerror(errno));
+		n = refault1(b, &mr, qp, &t);
+		memset(&qi, 0, sizeof(qi));
+		qi.handle = qp;
+		if (ioctl(b->hca, P2PDMA_EDU_QP_INFO, &qi))
+			die("QP_INFO: %s", strerror(errno));
+		if (ioctl(b->hca, P2PDMA_EDU_DESTROY_QP, &qp))
+			die("DESTROY_QP: %s", strerror(errno));
+		ret = p2pdma_hca_dereg_mr(&v, &mr);
+		close(fd);
+		if (ret)
+			die("deregistration: %s", strerror(-ret));
+		if (!n)
+			continue;
+		if (qi.error || qi.completions != n || qi.page_faults != n) {
+			miss(b,
+			     "refault %s: QP error %u, %u done, %u faults, want 0, %u, %u",
+			     sz, qi.error, qi.completions, qi.page_faults, n, n);
+			continue;
+		}
+		stat_of(t.fault, n, &f);
+		stat_of(t.inval, n, &i_st);
+		stat_of(t.down, n, &d);
+		stat_of(t.up, n, &u);
+		fmt_stat(&f, s1, sizeof(s1));
+		fmt_stat(&d, s2, sizeof(s2));
+		fmt_stat(&i_st, s3, sizeof(s3));
+		fmt_stat(&u, s4, sizeof(s4));
+		snprintf(per, sizeof(per), "%.1f ns",
+			 (double)f.median_ns / (b->sizes[i] / PAGE));
+		row(name, sz, s1, "", "-",
+		    "the fault's map + table under the resv lock, %s per entry, %llu entries, 1 fault per revoke; memory_lock held for write by the revoke's config write %s (the HCA's zap + unmap in it: %s), by the restore's %s; %u rounds",
+		    per, (unsigned long long)(b->sizes[i] / PAGE), s2, s3, s4,
+		    n);
+	}
+	p2pdma_hca_verbs_close(&v);
+}
+
 /* --- revoke: latency vs importers ------------------------------------------ */
 
 /*
@@ -569,7 +795,7 @@ static void revoke1(struct bench *b, unsigned int n, bool shared,
 {
 	__u32 handles[MAX_IMPORTS];
 	int fds[MAX_IMPORTS];
-	__u64 ns[64], t0, t1;
+	__u64 ns[64];
 	unsigned int i, r, nfd = 0;
 	int ret;
 
@@ -590,12 +816,9 @@ static void revoke1(struct bench *b, unsigned int n, bool shared,
 			if (ret)
 				die("map import %u: %s", i, strerror(-ret));
 		}
-		t0 = now_ns();
-		ret = set_memory(b, false);
-		t1 = now_ns();
+		ret = set_memory(b, false, &ns[r]);
 		if (ret)
 			die("memory disable: %s", strerror(-ret));
-		ns[r] = t1 - t0;
 		for (i = 0; i < n; i++) {
 			struct p2pdma_edu_import_info info = {
 				.handle = handles[i],
@@ -610,7 +833,7 @@ static void revoke1(struct bench *b, unsigned int n, bool shared,
 				     n, i, info.mapped, info.move_notify,
 				     2 * r + 1);
 		}
-		ret = set_memory(b, true);
+		ret = set_memory(b, true, NULL);
 		if (ret)
 			die("memory enable: %s", strerror(-ret));
 	}
@@ -907,7 +1130,7 @@ static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
 {
 	const __u64 probe = VMM_IOVA + n * 2 * MiB;	/* a free IOVA */
 	unsigned int r, wrong = 0;
-	__u64 ns[64], t;
+	__u64 ns[64];
 	int ret;
 
 	c->dmabuf = export(b, 2 * MiB);
@@ -915,9 +1138,7 @@ static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
 		die("export: %s", strerror(-c->dmabuf));
 	for (r = 0; r < rounds; r++) {
 		vmm_map_areas(c, n);
-		t = now_ns();
-		ret = set_memory(b, false);
-		ns[r] = now_ns() - t;
+		ret = set_memory(b, false, &ns[r]);
 		if (ret)
 			die("memory disable: %s", strerror(-ret));
 		ret = ioas_map(c, probe, 2 * MiB);
@@ -928,7 +1149,7 @@ static void vmm_revoke1(struct bench *b, struct vmm_ctx *c, unsigned int n,
 			if (ret)
 				die("unmap after a revoke: %s", strerror(-ret));
 		}
-		ret = set_memory(b, true);
+		ret = set_memory(b, true, NULL);
 		if (ret)
 			die("memory enable: %s", strerror(-ret));
 		ret = ioas_unmap(c, VMM_IOVA, n * 2 * MiB);
@@ -990,7 +1211,7 @@ static void mode_vmm(struct bench *b)
 		vfio_open(b);
 	if (ioctl(b->device, VFIO_DEVICE_GET_REGION_INFO, &ri))
 		die("BAR region: %s", strerror(errno));
-	ret = set_memory(b, true);
+	ret = set_memory(b, true, NULL);
 	if (ret)
 		die("memory decode on: %s", strerror(-ret));
 	c.va = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -1008,7 +1229,7 @@ static void mode_vmm(struct bench *b)
 	/* the cdev cannot be opened while the group holds the device */
 	vfio_close(b);
 	cdev_open(b, &c);
-	ret = set_memory(b, true);
+	ret = set_memory(b, true, NULL);
 	if (ret)
 		die("memory decode on: %s", strerror(-ret));
 	for (i = 0; i < b->nr_sizes; i++) {
@@ -1047,8 +1268,9 @@ static void help(void)
 	fprintf(stderr,
 		"usage: vfio_dmabuf_bench -p PROVIDER -i IMPORTER [options] MODE...\n"
 		"  MODE: map p2pmem (provider bound to p2pdma_edu),\n"
-		"        reg revoke export vmm (provider bound to vfio-pci)\n"
-		"  -s SIZES   sizes, e.g. 4K,2M,1G (map, reg, export, vmm; the first for p2pmem)\n"
+		"        reg refault revoke export vmm (provider bound to vfio-pci)\n"
+		"  -s SIZES   sizes, e.g. 4K,2M,1G (map, reg, refault, export, vmm; the first\n"
+		"             for p2pmem)\n"
 		"  -P SIZE    largest size of the per-page baseline (default 1G)\n"
 		"  -n COUNTS  importers for revoke, areas for vmm (default 1,16,256)\n"
 		"  -r RUNS    timed runs (default 11; map: rounded up to pairs)\n"
@@ -1082,6 +1304,7 @@ int main(int argc, char **argv)
 			b.provider_bdf = optarg;
 			break;
 		case 'i':
+			b.importer_bdf = optarg;
 			if (parse_pci(optarg, &b.importer))
 				help();
 			break;
@@ -1153,7 +1376,8 @@ int main(int argc, char **argv)
 
 		if (vfio && b.device < 0 && strcmp(argv[i], "vmm"))
 			vfio_open(&b);
-		if (!strcmp(argv[i], "reg") && b.hca < 0) {
+		if ((!strcmp(argv[i], "reg") || !strcmp(argv[i], "refault")) &&
+		    b.hca < 0) {
 			b.hca = open(P2PDMA_HCA_DEV, O_RDWR);
 			if (b.hca < 0)
 				die("%s: %s (p2pdma_hca.ko not loaded?)",
@@ -1165,6 +1389,8 @@ int main(int argc, char **argv)
 			mode_p2pmem(&b);
 		else if (!strcmp(argv[i], "reg"))
 			mode_reg(&b);
+		else if (!strcmp(argv[i], "refault"))
+			mode_refault(&b);
 		else if (!strcmp(argv[i], "revoke"))
 			mode_revoke(&b);
 		else if (!strcmp(argv[i], "export"))

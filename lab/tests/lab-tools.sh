@@ -39,7 +39,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 40
+t_plan 41
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -188,7 +188,7 @@ t_check "t_ksft: a program that is not built fails, with its path" \
 # lab/check holds every suite against its manifest: the final counts are
 # the manifest's, or the run fails
 mkdir -p "$w/suites" "$w/expected"
-for s in good nomain gone skip extra crash1 crash2; do
+for s in good nomain gone skip extra crash1 crash2 hostx guestx; do
 	printf '#!/bin/bash\n. %q\n' "$LAB/tests/lib.sh" > "$w/suites/$s"
 	chmod +x "$w/suites/$s"
 	printf 'ok good: global.one\nok good: global.two\n%s\n%s\n' \
@@ -204,10 +204,15 @@ printf 't_ksft good "$1/good"\nt_ok "one more"\n' >> "$w/suites/extra"
 printf 'mkdir "$1/crashed" 2>/dev/null && exit 123\nt_ksft good "$1/good"\n' \
 	>> "$w/suites/crash1"
 printf 't_ksft good "$1/good"\nexit 123\n' >> "$w/suites/crash2"
+# hostx runs only while guestx runs too (the lanes), which waits for it
+printf 'touch "$1/hostx.on"\nfor i in $(seq 100); do [ -e "$1/guestx.on" ] && break; sleep .1; done\n[ -e "$1/guestx.on" ] && t_ksft good "$1/good"\n' \
+	>> "$w/suites/hostx"
+printf 'touch "$1/guestx.on"\nfor i in $(seq 100); do [ -e "$1/hostx.on" ] && break; sleep .1; done\n[ -e "$1/hostx.on" ] && t_ksft good "$1/good"\n' \
+	>> "$w/suites/guestx"
 sed -i 's/^\(TEST(two) { \)/\1if (getenv("KSFT_SKIP_TWO")) SKIP(return, "x"); /' "$w/good.c"
 gcc -o "$w/good" -I"$LAB_SRC/tools/testing/selftests" "$w/good.c"
-for s in good nomain gone skip extra crash1 crash2; do
-	sed -i "s|\$1|$w|" "$w/suites/$s"
+for s in good nomain gone skip extra crash1 crash2 hostx guestx; do
+	sed -i "s|\$1|$w|g" "$w/suites/$s"
 done
 labcheck() {
 	LAB_CHECK_SUITES=$w/suites LAB_EXPECTED=$w/expected \
@@ -228,6 +233,10 @@ t_check "lab/check: a suite whose QEMU crashed runs again, and the table says so
 	      [ -e "$w/logs/crash1.log.crashed" ]'
 t_check "lab/check: a suite whose QEMU crashes twice fails" \
 	eval '! labcheck crash2 && grep -q "^crash2 .* FAIL (rerun: QEMU crashed)$" "$w/check.out"'
+t_check "lab/check: host suites run beside the guest suites, the table in the given order" \
+	eval 'LAB_CHECK_HOST_SUITES=hostx labcheck hostx guestx &&
+	      tail -1 "$w/check.out" | grep -qx "6 passed, 0 failed, 2 skipped" &&
+	      grep -A2 "^suite " "$w/check.out" | cut -c1-6 | tr -d " " | paste -sd, | grep -qx "suite,hostx,guestx"'
 
 # make mutants cannot rot: every mutation still applies to the series
 t_check "every mutation of lab/mutants.list applies to the build tree" \

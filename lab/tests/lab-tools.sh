@@ -39,7 +39,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 42
+t_plan 44
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -188,7 +188,7 @@ t_check "t_ksft: a program that is not built fails, with its path" \
 # lab/check holds every suite against its manifest: the final counts are
 # the manifest's, or the run fails
 mkdir -p "$w/suites" "$w/expected"
-for s in good nomain gone skip extra crash1 crash2 hostx guestx; do
+for s in good nomain gone skip extra crash1 crash2 hostx guestx sleeper; do
 	printf '#!/bin/bash\n. %q\n' "$LAB/tests/lib.sh" > "$w/suites/$s"
 	chmod +x "$w/suites/$s"
 	printf 'ok good: global.one\nok good: global.two\n%s\n%s\n' \
@@ -209,9 +209,10 @@ printf 'touch "$1/hostx.on"\nfor i in $(seq 100); do [ -e "$1/guestx.on" ] && br
 	>> "$w/suites/hostx"
 printf 'touch "$1/guestx.on"\nfor i in $(seq 100); do [ -e "$1/hostx.on" ] && break; sleep .1; done\n[ -e "$1/hostx.on" ] && t_ksft good "$1/good"\n' \
 	>> "$w/suites/guestx"
+printf 'sleep 300 &\necho $! > "$1/sleeper.pid"\nwait\n' >> "$w/suites/sleeper"
 sed -i 's/^\(TEST(two) { \)/\1if (getenv("KSFT_SKIP_TWO")) SKIP(return, "x"); /' "$w/good.c"
 gcc -o "$w/good" -I"$LAB_SRC/tools/testing/selftests" "$w/good.c"
-for s in good nomain gone skip extra crash1 crash2 hostx guestx; do
+for s in good nomain gone skip extra crash1 crash2 hostx guestx sleeper; do
 	sed -i "s|\$1|$w|g" "$w/suites/$s"
 done
 labcheck() {
@@ -235,13 +236,27 @@ t_check "lab/check: a suite whose QEMU crashes twice fails" \
 	eval '! labcheck crash2 && grep -q "^crash2 .* FAIL (rerun: QEMU crashed)$" "$w/check.out"'
 # hostx and guestx pass only when they run at the same time
 t_check "lab/check: a host suite runs beside a guest suite, the table in the given order" \
-	eval 'LAB_CHECK_HOST_SUITES=hostx labcheck hostx guestx &&
+	eval 'LAB_CHECK_JOBS=2 LAB_CHECK_HOST_SUITES=hostx labcheck hostx guestx &&
 	      tail -1 "$w/check.out" | grep -qx "6 passed, 0 failed, 2 skipped" &&
 	      grep -A2 "^suite " "$w/check.out" | cut -c1-6 | tr -d " " | paste -sd, | grep -qx "suite,hostx,guestx"'
 rm -f "$w"/*.on
 t_check "lab/check: two guest suites run at once" \
-	eval 'LAB_CHECK_HOST_SUITES=none labcheck hostx guestx &&
+	eval 'LAB_CHECK_JOBS=2 LAB_CHECK_HOST_SUITES=none labcheck hostx guestx &&
 	      tail -1 "$w/check.out" | grep -qx "6 passed, 0 failed, 2 skipped"'
+# stopped, lab/check stops its jobs and what they started
+LAB_CHECK_SUITES=$w/suites LAB_EXPECTED=$w/expected LAB_CHECK_LOGS=$w/logs \
+	"$LAB/check" sleeper > "$w/stop.out" 2>&1 &
+chk=$!
+for _ in $(seq 100); do
+	[ -s "$w/sleeper.pid" ] && break
+	sleep .1
+done
+sleep .5
+kill -TERM $chk
+wait $chk
+rc=$?
+t_check "lab/check: stopped, it stops its jobs and what they started (exit 130)" \
+	eval '[ $rc = 130 ] && [ -s "$w/sleeper.pid" ] && ! kill -0 "$(cat "$w/sleeper.pid")" 2>/dev/null'
 
 # make mutants cannot rot: every mutation still applies to the series
 t_check "every mutation of lab/mutants.list applies to the build tree" \
@@ -302,6 +317,26 @@ echo "# lab/vm exited $rc"
 t_check "QEMU crashing is reported as such (exit 123), not as the guest's death" \
 	eval '[ $rc = 123 ] && grep -q "QEMU crashed (signal 11)" "$w/crash.out" ||
 	      { sed "s/^/# /" "$w/crash.out"; false; }'
+# stopped, lab/vm stops its QEMU
+"$LAB/vm" -T 300 -o "$w/stop" 'touch /run/lab/running; sleep 250' \
+	> "$w/stop-vm.out" 2>&1 &
+vm=$!
+for _ in $(seq 240); do
+	[ -e "$w/stop/running" ] && break
+	sleep 1
+done
+qemu=$(cat "$w/stop/qemu.pid")
+kill -TERM $vm
+wait $vm
+rc=$?
+echo "# lab/vm exited $rc"
+for _ in $(seq 20); do
+	kill -0 "$qemu" 2>/dev/null || break
+	sleep 1
+done
+t_check "lab/vm stopped by a signal stops its QEMU (exit 130)" \
+	eval '[ $rc = 130 ] && ! kill -0 "$qemu" 2>/dev/null && grep -q "QEMU was told to stop" "$w/stop-vm.out" ||
+	      { sed "s/^/# /" "$w/stop-vm.out"; false; }'
 t_check "a hung guest shows its tasks, their stacks and the locks held first" \
 	eval 'grep -q "^lab-init: still running [0-9]* s before the timeout: the tasks" "$w/hang/console.log" &&
 	      grep -A1 "^lab-init: task [0-9]*/[0-9]* (sleep) S " "$w/hang/console.log" |

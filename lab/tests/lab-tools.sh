@@ -205,10 +205,11 @@ printf 'mkdir "$1/crashed" 2>/dev/null && exit 123\nt_ksft good "$1/good"\n' \
 	>> "$w/suites/crash1"
 printf 't_ksft good "$1/good"\nexit 123\n' >> "$w/suites/crash2"
 # hostx and guestx each wait up to 10 s for the other to start
-printf 'touch "$1/hostx.on"\nfor i in $(seq 100); do [ -e "$1/guestx.on" ] && break; sleep .1; done\n[ -e "$1/guestx.on" ] && t_ksft good "$1/good"\n' \
-	>> "$w/suites/hostx"
-printf 'touch "$1/guestx.on"\nfor i in $(seq 100); do [ -e "$1/hostx.on" ] && break; sleep .1; done\n[ -e "$1/hostx.on" ] && t_ksft good "$1/good"\n' \
-	>> "$w/suites/guestx"
+for pair in hostx:guestx guestx:hostx; do
+	me=${pair%:*} other=${pair#*:}
+	printf 'touch "$1/%s.on"\nfor i in $(seq 100); do [ -e "$1/%s.on" ] && break; sleep .1; done\n[ -e "$1/%s.on" ] && t_ksft good "$1/good"\n' \
+		"$me" "$other" "$other" >> "$w/suites/$me"
+done
 printf 'sleep 300 &\necho $! > "$1/sleeper.pid"\nwait\n' >> "$w/suites/sleeper"
 sed -i 's/^\(TEST(two) { \)/\1if (getenv("KSFT_SKIP_TWO")) SKIP(return, "x"); /' "$w/good.c"
 gcc -o "$w/good" -I"$LAB_SRC/tools/testing/selftests" "$w/good.c"
@@ -245,7 +246,7 @@ t_check "lab/check: two guest suites run at once" \
 	      tail -1 "$w/check.out" | grep -qx "6 passed, 0 failed, 2 skipped"'
 # stopped, lab/check stops its jobs and what they started
 LAB_CHECK_SUITES=$w/suites LAB_EXPECTED=$w/expected LAB_CHECK_LOGS=$w/logs \
-	"$LAB/check" sleeper > "$w/stop.out" 2>&1 &
+	"$LAB/check" sleeper > "$w/check-stop.out" 2>&1 &
 chk=$!
 for _ in $(seq 100); do
 	[ -s "$w/sleeper.pid" ] && break
@@ -313,13 +314,18 @@ t_check "a hung guest is killed at the timeout and reported (exit 124)" \
 	eval '[ $rc = 124 ] && grep -q "guest hung: killed after 90s" "$w/hang.out"'
 # QEMU's own death by a signal is not the guest's: exit 123.  The host
 # plays the emulator's fault once the guest runs the command.
-"$LAB/vm" -T 300 -o "$w/crash" 'touch /run/lab/running; sleep 250' \
-	> "$w/crash.out" 2>&1 &
-vm=$!
-for _ in $(seq 240); do
-	[ -e "$w/crash/running" ] && break
-	sleep 1
-done
+# vm_running NAME: a guest in $w/NAME that runs a long sleep, its lab/vm
+# as $vm, once the guest has started the command
+vm_running() {
+	"$LAB/vm" -T 300 -o "$w/$1" 'touch /run/lab/running; sleep 250' \
+		> "$w/$1.out" 2>&1 &
+	vm=$!
+	for _ in $(seq 240); do
+		[ -e "$w/$1/running" ] && break
+		sleep 1
+	done
+}
+vm_running crash
 kill -SEGV "$(cat "$w/crash/qemu.pid")"
 wait $vm
 rc=$?
@@ -328,21 +334,15 @@ t_check "QEMU crashing is reported as such (exit 123), not as the guest's death"
 	eval '[ $rc = 123 ] && grep -q "QEMU crashed (signal 11)" "$w/crash.out" ||
 	      { sed "s/^/# /" "$w/crash.out"; false; }'
 # stopped, lab/vm stops its QEMU
-"$LAB/vm" -T 300 -o "$w/stop" 'touch /run/lab/running; sleep 250' \
-	> "$w/stop-vm.out" 2>&1 &
-vm=$!
-for _ in $(seq 240); do
-	[ -e "$w/stop/running" ] && break
-	sleep 1
-done
+vm_running stop
 qemu=$(cat "$w/stop/qemu.pid")
 kill -TERM $vm
 wait $vm
 rc=$?
 echo "# lab/vm exited $rc"
 t_check "lab/vm stopped by a signal stops its QEMU (exit 130)" \
-	eval '[ $rc = 130 ] && gone "$qemu" && grep -q "QEMU was told to stop" "$w/stop-vm.out" ||
-	      { sed "s/^/# /" "$w/stop-vm.out"; false; }'
+	eval '[ $rc = 130 ] && gone "$qemu" && grep -q "QEMU was told to stop" "$w/stop.out" ||
+	      { sed "s/^/# /" "$w/stop.out"; false; }'
 t_check "a hung guest shows its tasks, their stacks and the locks held first" \
 	eval 'grep -q "^lab-init: still running [0-9]* s before the timeout: the tasks" "$w/hang/console.log" &&
 	      grep -A1 "^lab-init: task [0-9]*/[0-9]* (sleep) S " "$w/hang/console.log" |

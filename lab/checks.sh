@@ -124,22 +124,23 @@ check_kernel_file() {	# check_kernel_file FILE
 	esac
 }
 
-# The documents the series touches, built with Sphinx (the directories
-# that hold them only: the whole of Documentation takes an hour here).
+# The documents the series touches, built with Sphinx, one directory of
+# LAB_DOC_DIRS or more (not the whole of Documentation: an hour here).
 # Any warning that names a file of the series fails, and so does a new
 # document that is in no toctree.
 LAB_DOC_DIRS="driver-api/pci userspace-api"
-check_docs() {		# check_docs FILE...
-	local out=$LAB_HOME/$LAB_KEY/docs log f pat=""
+check_docs() {		# check_docs "DIR..." FILE...
+	local dirs=$1 out=$LAB_HOME/$LAB_KEY/docs log f pat=""
+	shift
 	log=$(mktemp)
 	rm -rf "$out"
 	for f in "$@"; do pat="$pat|$f"; done
 	# htmldocs writes generated .rst files into the source tree
-	if ! make -s O="$out" SPHINXDIRS="$LAB_DOC_DIRS" htmldocs > "$log" 2>&1; then
-		report "htmldocs $LAB_DOC_DIRS: no warnings on the series' files" \
+	if ! make -s O="$out" SPHINXDIRS="$dirs" htmldocs > "$log" 2>&1; then
+		report "htmldocs $dirs: no warnings on the series' files" \
 			"htmldocs failed: $(tail -20 "$log")"
 	else
-		report "htmldocs $LAB_DOC_DIRS: no warnings on the series' files" \
+		report "htmldocs $dirs: no warnings on the series' files" \
 			"$(grep -E "WARNING|ERROR|CRITICAL" "$log" | grep -E "${pat#|}")"
 	fi
 	rm -f "$log"

@@ -95,13 +95,17 @@ cocci() {	# cocci FILE: coccicheck report mode, with the lab's includes
 # sparse (C=2) and W=1 on the object of a kernel .c file.  Files the lab
 # config does not build are listed, not checked (returns 1).
 check_sparse() {	# check_sparse FILE
-	local f=$1 obj=${1%.c}.o
+	local f=$1 obj=${1%.c}.o out rc
 	if [ ! -f "$LAB_OUT/$obj" ]; then
 		echo "# $f: not built on its own in the lab config"
 		return 1
 	fi
 	touch "$f"	# force a rebuild so warnings are reported again
-	report "sparse + W=1 $f" "$(lab_kmake C=2 W=1 "$obj" 2>&1 | ours "$f")"
+	out=$(lab_kmake C=2 W=1 "$obj" 2>&1)
+	rc=$?
+	# a failed build fails, whatever line its error is on
+	report "sparse + W=1 $f" "$(ours "$f" <<< "$out"
+		[ $rc = 0 ] || { echo "make $obj failed ($rc):"; tail -20 <<< "$out"; })"
 	# Not rebuilt with the normal flags here (about 4 s a file): the next
 	# build of the tree sees the changed command line and recompiles the
 	# object, from ccache when the file is unchanged.

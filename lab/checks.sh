@@ -84,12 +84,32 @@ check_kdoc() {		# check_kdoc FILE (kernel .c/.h)
 	report "kernel-doc $1" "$(perl scripts/kernel-doc -none -Wall "$1" 2>&1 | ours "$1")"
 }
 
-cocci() {	# cocci FILE: coccicheck report mode, with the lab's includes
-	local src
+# coccicheck in report mode, with the lab's includes, on FILE: all the
+# kernel's scripts, or each SCRIPT given.  Prints what they print and
+# returns coccicheck's exit status: a script that cannot run ends its
+# whole run, so a failed run has checked nothing after it.
+cocci() {	# cocci FILE [SCRIPT...]
+	local src s o r out="" fails="" rc=0
 	src=$(pwd)
-	(cd "$LAB_OUT" && C=2 MODE=report srctree=$src \
-		LINUXINCLUDE="-I$src/arch/x86/include -I./arch/x86/include/generated -I$src/include -I./include -I$src/arch/x86/include/uapi -I./arch/x86/include/generated/uapi -I$src/include/uapi -I./include/generated/uapi -include $src/include/linux/kconfig.h" \
-		"$src/scripts/coccicheck" "$1" 2>&1) | grep -v '^/usr/bin/spatch'
+	[ $# -gt 1 ] || set -- "$1" ""	# COCCI="": every script
+	for s in "${@:2}"; do
+		o=$(cd "$LAB_OUT" && COCCI=$s C=2 MODE=report srctree=$src \
+			LINUXINCLUDE="-I$src/arch/x86/include -I./arch/x86/include/generated -I$src/include -I./include -I$src/arch/x86/include/uapi -I./arch/x86/include/generated/uapi -I$src/include/uapi -I./include/generated/uapi -include $src/include/linux/kconfig.h" \
+			"$src/scripts/coccicheck" "$1" 2>&1)
+		r=$?
+		out+=$o$'\n'
+		[ $r = 0 ] && continue
+		rc=$r
+		# last, so that failed() shows which script and why
+		fails+="coccicheck ${s:-(every script)} failed ($r): $(tail -3 <<< "$o")"$'\n'
+	done
+	grep -v '^/usr/bin/spatch' <<< "$out$fails"
+	return $rc
+}
+
+# A command that exited RC: unless 0, say so and show the end of OUT
+failed() {	# failed WHAT RC OUT
+	[ "$2" = 0 ] || { echo "$1 failed ($2):"; tail -20 <<< "$3"; }
 }
 
 # sparse (C=2) and W=1 on the object of a kernel .c file.  Files the lab
@@ -105,16 +125,29 @@ check_sparse() {	# check_sparse FILE
 	rc=$?
 	# a failed build fails, whatever line its error is on
 	report "sparse + W=1 $f" "$(ours "$f" <<< "$out"
-		[ $rc = 0 ] || { echo "make $obj failed ($rc):"; tail -20 <<< "$out"; })"
+		failed "make $obj" $rc "$out")"
 	# Not rebuilt with the normal flags here (about 4 s a file): the next
 	# build of the tree sees the changed command line and recompiles the
 	# object, from ccache when the file is unchanged.
 }
 
+# coccicheck of FILE (a path in the current tree, or absolute), with all
+# the kernel's scripts or the SCRIPTs given, reported as NAME: the
+# findings that ours() keeps and a coccicheck that fails each fail it.
+check_cocci() {		# check_cocci NAME FILE [SCRIPT...]
+	local name=$1 f=$2 abs out rc
+	shift 2
+	abs=$f
+	[[ $f = /* ]] || abs=$(pwd)/$f
+	out=$(cocci "$abs" "$@")
+	rc=$?
+	report "$name" "$(ours "$f" <<< "$out"; failed coccicheck $rc "$out")"
+}
+
 # check_sparse, then coccicheck
 check_c() {		# check_c FILE
 	check_sparse "$1" || return 0
-	report "coccicheck $1" "$(cocci "$(pwd)/$1" | ours "$1")"
+	check_cocci "coccicheck $1" "$1"
 }
 
 # What applies to a file the series adds or changes: kernel-doc on a

@@ -39,7 +39,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 44
+t_plan 45
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -280,6 +280,23 @@ t_check "series-check --in-namespace by hand is refused, nothing mounted" \
 	eval 'unshare -m --propagation private bash -c "\"$LAB/series-check\" --in-namespace; echo rc=\$?; grep -c \" $LAB_SRC \" /proc/self/mounts" \
 		> "$w/ns.out" 2>&1; grep -q "is lab/series-check.s own" "$w/ns.out" &&
 		grep -qx "rc=1" "$w/ns.out" && grep -qx 0 "$w/ns.out" || { sed "s/^/# /" "$w/ns.out"; false; }'
+
+# coccicheck of a file: a fake tree on "base" with the kernel's scripts
+mkdir -p "$w/cc/drivers/x" "$w/cc/include/linux"
+: > "$w/cc/include/linux/kconfig.h"
+printf 'int f(int x)\n{\n\treturn x;\n}\n' > "$w/cc/drivers/x/a.c"
+cc_commit() { git -C "$w/cc" add -A && git -C "$w/cc" -c user.name=t -c user.email=t@t commit -qm "$1"; }
+git -C "$w/cc" init -q && cc_commit base && git -C "$w/cc" tag base
+cc_check() {	# cc_check: check_cocci of a.c
+	(cd "$w/cc" && ln -sfn "$LAB_SRC/scripts" scripts && T_NUM=0 &&
+		check_cocci "a.c" drivers/x/a.c \
+			"$LAB_SRC/scripts/coccinelle/tests/unsigned_lesser_than_zero.cocci"
+		rm scripts)
+}
+t_check "coccicheck that cannot run fails its check, with its output" \
+	eval 'SPATCH=/nonexistent/spatch cc_check > "$w/cc.out";
+	      grep -qx "not ok 1 a.c" "$w/cc.out" && grep -q "^# coccicheck failed (1):" "$w/cc.out" &&
+	      grep -q "^# coccicheck .*/unsigned_lesser_than_zero.cocci failed (1): spatch is part of the Coccinelle project" "$w/cc.out"'
 
 printf '[ 1.0] ok\n[ 2.0] ------------[ cut here ]------------\n[ 2.0] WARNING: CPU: 0 PID: 1 at x.c:1 f+0x0/0x1\n' > "$w/splat.log"
 printf '[ 1.0] all fine\n[ 2.0] DMA-API: debugging enabled by kernel config\n' > "$w/clean.log"

@@ -131,6 +131,59 @@ check_sparse() {	# check_sparse FILE
 	# object, from ccache when the file is unchanged.
 }
 
+# series-check runs coccicheck on a file at the last patch that changes
+# it.  Most of the kernel's scripts read that file alone (--no-includes);
+# the others also read files it includes: its local ones (#include
+# "...", spatch's default, when a rule needs types) or, with
+# --all-includes, every one it names.  A header that a later patch
+# changes can thus change their findings.  Only direct includes count:
+# --recursive-includes would read the includes of headers too, but no
+# script of 6.12 asks for it.
+
+# The scripts that read the files of includes of KIND: "local" (the
+# scripts without --no-includes) or "all" (those with --all-includes or
+# --recursive-includes).  In the current tree, sorted as coccicheck runs
+# them.
+cocci_header_scripts() {	# cocci_header_scripts local|all
+	local s opts
+	find "$(pwd)/scripts/coccinelle" -name '*.cocci' -type f | sort |
+		while read -r s; do
+			# as coccicheck reads them
+			opts=$(grep "Options:" "$s" | cut -d: -f2)
+			case $1:$opts in
+			*--all-includes* | *--recursive-includes*) echo "$s" ;;
+			local:*--no-includes*) ;;
+			local:*) echo "$s" ;;
+			esac
+		done
+}
+
+# Whether a commit after the last one that changes FILE, up to TIP,
+# changes a file that FILE includes, in TREE (a git tree of the series'
+# commits on "base"): prints "local" if one of its #include "..." is
+# changed, else "all" if one of its #include <...> is, else nothing.
+includes_changed_later() {	# includes_changed_later TREE TIP FILE
+	local tree=$1 tip=$2 f=$3 c later q inc d dirs h kind=""
+	c=$(git -C "$tree" log -1 --format=%H "base..$tip" -- "$f")
+	[ -n "$c" ] || return 0
+	later=$(git -C "$tree" diff --name-only "$c" "$tip")
+	[ -n "$later" ] || return 0
+	while read -r q inc; do
+		# the file it names, searched for as cocci() passes the paths
+		dirs=(arch/x86/include include arch/x86/include/uapi include/uapi)
+		[ "$q" = '"' ] && dirs=("$(dirname "$f")" "${dirs[@]}")
+		for d in "${dirs[@]}"; do
+			h=$(realpath -m --relative-to="$tree" "$tree/$d/$inc")
+			git -C "$tree" cat-file -e "$tip:$h" 2>/dev/null && break
+		done
+		grep -qxF "$h" <<< "$later" || continue
+		[ "$q" = '"' ] && kind=local
+		kind=${kind:-all}
+	done < <(git -C "$tree" show "$tip:$f" |
+		sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*([<"])([^>"]+)[>"].*/\1 \2/p')
+	[ -z "$kind" ] || echo "$kind"
+}
+
 # coccicheck of FILE (a path in the current tree, or absolute), with all
 # the kernel's scripts or the SCRIPTs given, reported as NAME: the
 # findings that ours() keeps and a coccicheck that fails each fail it.

@@ -39,7 +39,7 @@ P
 echo 0001-x-add-y.patch > "$w/repo/patches/series"
 tree() { LAB_TREE_REPO=$w/repo LAB_SRC=$w/src python3 "$TREE" "$@"; }
 
-t_plan 45
+t_plan 49
 t_check "sync applies overlay and patches" \
 	eval 'tree sync >/dev/null && grep -q y.o "$w/src/drivers/x/Makefile" && [ -f "$w/src/drivers/x/y.c" ]'
 t_check "a second sync changes nothing" \
@@ -281,18 +281,56 @@ t_check "series-check --in-namespace by hand is refused, nothing mounted" \
 		> "$w/ns.out" 2>&1; grep -q "is lab/series-check.s own" "$w/ns.out" &&
 		grep -qx "rc=1" "$w/ns.out" && grep -qx 0 "$w/ns.out" || { sed "s/^/# /" "$w/ns.out"; false; }'
 
-# coccicheck of a file: a fake tree on "base" with the kernel's scripts
+# coccicheck of a file in a series: a fake tree of commits on "base",
+# with the kernel's scripts.  A comparison that only a later header
+# makes wrong (b_t becomes unsigned) is found when the scripts that read
+# headers run again on the final tree.
 mkdir -p "$w/cc/drivers/x" "$w/cc/include/linux"
 : > "$w/cc/include/linux/kconfig.h"
-printf 'int f(int x)\n{\n\treturn x;\n}\n' > "$w/cc/drivers/x/a.c"
-cc_commit() { git -C "$w/cc" add -A && git -C "$w/cc" -c user.name=t -c user.email=t@t commit -qm "$1"; }
-git -C "$w/cc" init -q && cc_commit base && git -C "$w/cc" tag base
-cc_check() {	# cc_check: check_cocci of a.c
-	(cd "$w/cc" && ln -sfn "$LAB_SRC/scripts" scripts && T_NUM=0 &&
-		check_cocci "a.c" drivers/x/a.c \
-			"$LAB_SRC/scripts/coccinelle/tests/unsigned_lesser_than_zero.cocci"
-		rm scripts)
+printf 'struct a { int n; };\n' > "$w/cc/drivers/x/a.h"
+printf 'typedef int b_t;\n' > "$w/cc/include/linux/b.h"
+printf 'typedef int c_t;\n' > "$w/cc/include/linux/c.h"
+printf '#include "a.h"\n#include <linux/b.h>\n\nint f(int x)\n{\n\treturn x;\n}\n' \
+	> "$w/cc/drivers/x/a.c"
+cc_commit() {
+	git -C "$w/cc" add -A &&
+		git -C "$w/cc" -c user.name=t -c user.email=t@t commit -qm "$1"
 }
+git -C "$w/cc" init -q -b main && cc_commit base && git -C "$w/cc" tag base
+ln -s "$LAB_SRC/scripts" "$w/cc/scripts"
+echo /scripts >> "$w/cc/.git/info/exclude"
+sed -i 's/^\treturn x;/\tb_t u;\n\n\tu = x;\n\tif (u < 0)\n\t\treturn 1;\n\treturn u;/' "$w/cc/drivers/x/a.c"
+cc_commit "x: compare"
+printf 'typedef unsigned int c_t;\n' > "$w/cc/include/linux/c.h"
+cc_commit "c: unsigned"
+cc_kind() { includes_changed_later "$w/cc" "$(git -C "$w/cc" rev-parse "${1:-HEAD}")" drivers/x/a.c; }
+cc_scripts() { (cd "$w/cc" && cocci_header_scripts "$1") | sed "s|^$w/cc/scripts/coccinelle/||"; }
+cc_check() {	# cc_check: check_cocci of a.c with the scripts that read all its headers
+	(cd "$w/cc" && T_NUM=0 && mapfile -t s < <(cocci_header_scripts all) &&
+		[ ${#s[@]} -gt 0 ] && check_cocci "a.c" drivers/x/a.c "${s[@]}")
+}
+# 6.12: 73 scripts, 54 of them --no-includes
+t_check "coccicheck: the scripts that read headers, by what they read" \
+	eval '[ "$(cc_scripts all)" = tests/unsigned_lesser_than_zero.cocci ] &&
+	      [ "$(cc_scripts local | wc -l)" = 19 ] &&
+	      cc_scripts local | grep -qx tests/unsigned_lesser_than_zero.cocci &&
+	      ! (cd "$LAB_SRC/scripts/coccinelle" && cc_scripts local |
+		 xargs grep -l "Options:.*--no-includes")'
+t_check "coccicheck: no header it includes changed later, nothing to run again" \
+	eval '[ -z "$(cc_kind)" ] && cc_check | grep -qx "ok 1 a.c"'
+printf 'typedef unsigned int b_t;\n' > "$w/cc/include/linux/b.h"
+cc_commit "b: unsigned"
+t_check "coccicheck: a header a later patch changes brings its scripts back, which fail" \
+	eval '[ "$(cc_kind)" = all ] && { cc_check > "$w/cc.out";
+	      grep -q "^# drivers/x/a.c:9:.*Unsigned expression compared with zero" "$w/cc.out" &&
+	      grep -qx "not ok 1 a.c" "$w/cc.out" || { sed "s/^/# /" "$w/cc.out"; false; }; }'
+printf 'struct a { long n; };\n' > "$w/cc/drivers/x/a.h"
+cc_commit "x: long"
+# the series tree may be checked out at any patch: the tip decides
+git -C "$w/cc" checkout -q base
+t_check "coccicheck: a local header changed later, whatever is checked out" \
+	eval '[ "$(cc_kind main)" = local ]'
+git -C "$w/cc" checkout -q -
 t_check "coccicheck that cannot run fails its check, with its output" \
 	eval 'SPATCH=/nonexistent/spatch cc_check > "$w/cc.out";
 	      grep -qx "not ok 1 a.c" "$w/cc.out" && grep -q "^# coccicheck failed (1):" "$w/cc.out" &&
